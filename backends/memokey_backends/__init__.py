@@ -1,0 +1,1 @@
+"""memokey storage layer: one fsspec-backed Store for every URL."""

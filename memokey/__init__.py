@@ -1,0 +1,1 @@
+"""memokey: memoize pure-ish functions into any fsspec URL."""
