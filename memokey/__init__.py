@@ -1,1 +1,78 @@
-"""memokey: memoize pure-ish functions into any fsspec URL."""
+"""memokey: memoize pure-ish functions into any fsspec URL.
+
+    import memokey
+
+    @memokey.memoize("s3://bucket/cache")
+    def train(config: dict) -> Model: ...
+
+The arguments become a deterministic key; the result lives at a deterministic URI under
+the root, so any process on any machine making the same call reads it back.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _version
+
+from memokey.decorator import MemoizedFunction, key_for, memoize, use_runner
+from memokey.errors import (
+    BackendNotInstalledError,
+    CapabilityError,
+    InvalidRootError,
+    KeyfuncError,
+    LeaseError,
+    MemokeyError,
+    RemoteError,
+    ResultCorruptedError,
+    SerializationError,
+    ShimError,
+    StoreError,
+    StorePermissionError,
+    StoreUnavailableError,
+    UnkeyableArgumentError,
+    WriteConflictError,
+)
+from memokey.hashing import digest, register_hasher
+from memokey.keyfuncs import Keyfunc, nil_args
+from memokey.keys import MemoKey
+from memokey.results import Serializer, register_serializer
+from memokey.roots import root
+from memokey.runners import KeyedLocalRunner, MemoizingRunner
+
+try:
+    __version__ = _version("memokey")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0+unknown"
+
+__all__ = [
+    "BackendNotInstalledError",
+    "CapabilityError",
+    "InvalidRootError",
+    "KeyedLocalRunner",
+    "Keyfunc",
+    "KeyfuncError",
+    "LeaseError",
+    "MemoKey",
+    "MemoizedFunction",
+    "MemoizingRunner",
+    "MemokeyError",
+    "RemoteError",
+    "ResultCorruptedError",
+    "SerializationError",
+    "Serializer",
+    "ShimError",
+    "StoreError",
+    "StorePermissionError",
+    "StoreUnavailableError",
+    "UnkeyableArgumentError",
+    "WriteConflictError",
+    "__version__",
+    "digest",
+    "key_for",
+    "memoize",
+    "nil_args",
+    "register_hasher",
+    "register_serializer",
+    "root",
+    "use_runner",
+]

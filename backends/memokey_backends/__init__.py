@@ -1,1 +1,76 @@
-"""memokey storage layer: one fsspec-backed Store for every URL."""
+"""memokey storage layer: one fsspec-backed `Store` for every URL.
+
+``open_store(url, **storage_options)`` returns the store for a root URL (cached per URL
+and options, so filesystem instances and their connections are reused).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+
+from memokey_backends.errors import (
+    BackendNotInstalledError,
+    CapabilityError,
+    InvalidRootError,
+    MemokeyError,
+    StoreError,
+    StorePermissionError,
+    StoreUnavailableError,
+    WriteConflictError,
+)
+from memokey_backends.protocol import EntryInfo, Store
+from memokey_backends.registry import StoreFactory, get_factory, register, registry
+
+__all__ = [
+    "BackendNotInstalledError",
+    "CapabilityError",
+    "EntryInfo",
+    "InvalidRootError",
+    "MemokeyError",
+    "Store",
+    "StoreError",
+    "StoreFactory",
+    "StorePermissionError",
+    "StoreUnavailableError",
+    "WriteConflictError",
+    "clear_store_cache",
+    "open_store",
+    "register",
+    "registry",
+]
+
+_stores: dict[tuple[str, str], Store] = {}
+_stores_lock = threading.Lock()
+
+
+def _options_key(options: dict[str, Any]) -> str:
+    return json.dumps(options, sort_keys=True, default=repr)
+
+
+def open_store(url: str, **storage_options: Any) -> Store:
+    """The `Store` for root `url` (a plain path, ``file://``, ``memory://``, ``s3://``,
+    ``gs://``, ``az://``/``abfs://`` or a chained ``simplecache::s3://...`` URL).
+
+    `storage_options` go to the fsspec filesystem; without them fsspec's own
+    configuration and the SDK's environment apply.
+    """
+    if isinstance(url, str) and "://" not in url and "::" not in url:
+        import os
+
+        url = os.path.abspath(os.path.expanduser(url))
+    key = (url, _options_key(storage_options))
+    with _stores_lock:
+        store = _stores.get(key)
+    if store is not None:
+        return store
+    store = get_factory(url)(url, **storage_options)
+    with _stores_lock:
+        return _stores.setdefault(key, store)
+
+
+def clear_store_cache() -> None:
+    """Forget cached stores (tests that restart servers on the same URL need this)."""
+    with _stores_lock:
+        _stores.clear()

@@ -1,0 +1,59 @@
+"""How one kind of filesystem publishes bytes: exclusive create, replace and compare-and-swap.
+
+`FsspecStore` does everything else (reads, listing, metadata, deletion) the same way for
+every fsspec filesystem; only these few operations need each backend's real primitive.
+Subclasses live beside this module (`_local`, `_memory`, `_s3`, `_gcs`, `_azure`).
+Failures are raised in the backend's own shape (a lost race is `FileExistsError`);
+`memokey_backends._translate` turns them into memokey errors.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+from typing import Any
+
+__all__ = ["Primitives", "content_version", "stale"]
+
+
+def content_version(data: bytes) -> str:
+    """A version token derived from the bytes themselves (used where no ETag exists)."""
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def stale(path: str, detail: str = "the version is stale") -> FileExistsError:
+    """The shape every primitive uses for a lost compare-and-swap."""
+    return FileExistsError(errno.EEXIST, detail, path)
+
+
+class Primitives:
+    """Best-effort publishing through plain fsspec calls, for filesystems memokey does
+    not know (sftp, hdfs, ...): exclusive create uses ``pipe_file(mode="create")``,
+    which such filesystems may implement as check-then-write, and there is no
+    compare-and-swap. Register a store factory for stronger guarantees.
+    """
+
+    supports_cas: bool = False
+
+    def __init__(self, fs: Any) -> None:
+        self.fs = fs
+
+    def write(self, path: str, data: bytes, *, exclusive: bool) -> None:
+        if exclusive:
+            self.fs.pipe_file(path, data, mode="create")
+        else:
+            self.fs.pipe_file(path, data)
+
+    def read_versioned(self, path: str) -> tuple[bytes, str] | None:
+        try:
+            data = bytes(self.fs.cat_file(path))
+        except FileNotFoundError:
+            return None
+        return data, content_version(data)
+
+    def swap(self, path: str, data: bytes, *, version: str) -> str:
+        raise NotImplementedError  # FsspecStore checks supports_cas first
+
+    def version_of(self, path: str, info: dict[str, Any]) -> str | None:
+        """The version token of the object `info` describes, without reading it."""
+        return None

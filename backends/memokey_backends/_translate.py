@@ -1,0 +1,197 @@
+"""The one place where backend error shapes become memokey's `StoreError` family.
+
+Each SDK reports the same situations differently (a lost exclusive create is
+`FileExistsError` everywhere, but a lost compare-and-swap is `OSError(EINVAL)` on S3,
+`FileExistsError` on GCS and `ResourceModifiedError` on Azure). Errors are recognised by
+class name along the MRO so that this module never imports an optional cloud SDK.
+Transient failures are retried here with bounded exponential backoff, then surface as
+`StoreUnavailableError`: a stopped server gives an error within seconds, never a hang
+and never a cache miss.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from memokey_backends.errors import (
+    StoreError,
+    StorePermissionError,
+    StoreUnavailableError,
+    WriteConflictError,
+)
+
+__all__ = ["RetryPolicy", "call", "is_transient", "translate"]
+
+T = TypeVar("T")
+logger = logging.getLogger("memokey.store")
+
+_CONFLICT_NAMES = frozenset(
+    {"ResourceExistsError", "ResourceModifiedError", "PreconditionFailed", "ConditionNotMet"}
+)
+_PERMISSION_NAMES = frozenset({"ClientAuthenticationError", "NoCredentialsError"})
+_TRANSIENT_NAMES = frozenset(
+    {
+        # aiohttp
+        "ClientConnectionError",
+        "ClientConnectorError",
+        "ServerDisconnectedError",
+        "ServerTimeoutError",
+        "ClientPayloadError",
+        # botocore
+        "EndpointConnectionError",
+        "ConnectTimeoutError",
+        "ReadTimeoutError",
+        "ConnectionClosedError",
+        # azure-core
+        "ServiceRequestError",
+        "ServiceResponseError",
+        "ServiceRequestTimeoutError",
+        "ServiceResponseTimeoutError",
+        # requests / urllib3 (gcsfs auth, azure sync transport)
+        "NewConnectionError",
+        "ProtocolError",
+    }
+)
+_TRANSIENT_ERRNOS = frozenset(
+    {
+        errno.ECONNREFUSED,
+        errno.ECONNRESET,
+        errno.ECONNABORTED,
+        errno.ETIMEDOUT,
+        errno.EPIPE,
+        errno.EHOSTUNREACH,
+        errno.ENETUNREACH,
+    }
+)
+_PERMISSION_STATUS = frozenset({401, 403})
+_CONFLICT_STATUS = frozenset({409, 412})
+
+
+def _names(exc: BaseException) -> set[str]:
+    return {cls.__name__ for cls in type(exc).__mro__}
+
+
+def _status(exc: BaseException) -> int | None:
+    """The HTTP status an SDK attached to its exception, if any."""
+    for attr in ("status_code", "code", "status"):
+        value = getattr(exc, attr, None)
+        if isinstance(value, int) and 100 <= value < 600:
+            return value
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):  # botocore ClientError
+        meta = response.get("ResponseMetadata", {})
+        value = meta.get("HTTPStatusCode") if isinstance(meta, dict) else None
+        if isinstance(value, int):
+            return value
+    return None
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """The exception and its causes/contexts: s3fs and gcsfs wrap SDK errors in OSError."""
+    seen: list[BaseException] = []
+    cur: BaseException | None = exc
+    while cur is not None and cur not in seen and len(seen) < 8:
+        seen.append(cur)
+        cur = cur.__cause__ or cur.__context__
+    return seen
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether retrying the same request may succeed (network trouble, timeouts, 5xx)."""
+    for e in _chain(exc):
+        if isinstance(e, (ConnectionError, TimeoutError)):
+            return True
+        if isinstance(e, OSError) and e.errno in _TRANSIENT_ERRNOS:
+            return True
+        if _names(e) & _TRANSIENT_NAMES:
+            return True
+        status = _status(e)
+        if status is not None and (status >= 500 or status == 429):
+            return True
+    return False
+
+
+def translate(exc: BaseException, *, op: str, uri: str) -> StoreError:
+    """The memokey error for a backend exception raised while doing `op` on `uri`.
+
+    The caller raises the result ``from exc`` so the original stays as ``__cause__``.
+    """
+    if isinstance(exc, StoreError):
+        return exc
+    chain = _chain(exc)
+    names = set().union(*(_names(e) for e in chain))
+    status = next((s for s in map(_status, chain) if s is not None), None)
+    if isinstance(exc, FileExistsError) or names & _CONFLICT_NAMES or status in _CONFLICT_STATUS:
+        return WriteConflictError(
+            f"{op} of {uri} lost to another writer (the object exists or changed): {exc!r}. "
+            "Read the current object and decide again.",
+            uri=uri,
+            op=op,
+        )
+    if (
+        isinstance(exc, PermissionError)
+        or names & _PERMISSION_NAMES
+        or status in _PERMISSION_STATUS
+    ):
+        return StorePermissionError(
+            f"the store refused {op} of {uri}: {exc!r}. Check the credentials in "
+            "storage_options (or fsspec's configuration / the SDK's environment) and the "
+            "bucket's permissions.",
+            uri=uri,
+            op=op,
+        )
+    if is_transient(exc):
+        return StoreUnavailableError(
+            f"{op} of {uri} failed: the store could not be reached ({exc!r}). Check that "
+            "the server or network is up, then retry.",
+            uri=uri,
+            op=op,
+        )
+    return StoreError(
+        f"{op} of {uri} failed: {exc!r}. The backend reported an unexpected error; check "
+        "the root URL and storage_options.",
+        uri=uri,
+        op=op,
+    )
+
+
+class RetryPolicy:
+    """Bounded exponential backoff for transient failures."""
+
+    def __init__(self, attempts: int = 4, base_delay: float = 0.1, max_delay: float = 2.0) -> None:
+        self.attempts = max(1, attempts)
+        self.base_delay = base_delay
+        self.max_delay = max_delay
+
+    def delay(self, attempt: int) -> float:
+        return float(min(self.max_delay, self.base_delay * (2**attempt)))
+
+
+DEFAULT_RETRY = RetryPolicy()
+
+
+def call(fn: Callable[[], T], *, op: str, uri: str, retry: RetryPolicy = DEFAULT_RETRY) -> T:
+    """Run `fn`, retrying transient failures, and translate whatever escapes.
+
+    `fn` must be safe to repeat. `FileNotFoundError` is translated too: callers that mean
+    "absent is None" catch it inside `fn`.
+    """
+    for attempt in range(retry.attempts):
+        try:
+            return fn()
+        except StoreError:
+            raise
+        except Exception as exc:
+            if is_transient(exc) and attempt + 1 < retry.attempts:
+                pause = retry.delay(attempt)
+                logger.debug(
+                    "%s of %s failed transiently (%r); retrying in %.2fs", op, uri, exc, pause
+                )
+                time.sleep(pause)
+                continue
+            raise translate(exc, op=op, uri=uri) from exc
+    raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover

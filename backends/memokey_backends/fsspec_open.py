@@ -1,0 +1,163 @@
+"""Turning a URL and storage options into an `FsspecStore`.
+
+Options come from the caller, else from fsspec's own configuration (``FSSPEC_<PROTOCOL>_*``
+variables and config files) and each SDK's environment; memokey only adds network
+defaults (short connect timeouts, few SDK-level retries, no listing cache) where neither
+set them, so that a dead server fails in seconds and another process's writes are seen.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from memokey_backends._primitives import Primitives
+from memokey_backends.errors import BackendNotInstalledError, InvalidRootError
+from memokey_backends.fsspec_store import FsspecStore
+from memokey_backends.registry import scheme_of
+
+__all__ = ["EXTRAS", "open_fsspec_store"]
+
+EXTRAS: dict[str, tuple[str, str]] = {
+    "s3": ("s3fs", "s3"),
+    "s3a": ("s3fs", "s3"),
+    "gs": ("gcsfs", "gcs"),
+    "gcs": ("gcsfs", "gcs"),
+    "az": ("adlfs", "azure"),
+    "abfs": ("adlfs", "azure"),
+    "abfss": ("adlfs", "azure"),
+}
+"""scheme -> (the fsspec implementation's package, the memokey extra that installs it)."""
+
+_NETWORK_DEFAULTS: dict[str, dict[str, Any]] = {
+    "s3": {
+        "use_listings_cache": False,
+        "config_kwargs": {
+            "connect_timeout": 5,
+            "read_timeout": 60,
+            "retries": {"max_attempts": 2, "mode": "standard"},
+        },
+    },
+    "gcs": {"use_listings_cache": False, "retries": 2, "timeout": 60},
+    "azure": {"use_listings_cache": False},
+}
+_FAMILY = {
+    "s3": "s3",
+    "s3a": "s3",
+    "gs": "gcs",
+    "gcs": "gcs",
+    "az": "azure",
+    "abfs": "azure",
+    "abfss": "azure",
+}
+
+
+def _target_scheme(url: str) -> str:
+    last = url.split("::")[-1]
+    return last.split("://", 1)[0].lower() if "://" in last else "file"
+
+
+def _with_defaults(url: str, options: dict[str, Any]) -> dict[str, Any]:
+    """`options` plus memokey's network defaults where neither they nor fsspec's config
+    decide; chained URLs take the innermost protocol's options under its name."""
+    import fsspec.config
+
+    scheme = _target_scheme(url)
+    family = _FAMILY.get(scheme)
+    if family is None:
+        return options
+    chained = "::" in url
+    out = dict(options)
+    target = dict(out.get(scheme, {})) if chained else out
+    configured: dict[str, Any] = {}
+    for name, (_pkg, extra) in EXTRAS.items():
+        if extra == EXTRAS[scheme][1]:
+            configured.update(fsspec.config.conf.get(name, {}))
+    for key, value in _NETWORK_DEFAULTS[family].items():
+        if key not in target and key not in configured:
+            target[key] = value
+    if chained:
+        out[scheme] = target
+    return out
+
+
+def _primitives_for(fs: Any) -> tuple[Primitives, bool]:
+    """The publishing primitives for a filesystem, and whether it is process-local."""
+    from fsspec.implementations.local import LocalFileSystem
+    from fsspec.implementations.memory import MemoryFileSystem
+
+    if isinstance(fs, LocalFileSystem):
+        from memokey_backends._local import LocalPrimitives
+
+        return LocalPrimitives(fs), False
+    if isinstance(fs, MemoryFileSystem):
+        from memokey_backends._memory import MemoryPrimitives
+
+        return MemoryPrimitives(fs), True
+    protocols = set(fs.protocol if isinstance(fs.protocol, (tuple, list)) else [fs.protocol])
+    if "s3" in protocols:
+        from memokey_backends._s3 import S3Primitives
+
+        return S3Primitives(fs), False
+    if protocols & {"gs", "gcs"}:
+        from memokey_backends._gcs import GCSPrimitives
+
+        return GCSPrimitives(fs), False
+    if protocols & {"abfs", "az"}:
+        from memokey_backends._azure import AzurePrimitives
+
+        return AzurePrimitives(fs), False
+    return Primitives(fs), False
+
+
+def _innermost(fs: Any) -> Any:
+    """The filesystem under any caching/wrapping layers of a chained URL."""
+    from fsspec.spec import AbstractFileSystem
+
+    seen = 0
+    while isinstance(getattr(fs, "fs", None), AbstractFileSystem) and seen < 8:
+        fs = fs.fs
+        seen += 1
+    return fs
+
+
+def _normalised_url(url: str, path: str) -> str:
+    chain = url.split("::")
+    scheme = _target_scheme(url)
+    target = f"file://{path}" if scheme in ("file", "local") else f"{scheme}://{path}"
+    prefix = [c.split("://", 1)[0] for c in chain[:-1]]
+    return "::".join([*prefix, target])
+
+
+def open_fsspec_store(url: str, **storage_options: Any) -> FsspecStore:
+    """A new `FsspecStore` for `url` (callers cache it: see `open_store`)."""
+    from fsspec.core import url_to_fs
+
+    options = _with_defaults(url, storage_options)
+    try:
+        outer, path = url_to_fs(url, **options)
+    except ImportError as exc:
+        scheme = _target_scheme(url) if _target_scheme(url) in EXTRAS else scheme_of(url)
+        package, extra = EXTRAS.get(scheme, (scheme, "all"))
+        raise BackendNotInstalledError(
+            f"the root {url} needs the optional package {package!r}, which is not "
+            f"installed ({exc}). Install it with: pip install 'memokey[{extra}]'",
+            url=url,
+            extra=extra,
+        ) from exc
+    except (ValueError, TypeError) as exc:
+        raise InvalidRootError(
+            f"cannot open the storage root {url}: {exc}. Check the URL's scheme and the "
+            "storage_options (they are passed to the fsspec filesystem).",
+            url=url,
+        ) from exc
+    inner = _innermost(outer)
+    primitives, process_local = _primitives_for(inner)
+    root = str(path).rstrip("/") or str(path)
+    return FsspecStore(
+        _normalised_url(url, root),
+        inner,
+        root,
+        primitives,
+        read_fs=outer,
+        process_local=process_local,
+    )

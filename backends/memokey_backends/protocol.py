@@ -1,0 +1,89 @@
+"""The storage contract every memokey store fulfils.
+
+Kept to a handful of primitives so that a new backend is a small class; TTLs, garbage
+collection and statistics are built on top of these in `memokey`, not here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+__all__ = ["EntryInfo", "Store"]
+
+
+@dataclass(frozen=True)
+class EntryInfo:
+    """Metadata of one stored object (or pseudo-directory), read without its content."""
+
+    path: str
+    """Relative to the store root, "/"-separated."""
+    size: int
+    mtime: float | None
+    """POSIX seconds, when the backend reports one."""
+    version: str | None
+    """ETag / generation / local token: the `version=` argument of `Store.swap`."""
+    is_dir: bool = False
+
+
+@runtime_checkable
+class Store(Protocol):
+    """A root URL holding objects addressed by "/"-separated relative paths.
+
+    A missing object is `None` (never an exception); a failure is a `StoreError`
+    (never `None`).
+    """
+
+    url: str
+    """The root URL, normalised (``protocol://...``)."""
+    supports_cas: bool
+    """Whether `swap` works."""
+    process_local: bool
+    """True when other processes cannot see this store's contents (``memory://``)."""
+
+    def uri(self, path: str) -> str:
+        """The full URL of a relative path."""
+        ...
+
+    def read(self, path: str) -> bytes | None:
+        """The whole object in one read, or None when it does not exist."""
+        ...
+
+    def read_versioned(self, path: str) -> tuple[bytes, str] | None:
+        """The object and the version token of exactly those bytes, or None."""
+        ...
+
+    def write(self, path: str, data: bytes, *, exclusive: bool = False) -> None:
+        """Store `data` atomically: a reader sees all of it or nothing.
+
+        With ``exclusive=True`` raise `WriteConflictError` when the path exists; of
+        concurrent exclusive writers exactly one wins.
+        """
+        ...
+
+    def swap(self, path: str, data: bytes, *, version: str) -> str:
+        """Replace the object only if its current version is `version`; return the new one.
+
+        Raises `WriteConflictError` when the version is stale or the object is gone, and
+        `CapabilityError` when `supports_cas` is False.
+        """
+        ...
+
+    def exists(self, path: str) -> bool:
+        """Whether an object (or a non-empty directory) exists at `path`."""
+        ...
+
+    def delete(self, path: str, *, recursive: bool = False) -> None:
+        """Remove the object (or, with `recursive`, everything under it); absent is fine."""
+        ...
+
+    def list(self, prefix: str, *, recursive: bool = False) -> list[EntryInfo]:
+        """Entries directly under `prefix` (all files below it with `recursive`).
+
+        An absent prefix gives an empty list.
+        """
+        ...
+
+    def info(self, path: str) -> EntryInfo | None:
+        """Metadata of one object or directory, or None when absent."""
+        ...

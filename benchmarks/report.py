@@ -1,0 +1,199 @@
+"""Write results.json, results.md and throughput.png from a pytest-benchmark JSON file.
+
+    python -m benchmarks.report benchmarks/results/raw/bench.json benchmarks/results
+
+results.json is the machine-readable summary (benchmarks/summary.py says how each number
+is derived); results.md is the same for people, its first tables ready for the README.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from benchmarks.approaches import APPROACHES, PICKLE_DUMPS
+from benchmarks.cases import KIND_TITLES
+from benchmarks.plot import plot
+from benchmarks.summary import DECORATOR_APPROACHES, MB, SCENARIOS, summarize
+
+REPRODUCE = (
+    "pytest benchmarks -p no:cacheprovider --benchmark-json=benchmarks/results/raw/bench.json\n"
+    "python -m benchmarks.report benchmarks/results/raw/bench.json benchmarks/results"
+)
+
+
+def fmt_seconds(seconds: float) -> str:
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.1f} µs"
+    if seconds < 1:
+        return f"{seconds * 1e3:.1f} ms"
+    return f"{seconds:.2f} s"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return lines
+
+
+def _hash_cell(entry: dict[str, Any], kind: str, notes: list[str]) -> str:
+    if "skipped" in entry and "seconds" not in entry:
+        if entry["skipped"] not in notes:
+            notes.append(entry["skipped"])
+        return f"skipped ({notes.index(entry['skipped']) + 1})"
+    if "seconds" not in entry:
+        return "—"
+    parts = [fmt_seconds(entry["seconds"])]
+    if kind == "list_of_dicts":
+        parts.append(f"{entry['objects_per_s'] / 1e6:.2f} M obj/s")
+    else:
+        parts.append(f"{entry['gb_per_s']:.2f} GB/s")
+    if "ratio_vs_ceiling" in entry:
+        parts.append(f"{entry['ratio_vs_ceiling']:.2f}×")
+    return " · ".join(parts)
+
+
+def _rss_cell(entry: dict[str, Any]) -> str:
+    if "extra_rss_bytes" in entry:
+        return f"+{entry['extra_rss_bytes'] / MB:,.1f} MB"
+    return "skipped" if "skipped" in entry else "—"
+
+
+def hashing_tables(summary: dict[str, Any]) -> list[str]:
+    """Throughput and peak RSS per input at the issue's sizes (the README's table)."""
+    targets = [c for c in summary["hashing"] if c["target"]]
+    notes: list[str] = []
+    rows, rss_rows = [], []
+    for case in targets:
+        name = f"{KIND_TITLES[case['kind']]}, {case['label']}"
+        entries = [case["approaches"].get(a, {}) for a in APPROACHES]
+        rows.append([name] + [_hash_cell(e, case["kind"], notes) for e in entries])
+        rss_rows.append([name] + [_rss_cell(e) for e in entries])
+    lines = [
+        "### Key hashing at the issue's sizes",
+        "",
+        "Each cell: median time per key · throughput (logical bytes, or objects for the list) "
+        "· ratio to raw xxh3_128 over the same memory, measured in the same run. "
+        f"`{PICKLE_DUMPS}` alone is the yardstick for the list of dicts only.",
+        "",
+        *_table(["input", *APPROACHES], rows),
+        "",
+    ]
+    lines += [f"({i}) {note}" for i, note in enumerate(notes, 1)]
+    lines += [
+        "",
+        "### Peak extra RSS while keying (fresh interpreter per approach and input)",
+        "",
+        *_table(["input", *APPROACHES], rss_rows),
+        "",
+    ]
+    return lines
+
+
+def targets_table(summary: dict[str, Any]) -> list[str]:
+    verdict = {True: "**met**", False: "**missed**", None: "not measured"}
+    rows = [[t["input"], t["target"], t["measured"], verdict[t["met"]]] for t in summary["targets"]]
+    return [
+        "### Issue 4 targets",
+        "",
+        *_table(["input", "target", "measured", "verdict"], rows),
+        "",
+    ]
+
+
+def decorator_table(summary: dict[str, Any]) -> list[str]:
+    rows = []
+    for scenario, title in SCENARIOS.items():
+        per = summary["decorator"].get(scenario, {})
+        if not per:
+            continue
+        cells = []
+        for approach in DECORATOR_APPROACHES:
+            entry = per.get(approach)
+            if entry is None:
+                cells.append("—")
+                continue
+            cell = fmt_seconds(entry["seconds"])
+            if "memokey_file_time_ratio" in entry:
+                cell += f" (memokey file:// = {entry['memokey_file_time_ratio']:.2f}×)"
+            cells.append(cell)
+        size = max(e.get("argument_bytes", 0) for e in per.values())
+        rows.append([title.replace("a big", f"a {size >> 20} MiB") if size else title, *cells])
+    return [
+        "### Decorator overhead per call (median)",
+        "",
+        *_table(["call", *DECORATOR_APPROACHES], rows),
+        "",
+    ]
+
+
+def store_table(summary: dict[str, Any]) -> list[str]:
+    cells: dict[tuple[str, int], dict[str, str]] = {}
+    backends: list[str] = []
+    for row in summary["store"]:
+        if row["backend"] not in backends:
+            backends.append(row["backend"])
+        cell = f"{fmt_seconds(row['seconds'])} · {row['mb_per_s']:,.0f} MB/s"
+        cells.setdefault((row["operation"], row["bytes"]), {})[row["backend"]] = cell
+    rows = [
+        [op, f"{size:,} B", *(per.get(b, "—") for b in backends)]
+        for (op, size), per in sorted(cells.items())
+    ]
+    return [
+        "### Store read/write (median)",
+        "",
+        *_table(["operation", "payload", *backends], rows),
+        "",
+    ]
+
+
+def markdown(summary: dict[str, Any]) -> str:
+    machine = summary["machine"]
+    lines = [
+        "# memokey benchmark results",
+        "",
+        f"Profile `{summary['profile']}`, {summary['datetime']}, commit {summary['commit']}; "
+        f"{machine.get('cpu')}, {machine.get('cores')} cores, Python {machine.get('python')}. "
+        "GB = 10^9 bytes. Ratios compare approaches measured in the same run.",
+        "",
+    ]
+    if summary["profile"] != "full":
+        lines += ["**Smoke profile: small inputs, the numbers say nothing about the targets.**", ""]
+    lines += targets_table(summary) + hashing_tables(summary)
+    lines += decorator_table(summary) + store_table(summary)
+    lines += [
+        "Throughput at every size: `results.json` and `throughput.png`. Reproduce:",
+        "",
+        "```",
+        REPRODUCE,
+        "```",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_report(raw_path: Path, out_dir: Path) -> dict[str, Any]:
+    """Read pytest-benchmark's JSON at `raw_path`; write the three results into `out_dir`."""
+    raw = json.loads(raw_path.read_text())
+    summary = summarize(raw)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "results.json").write_text(json.dumps(summary, indent=2) + "\n")
+    (out_dir / "results.md").write_text(markdown(summary))
+    plot(summary, out_dir / "throughput.png")
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 2:
+        print("usage: python -m benchmarks.report RAW_JSON OUT_DIR", file=sys.stderr)
+        return 2
+    write_report(Path(args[0]), Path(args[1]))
+    print(f"wrote results.json, results.md and throughput.png into {args[1]}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,67 @@
+"""How every benchmark is timed: one warm-up call, then rounds sized to a time budget.
+
+pytest-benchmark's automatic calibration spends about a second per benchmark whatever its
+cost and runs a 10-second peer many times over; the suite has a hundred of them and must
+finish in minutes. So each benchmark times one warm-up call (imports, first-touch
+effects), derives how many calls fit in its budget and hands that to `pedantic`. Calls
+cheaper than a millisecond are batched into iterations so the timer's resolution does not
+dominate; calls slower than a second still get one measured round after the warm-up.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from typing import Any
+
+from pytest_benchmark.fixture import BenchmarkFixture
+
+MIN_ROUND_S = 1e-3
+MAX_ROUNDS = 200
+
+
+def plan_rounds(once_s: float, budget_s: float) -> tuple[int, int]:
+    """(rounds, iterations) for a call that took `once_s` once, to fill about `budget_s`."""
+    iterations = max(1, math.ceil(MIN_ROUND_S / max(once_s, 1e-9)))
+    per_round = once_s * iterations
+    rounds = int(budget_s / per_round) if per_round > 0 else MAX_ROUNDS
+    floor = 1 if once_s > 1.0 else 3
+    return min(max(rounds, floor), MAX_ROUNDS), iterations
+
+
+def run(
+    benchmark: BenchmarkFixture,
+    fn: Callable[[], object],
+    *,
+    budget_s: float,
+    extra: dict[str, Any],
+) -> None:
+    """Time `fn` with `benchmark` within about `budget_s`; `extra` goes into the JSON."""
+    benchmark.extra_info.update(extra)
+    start = time.perf_counter()
+    fn()
+    once = time.perf_counter() - start
+    rounds, iterations = plan_rounds(once, budget_s)
+    benchmark.pedantic(fn, rounds=rounds, iterations=iterations, warmup_rounds=0)
+
+
+def run_with_setup(
+    benchmark: BenchmarkFixture,
+    fn: Callable[..., object],
+    setup: Callable[[], tuple[tuple[Any, ...], dict[str, Any]]],
+    *,
+    budget_s: float,
+    extra: dict[str, Any],
+) -> None:
+    """Like `run` for calls that need fresh state each time (a miss, a new store path).
+
+    `setup` runs untimed before every call and returns its (args, kwargs).
+    """
+    benchmark.extra_info.update(extra)
+    args, kwargs = setup()
+    start = time.perf_counter()
+    fn(*args, **kwargs)
+    once = time.perf_counter() - start
+    rounds, _ = plan_rounds(max(once, MIN_ROUND_S), budget_s)
+    benchmark.pedantic(fn, setup=setup, rounds=rounds, iterations=1, warmup_rounds=0)

@@ -1,0 +1,160 @@
+"""`memoize`, `use_runner` and `key_for`: the decorators users write.
+
+The wrapper is a real function (so methods bind as usual) with the wrapped function's
+name, docstring and signature (`functools.wraps` for `inspect`, `ParamSpec` for type
+checkers). It exposes ``.runner``, ``.key_for(*args, **kwargs)`` and ``__wrapped__``.
+Coroutine functions get a coroutine wrapper whose store I/O runs in worker threads.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import os
+from collections.abc import Callable, Mapping
+from typing import Any, ParamSpec, Protocol, TypeVar, cast, overload
+
+from memokey.keys import MemoKey
+from memokey.results import DEFAULT_SERIALIZER, Serializer
+from memokey.runners import MemoizingRunner, Runner
+
+__all__ = ["MemoizedFunction", "key_for", "memoize", "use_runner"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+R_co = TypeVar("R_co", covariant=True)
+
+
+class MemoizedFunction(Protocol[P, R_co]):
+    """What `memoize` and `use_runner` return: the function, memoized, plus helpers."""
+
+    runner: Runner
+
+    @property
+    def __wrapped__(self) -> Callable[P, R_co]: ...
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R_co: ...
+
+    def key_for(self, *args: P.args, **kwargs: P.kwargs) -> MemoKey:
+        """The `MemoKey` this call would use now; nothing is read or computed."""
+        ...
+
+
+def _refuse(func: Callable[..., Any]) -> None:
+    name = getattr(func, "__qualname__", repr(func))
+    if getattr(func, "__memokey_runner__", None) is not None:
+        raise TypeError(f"{name} is already memoized; apply memoize/use_runner once")
+    if inspect.isgeneratorfunction(func) or inspect.isasyncgenfunction(func):
+        raise TypeError(
+            f"{name} is a generator function; its generator cannot be stored. Memoize a "
+            "function that returns a list (or other value) instead"
+        )
+    if not callable(func):
+        raise TypeError(f"memoize needs a function, got {func!r}")
+
+
+def _wrap(runner: Runner, func: Callable[P, R]) -> MemoizedFunction[P, R]:
+    _refuse(func)
+    runner.check(func)
+    wrapper: Any  # a function that gets attributes set below
+    if inspect.iscoroutinefunction(func):
+
+        @functools.wraps(func)
+        async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+            return await runner.acall(func, args, kwargs)
+
+        wrapper = async_wrapper
+    else:
+
+        @functools.wraps(func)
+        def sync_wrapper(*args: Any, **kwargs: Any) -> Any:
+            return runner(func, args, kwargs)
+
+        wrapper = sync_wrapper
+
+    def key_for(*args: Any, **kwargs: Any) -> MemoKey:
+        return runner.key_for(func, args, kwargs)
+
+    key_for.__doc__ = f"The MemoKey of a call to {getattr(func, '__qualname__', func)}."
+    wrapper.runner = runner
+    wrapper.key_for = key_for
+    wrapper.__memokey_runner__ = runner
+    return cast("MemoizedFunction[P, R]", wrapper)
+
+
+def use_runner(runner: Runner) -> Callable[[Callable[P, R]], MemoizedFunction[P, R]]:
+    """Memoize a function through `runner` (e.g. a `KeyedLocalRunner` with a keyfunc).
+
+    The runner checks itself against the function at decoration time, so
+    ``nil_args("typo")`` fails here rather than at the first call.
+    """
+    if not isinstance(runner, Runner):
+        raise TypeError(f"use_runner needs a MemoizingRunner or KeyedLocalRunner, got {runner!r}")
+
+    def decorate(func: Callable[P, R]) -> MemoizedFunction[P, R]:
+        return _wrap(runner, func)
+
+    return decorate
+
+
+@overload
+def memoize(func: Callable[P, R], /) -> MemoizedFunction[P, R]: ...
+
+
+@overload
+def memoize(
+    root: str | os.PathLike[str] | None = None,
+    *,
+    namespace: str = "default",
+    logic_key: str | None = None,
+    storage_options: Mapping[str, Any] | None = None,
+    serializer: str | Serializer = DEFAULT_SERIALIZER,
+) -> Callable[[Callable[P, R]], MemoizedFunction[P, R]]: ...
+
+
+def memoize(
+    func_or_root: Any = None,
+    /,
+    *,
+    root: str | os.PathLike[str] | None = None,
+    namespace: str = "default",
+    logic_key: str | None = None,
+    storage_options: Mapping[str, Any] | None = None,
+    serializer: str | Serializer = DEFAULT_SERIALIZER,
+) -> Any:
+    """Memoize a function into a storage root, keyed on its full arguments.
+
+    Bare (``@memoize``) or configured (``@memoize("s3://bucket/cache", namespace="exp")``,
+    ``root=`` also by keyword). Without a root the call-time precedence applies:
+    ``with memokey.root(...)`` > this root > ``MEMOKEY_ROOT`` > the user cache directory.
+    """
+    if callable(func_or_root) and not isinstance(func_or_root, (str, os.PathLike)):
+        return _wrap(MemoizingRunner(), func_or_root)
+    if func_or_root is not None and root is not None:
+        raise TypeError("pass the root once: positionally or as root=, not both")
+    runner = MemoizingRunner(
+        func_or_root if func_or_root is not None else root,
+        namespace=namespace,
+        logic_key=logic_key,
+        storage_options=storage_options,
+        serializer=serializer,
+    )
+    return use_runner(runner)
+
+
+_default_runner: MemoizingRunner | None = None
+
+
+def key_for(func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> MemoKey:
+    """The `MemoKey` (``.uri``, ``.digest``, ``.function_id``) of ``func(*args, **kwargs)``.
+
+    A memoized `func` uses its own runner, root and keyfunc; a plain one is keyed as
+    `memoize` would with no root (the call-time default root). Nothing is read or run.
+    """
+    global _default_runner
+    runner = getattr(func, "__memokey_runner__", None)
+    if isinstance(runner, Runner):
+        return runner.key_for(func.__wrapped__, args, kwargs)  # type: ignore[attr-defined]
+    if _default_runner is None:
+        _default_runner = MemoizingRunner()
+    return _default_runner.key_for(func, args, kwargs)

@@ -1,0 +1,29 @@
+"""The key engine's value hashing: one canonical, type-tagged encoding per value, streamed
+into xxh3_128. Pure: no I/O, no global state except the registry of user hashers.
+
+Modules: `core` (the encoder and atoms), `containers` and `pickled` (built-in containers,
+the C-pickler fast path), `buffers` and `arrays` (memory hashed in place), `objects`
+(classes, functions, dataclasses, ``__reduce_ex__``), `frames` and `arrow` (pandas,
+pyarrow), `registry` (user hashers), `resolve` (which handler keys which type).
+"""
+
+from __future__ import annotations
+
+from memokey.hashing import containers as _containers  # noqa: F401  (installs handlers)
+from memokey.hashing.core import Encoder, Refusal
+from memokey.hashing.registry import register_hasher
+
+__all__ = ["Encoder", "Refusal", "digest", "register_hasher"]
+
+
+def digest(obj: object) -> str:
+    """The 32-hex-digit xxh3_128 digest of `obj`'s canonical encoding.
+
+    Raises `memokey.errors.UnkeyableArgumentError` when `obj` holds something that
+    cannot be keyed (a lock, a connection, an open file, ...), naming where it sits.
+    """
+    from memokey.keys import encode_or_raise
+
+    enc = Encoder()
+    encode_or_raise(enc, obj, parameter=None, root="value")
+    return enc.hexdigest()

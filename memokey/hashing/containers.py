@@ -1,0 +1,71 @@
+"""Handlers for the built-in containers: list, tuple, dict (ordered) and set, frozenset
+(order-free). Large plain containers go through the C pickler (see `pickled`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from memokey.hashing.core import (
+    Encoder,
+    encode_items,
+    encode_mapping_items,
+    encode_unordered,
+    register_builtin,
+)
+from memokey.hashing.pickled import encode_pickled, pickle_eligible
+
+
+def _list(enc: Encoder, obj: list[Any]) -> None:
+    if enc.enter(obj):
+        try:
+            if enc.structural_only or not pickle_eligible(obj):
+                encode_items(enc, b"l", obj)
+            else:
+                encode_pickled(enc, obj)
+        finally:
+            enc.leave(obj)
+
+
+def _tuple(enc: Encoder, obj: tuple[Any, ...]) -> None:
+    if enc.enter(obj):
+        try:
+            if enc.structural_only or not pickle_eligible(obj):
+                encode_items(enc, b"t", obj)
+            else:
+                encode_pickled(enc, obj)
+        finally:
+            enc.leave(obj)
+
+
+def _dict(enc: Encoder, obj: dict[Any, Any]) -> None:
+    if enc.enter(obj):
+        try:
+            if enc.structural_only or not pickle_eligible(obj):
+                encode_mapping_items(enc, b"d", obj.items(), len(obj))
+            else:
+                encode_pickled(enc, obj)
+        finally:
+            enc.leave(obj)
+
+
+def _set(enc: Encoder, obj: set[Any]) -> None:
+    if enc.enter(obj):
+        try:
+            encode_unordered(enc, b"S", obj)
+        finally:
+            enc.leave(obj)
+
+
+def _frozenset(enc: Encoder, obj: frozenset[Any]) -> None:
+    if enc.enter(obj):
+        try:
+            encode_unordered(enc, b"Z", obj)
+        finally:
+            enc.leave(obj)
+
+
+register_builtin(list, _list)
+register_builtin(tuple, _tuple)
+register_builtin(dict, _dict)
+register_builtin(set, _set)
+register_builtin(frozenset, _frozenset)

@@ -1,0 +1,208 @@
+"""Keys for calls: which function (id and logic key), which arguments (digest), and where
+the result lives (`memo_dir`). Pure functions, no I/O.
+
+A call's key is ``(function_id, logic_key, call_digest)``. The arguments are bound to the
+signature with defaults applied, so ``f(1)``, ``f(x=1)`` and ``f(1, y=<default>)`` share
+one key, and ``*args``/``**kwargs`` keep their own slots.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+import types
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from memokey.errors import UnkeyableArgumentError
+from memokey.hashing import Encoder, Refusal
+from memokey.hashing.core import MAX_NESTING, encode_str
+from memokey.hashing.naming import module_name
+from memokey.hashing.objects import encode_closure
+
+__all__ = [
+    "SCHEME",
+    "MemoKey",
+    "bind_call",
+    "call_digest",
+    "encode_or_raise",
+    "function_id",
+    "logic_key_of",
+    "memo_dir",
+]
+
+#: The key scheme; part of every storage path. Any change to a digest needs a new one.
+SCHEME = "memokey-v1"
+
+_LOGIC_KEY_LINE = re.compile(r"^\s*function-logic-key:\s*(\S+)\s*$", re.MULTILINE)
+_LOGIC_KEY_CHARS = re.compile(r"[A-Za-z0-9._+-]+")
+#: Attribute a decorator may set on its wrapper to carry an explicit ``logic_key=``.
+LOGIC_KEY_ATTR = "__memokey_logic_key__"
+
+
+def function_id(func: Callable[..., Any]) -> str:
+    """``{module}--{qualname}``; a function of ``__main__`` gets the script's real module
+    name, so two scripts' ``process()`` never share results."""
+    target = getattr(func, "__func__", func)  # a bound method: its function
+    qualname = getattr(target, "__qualname__", None) or getattr(target, "__name__", None)
+    if not isinstance(qualname, str):
+        raise TypeError(
+            f"cannot name {func!r} for a key: it has no __qualname__; memoize a plain "
+            "function or method"
+        )
+    return f"{module_name(getattr(target, '__module__', None))}--{qualname}"
+
+
+def logic_key_of(func: Callable[..., Any], explicit: str | None = None) -> str | None:
+    """The function's logic key: `explicit`, else the wrapper attribute set by a
+    decorator, else a ``function-logic-key: X`` docstring line, else None."""
+    key = explicit if explicit is not None else getattr(func, LOGIC_KEY_ATTR, None)
+    if key is None:
+        doc = getattr(func, "__doc__", None)
+        match = _LOGIC_KEY_LINE.search(doc) if isinstance(doc, str) else None
+        key = match.group(1) if match else None
+    if key is not None and (not isinstance(key, str) or not _LOGIC_KEY_CHARS.fullmatch(key)):
+        raise ValueError(
+            f"logic key {key!r} of {getattr(func, '__qualname__', func)!r} is not usable in a "
+            "storage path: use letters, digits and . _ + - only (for example 'v2')"
+        )
+    return key
+
+
+_SIGNATURES: dict[Any, inspect.Signature] = {}
+
+
+def _signature(func: Callable[..., Any]) -> inspect.Signature:
+    try:
+        return _SIGNATURES[func]
+    except (KeyError, TypeError):
+        pass
+    sig = inspect.signature(func)
+    try:
+        if len(_SIGNATURES) > 4096:
+            _SIGNATURES.clear()
+        _SIGNATURES[func] = sig
+    except TypeError:  # an unhashable callable: just not cached
+        pass
+    return sig
+
+
+def bind_call(
+    func: Callable[..., Any], args: Sequence[Any], kwargs: Mapping[str, Any]
+) -> inspect.BoundArguments:
+    """Bind a call to `func`'s signature with defaults applied (TypeError if it does not
+    bind, exactly as calling `func` would)."""
+    bound = _signature(func).bind(*args, **kwargs)
+    bound.apply_defaults()
+    return bound
+
+
+def call_digest(func: Callable[..., Any], bound: inspect.BoundArguments) -> str:
+    """The digest of one call: every bound argument by name, in signature order, plus
+    the values of `func`'s closure cells (``make_adder(1)`` and ``make_adder(2)``
+    differ). ``**kwargs`` keep their order, which the function can observe."""
+    enc = Encoder()
+    enc.write(b"@")
+    target = getattr(func, "__func__", func)
+    if isinstance(target, types.FunctionType):
+        enc.enter(target)  # a closure that refers to its own function ends there
+        try:
+            encode_closure(enc, target)
+        except Refusal as refusal:
+            raise _closure_error(target, refusal) from None
+    else:
+        enc.write(b"\0" * 8)
+    for name, value in bound.arguments.items():
+        encode_str(enc, name)
+        encode_or_raise(enc, value, parameter=name, root=name)
+    return enc.hexdigest()
+
+
+def encode_or_raise(enc: Encoder, value: object, *, parameter: str | None, root: str) -> None:
+    """Encode `value`, turning a refusal into `UnkeyableArgumentError` with its path."""
+    try:
+        enc.encode(value)
+    except Refusal as refusal:
+        path = refusal.path(root)
+        raise _argument_error(parameter, path, refusal.reason) from None
+    except RecursionError:
+        raise _argument_error(
+            parameter,
+            root,
+            f"it is nested too deeply to key (more than about {MAX_NESTING} levels, or the "
+            "call stack is already deep)",
+        ) from None
+
+
+def _argument_error(parameter: str | None, path: str, reason: str) -> UnkeyableArgumentError:
+    if parameter is None:
+        hint = (
+            "Key a different value, or register a hasher for its type with memokey.register_hasher."
+        )
+        what = "value"
+    else:
+        hint = (
+            f"Leave it out of the key with keyfunc=memokey.nil_args({parameter!r}) "
+            "(KeyedLocalRunner), or register a hasher for its type with "
+            "memokey.register_hasher."
+        )
+        what = f"argument {parameter!r}"
+    return UnkeyableArgumentError(
+        f"cannot key {what}: {path} cannot be keyed because {reason}. {hint}",
+        parameter=parameter,
+        path=path,
+    )
+
+
+def _closure_error(func: types.FunctionType, refusal: Refusal) -> UnkeyableArgumentError:
+    path = refusal.path(func.__qualname__)
+    return UnkeyableArgumentError(
+        f"cannot key calls to {func.__qualname__}: {path} cannot be keyed because "
+        f"{refusal.reason}. Pass that value as an argument instead of closing over it "
+        "(then memokey.nil_args can leave it out of the key), or define the function at "
+        "module level.",
+        parameter=None,
+        path=path,
+    )
+
+
+def memo_dir(namespace: str, function_id: str, logic_key: str | None, digest: str) -> str:
+    """``memokey-v1/{namespace}/{function_id}[@{logic_key}]/{digest}`` (relative)."""
+    if not namespace or "/" in namespace:
+        raise ValueError(f"namespace {namespace!r} must be a non-empty name without '/'")
+    suffix = f"@{logic_key}" if logic_key else ""
+    return f"{SCHEME}/{namespace}/{function_id}{suffix}/{digest}"
+
+
+@dataclass(frozen=True)
+class MemoKey:
+    """Where one call's result lives: ``uri`` is the full URL of its memo directory."""
+
+    namespace: str
+    function_id: str
+    logic_key: str | None
+    digest: str
+    root_url: str
+    path: str
+    uri: str
+
+    @classmethod
+    def build(
+        cls,
+        namespace: str,
+        function_id: str,
+        logic_key: str | None,
+        digest: str,
+        root_url: str,
+    ) -> MemoKey:
+        path = memo_dir(namespace, function_id, logic_key, digest)
+        return cls(
+            namespace=namespace,
+            function_id=function_id,
+            logic_key=logic_key,
+            digest=digest,
+            root_url=root_url,
+            path=path,
+            uri=f"{root_url.rstrip('/')}/{path}",
+        )

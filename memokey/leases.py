@@ -1,0 +1,362 @@
+"""Compute-once across processes: a lease object kept in the store itself.
+
+memokey has no coordination service; the one thing every caller shares is the storage
+root. So a caller about to compute a missing result first creates ``{memo_dir}/lease`` by
+exclusive create (exactly one winner per race), keeps it alive with a heartbeat thread and
+deletes it on every way out. Everyone else polls, with capped backoff, until the result
+appears or the lease goes stale (its holder died or hung), and then one of them takes over.
+
+A lease saves duplicate work; it is not what keeps results correct. Results are published
+by exclusive create, so even when two callers both believe they hold a lease (the races
+described below) they compute twice and exactly one result is published: nobody ever
+reads a mixed or partial value.
+
+Taking over a stale lease:
+
+* with compare-and-swap (``Store.supports_cas``: local disk, S3, Azure, GCS): the taker
+  swaps its record in only if the lease still has the stale version it read; exactly one
+  taker wins, and a holder that wakes up finds its next renewal refused (`Lease.lost`).
+* without it (``memory://``, unknown filesystems): the taker re-reads the lease, checks it
+  is still the stale record, deletes it and creates its own by exclusive create. Race
+  window: a second taker that read the same stale record may delete the first taker's
+  fresh lease between its own re-read and delete; both then compute. Likewise a holder
+  that wakes up after missing every heartbeat for ``lease_seconds`` renews by plain
+  overwrite and may clobber its taker's lease.
+
+Clocks: staleness compares the holder's wall-clock ``expires_at`` with the reader's clock.
+The heartbeat renews every ``lease_seconds / 3``, so a live holder always has at least
+two thirds of ``lease_seconds`` left; hosts' clocks must agree better than that (NTP does).
+Leases are read straight from the store on every poll, never from a cache.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, replace
+from types import TracebackType
+
+from memokey.errors import LeaseError, StoreError, WriteConflictError
+from memokey_backends.protocol import Store
+
+__all__ = [
+    "DEFAULT_LEASE_SECONDS",
+    "LEASE_NAME",
+    "Lease",
+    "LeaseRecord",
+    "acquire_or_wait",
+    "holding_lease",
+    "read_lease",
+    "try_acquire",
+]
+
+LEASE_NAME = "lease"
+DEFAULT_LEASE_SECONDS = 60.0
+_FORMAT = 1
+_FIRST_DELAY = 0.02
+_MAX_DELAY = 1.0
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LeaseRecord:
+    """The JSON body of a lease: who holds it and until when (POSIX seconds)."""
+
+    owner: str
+    host: str
+    pid: int
+    acquired_at: float
+    heartbeat: float
+    expires_at: float
+    lease_seconds: float
+    format: int = _FORMAT
+
+    @classmethod
+    def fresh(cls, lease_seconds: float) -> LeaseRecord:
+        now = time.time()
+        return cls(
+            owner=uuid.uuid4().hex,
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            acquired_at=now,
+            heartbeat=now,
+            expires_at=now + lease_seconds,
+            lease_seconds=lease_seconds,
+        )
+
+    def renewed(self) -> LeaseRecord:
+        now = time.time()
+        return replace(self, heartbeat=now, expires_at=now + self.lease_seconds)
+
+    def is_stale(self, now: float | None = None) -> bool:
+        return (time.time() if now is None else now) >= self.expires_at
+
+    def encode(self) -> bytes:
+        return json.dumps(asdict(self), sort_keys=True).encode()
+
+    @classmethod
+    def decode(cls, data: bytes) -> LeaseRecord | None:
+        """The record, or None when `data` is not a lease this version wrote (then the
+        lease is treated as stale: no live holder can be behind it)."""
+        try:
+            raw = json.loads(data)
+            return cls(
+                owner=str(raw["owner"]),
+                host=str(raw["host"]),
+                pid=int(raw["pid"]),
+                acquired_at=float(raw["acquired_at"]),
+                heartbeat=float(raw["heartbeat"]),
+                expires_at=float(raw["expires_at"]),
+                lease_seconds=float(raw["lease_seconds"]),
+                format=int(raw.get("format", _FORMAT)),
+            )
+        except (ValueError, KeyError, TypeError):
+            return None
+
+
+def _lease_path(memo_dir: str) -> str:
+    return f"{memo_dir.rstrip('/')}/{LEASE_NAME}"
+
+
+def read_lease(store: Store, memo_dir: str) -> LeaseRecord | None:
+    """Who holds the lease on `memo_dir` now (None when nobody does), for tools and tests."""
+    data = store.read(_lease_path(memo_dir))
+    return None if data is None else LeaseRecord.decode(data)
+
+
+class Lease:
+    """A lease this process holds. Renewed by a daemon thread until `release()`.
+
+    Use it as a context manager (or `holding_lease`) so that it is released on every
+    path: return, exception, cancellation, KeyboardInterrupt.
+    """
+
+    def __init__(
+        self, store: Store, memo_dir: str, record: LeaseRecord, version: str | None
+    ) -> None:
+        self.store = store
+        self.memo_dir = memo_dir
+        self.path = _lease_path(memo_dir)
+        self.record = record
+        self._version = version
+        self._lost = False
+        self._released = False
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._beat, name=f"memokey-lease-{record.owner[:8]}", daemon=True
+        )
+        self._thread.start()
+
+    @property
+    def uri(self) -> str:
+        return self.store.uri(self.path)
+
+    @property
+    def lost(self) -> bool:
+        """True once another caller took the lease over (this holder was seen as stale)."""
+        return self._lost
+
+    @property
+    def released(self) -> bool:
+        return self._released
+
+    def _beat(self) -> None:
+        interval = self.record.lease_seconds / 3
+        while not self._stop.wait(interval):
+            try:
+                if not self.renew():
+                    return
+            except StoreError as exc:  # transient: the next beat tries again
+                log.warning("could not renew the lease %s (%s); retrying", self.uri, exc)
+
+    def renew(self) -> bool:
+        """Push `expires_at` forward; False (and `lost` set) if someone took the lease over."""
+        with self._lock:
+            if self._lost or self._released:
+                return False
+            record = self.record.renewed()
+            if self.store.supports_cas and self._version is not None:
+                try:
+                    self._version = self.store.swap(
+                        self.path, record.encode(), version=self._version
+                    )
+                except WriteConflictError:
+                    self._lost = True
+                    return False
+            else:
+                current = read_lease(self.store, self.memo_dir)
+                if current is None or current.owner != self.record.owner:
+                    self._lost = True
+                    return False
+                self.store.write(self.path, record.encode())
+            self.record = record
+            return True
+
+    def release(self) -> None:
+        """Stop the heartbeat and delete the lease if it is still ours. Never raises a
+        store error (it would hide the caller's own exception); a lease that cannot be
+        deleted simply expires after ``lease_seconds``."""
+        with self._lock:
+            if self._released:
+                return
+            self._released = True
+            self._stop.set()
+        if self._thread is not threading.current_thread():
+            self._thread.join()
+        if self._lost:
+            return
+        try:
+            data = self.store.read(self.path)
+            current = None if data is None else LeaseRecord.decode(data)
+            if current is not None and current.owner == self.record.owner:
+                self.store.delete(self.path)
+        except StoreError as exc:
+            log.warning(
+                "could not release the lease %s (%s); it expires in %.0f s",
+                self.uri,
+                exc,
+                self.record.lease_seconds,
+            )
+
+    def __enter__(self) -> Lease:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.release()
+
+    def __repr__(self) -> str:
+        state = "released" if self._released else "lost" if self._lost else "held"
+        return f"<Lease {self.uri} {state} owner={self.record.owner[:8]}>"
+
+
+def try_acquire(
+    store: Store, memo_dir: str, *, lease_seconds: float = DEFAULT_LEASE_SECONDS
+) -> Lease | None:
+    """Take the lease on `memo_dir` if it is free or stale; None if a live holder has it."""
+    if lease_seconds <= 0:
+        raise LeaseError(
+            f"lease_seconds must be positive, got {lease_seconds!r}; pass a duration longer "
+            "than a heartbeat round trip to the store (the default is 60 s)."
+        )
+    path = _lease_path(memo_dir)
+    record = LeaseRecord.fresh(lease_seconds)
+    try:
+        store.write(path, record.encode(), exclusive=True)
+    except WriteConflictError:
+        return _take_over_if_stale(store, memo_dir, record)
+    return Lease(store, memo_dir, record, _version_if_ours(store, path, record))
+
+
+def _version_if_ours(store: Store, path: str, record: LeaseRecord) -> str | None:
+    """The version token of the lease we just created (None without compare-and-swap)."""
+    if not store.supports_cas:
+        return None
+    current = store.read_versioned(path)
+    if current is None or current[0] != record.encode():
+        return None  # taken over already; the first renewal will notice and set `lost`
+    return current[1]
+
+
+def _take_over_if_stale(store: Store, memo_dir: str, record: LeaseRecord) -> Lease | None:
+    path = _lease_path(memo_dir)
+    current = store.read_versioned(path)
+    if current is None:
+        return None  # released just now: the caller polls again (the result may be there)
+    data, version = current
+    held = LeaseRecord.decode(data)
+    if held is not None and not held.is_stale():
+        return None
+    log.info("taking over the stale lease %s (held by %s)", store.uri(path), held)
+    if store.supports_cas:
+        try:
+            new_version = store.swap(path, record.encode(), version=version)
+        except WriteConflictError:
+            return None
+        return Lease(store, memo_dir, record, new_version)
+    # No compare-and-swap: re-read, delete, exclusive create (race window in module doc).
+    if store.read(path) != data:
+        return None
+    store.delete(path)
+    try:
+        store.write(path, record.encode(), exclusive=True)
+    except WriteConflictError:
+        return None
+    return Lease(store, memo_dir, record, None)
+
+
+def acquire_or_wait(
+    store: Store,
+    memo_dir: str,
+    *,
+    done: Callable[[], bool],
+    lease_seconds: float = DEFAULT_LEASE_SECONDS,
+    timeout: float | None = None,
+) -> Lease | None:
+    """Poll until `done()` (return None: the result is published) or the lease is ours.
+
+    `done` is checked before every attempt and once more right after winning, so a
+    caller never recomputes a result published while it was taking the lease.
+    """
+    deadline = None if timeout is None else time.monotonic() + timeout
+    delay = _FIRST_DELAY
+    cap = min(_MAX_DELAY, max(lease_seconds / 4, _FIRST_DELAY))
+    while True:
+        if done():
+            return None
+        lease = try_acquire(store, memo_dir, lease_seconds=lease_seconds)
+        if lease is not None:
+            try:
+                finished = done()
+            except BaseException:
+                lease.release()
+                raise
+            if finished:
+                lease.release()
+                return None
+            return lease
+        if deadline is not None and time.monotonic() >= deadline:
+            holder = read_lease(store, memo_dir)
+            raise LeaseError(
+                f"gave up after {timeout} s waiting for {store.uri(memo_dir)}: it is being "
+                f"computed by {holder}. Wait longer (timeout=None waits for the holder) or, "
+                "if that holder is gone, its lease expires by itself.",
+                uri=store.uri(memo_dir),
+            )
+        time.sleep(delay * random.uniform(0.75, 1.25))
+        delay = min(delay * 1.6, cap)
+
+
+@contextmanager
+def holding_lease(
+    store: Store,
+    memo_dir: str,
+    *,
+    done: Callable[[], bool],
+    lease_seconds: float = DEFAULT_LEASE_SECONDS,
+    timeout: float | None = None,
+) -> Iterator[Lease | None]:
+    """`acquire_or_wait` as a context: yields None when the result is already published,
+    else a held lease that is released however the block exits."""
+    lease = acquire_or_wait(
+        store, memo_dir, done=done, lease_seconds=lease_seconds, timeout=timeout
+    )
+    if lease is None:
+        yield None
+        return
+    with lease:
+        yield lease

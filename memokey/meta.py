@@ -1,0 +1,114 @@
+"""The `meta.json` sidecar: what a human or a tool wants to know about a stored result.
+
+It is written after the result and never read to serve a hit, so it can change shape
+between releases (`format` says which) and a missing or odd one harms nothing. Argument
+values appear only as short, truncated reprs of the *keyed* arguments (after a keyfunc,
+so a `nil_args` connection shows as None): enough to recognise a call, never to
+reconstruct or compare one.
+"""
+
+from __future__ import annotations
+
+import getpass
+import inspect
+import json
+import os
+import platform
+import reprlib
+import socket
+import sys
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+__all__ = ["META_FORMAT", "argument_summary", "build_meta", "encode_meta", "parse_meta"]
+
+META_FORMAT = 1
+_REPR_LIMIT = 80
+
+_repr = reprlib.Repr()
+_repr.maxstring = _REPR_LIMIT
+_repr.maxother = _REPR_LIMIT
+_repr.maxlist = _repr.maxtuple = _repr.maxset = _repr.maxfrozenset = _repr.maxdict = 6
+_repr.maxlevel = 3
+
+
+def short_repr(value: object, limit: int = _REPR_LIMIT) -> str:
+    """A repr of at most `limit` characters that never raises."""
+    try:
+        text = _repr.repr(value)
+    except Exception as exc:  # a broken __repr__ must not fail the call it describes
+        text = f"<{type(value).__qualname__} (repr failed: {type(exc).__name__})>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def argument_summary(bound: inspect.BoundArguments) -> dict[str, str]:
+    """Parameter name -> short repr, for every bound argument (defaults included)."""
+    return {name: short_repr(value) for name, value in bound.arguments.items()}
+
+
+def _user() -> str | None:
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name in some containers
+        return None
+
+
+def _iso(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, tz=timezone.utc).isoformat()
+
+
+def build_meta(
+    *,
+    uri: str,
+    function_id: str,
+    logic_key: str | None,
+    namespace: str,
+    digest: str,
+    runner: str,
+    serializer: str,
+    result_bytes: int,
+    payload_bytes: int,
+    result_type: str,
+    arguments: Mapping[str, str],
+    started: float,
+    duration: float,
+) -> dict[str, Any]:
+    """The sidecar's content: identity, timing, where it ran, sizes, argument summary."""
+    from memokey import __version__
+
+    return {
+        "format": META_FORMAT,
+        "uri": uri,
+        "function_id": function_id,
+        "logic_key": logic_key,
+        "namespace": namespace,
+        "digest": digest,
+        "runner": runner,
+        "serializer": serializer,
+        "result_bytes": result_bytes,
+        "payload_bytes": payload_bytes,
+        "result_type": result_type,
+        "arguments": dict(arguments),
+        "started": _iso(started),
+        "duration_seconds": round(duration, 6),
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "user": _user(),
+        "python": platform.python_version(),
+        "platform": sys.platform,
+        "memokey_version": __version__,
+    }
+
+
+def encode_meta(meta: Mapping[str, Any]) -> bytes:
+    """UTF-8 JSON, indented for people reading it in a bucket browser."""
+    return (json.dumps(meta, indent=2, sort_keys=False, default=str) + "\n").encode("utf-8")
+
+
+def parse_meta(data: bytes) -> dict[str, Any]:
+    """The sidecar as a dict; a sidecar that is not a JSON object raises ValueError."""
+    meta = json.loads(data.decode("utf-8"))
+    if not isinstance(meta, dict):
+        raise ValueError("meta.json does not hold a JSON object")
+    return meta

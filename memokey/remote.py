@@ -1,0 +1,334 @@
+"""Running a call somewhere else: the `invocation` object and the far side's entry point.
+
+A shim that runs a call in another process or machine cannot hand it a Python object, only
+the memo directory's URI. So the caller stores ``invocation`` there (cloudpickle of the
+function and its bound arguments), the far side runs ``python -m memokey run URI``, which
+reads it, runs the function and publishes either ``result`` (exclusive create, like a
+local miss) or ``error`` (the exception, pickled when possible, and its traceback text).
+The caller then reads the outcome back from the store: the store is the only channel, so
+any process that can reach the store can be the far side.
+
+Exit codes of `main` / `run_invocation`: 0 the result is published (now or earlier),
+1 the function raised and ``error`` is published, 2 the invocation could not be run
+(missing, unreadable, store unreachable): nothing was published.
+
+Storage options (credentials, endpoints) are never written into the store: the far side
+gets them as an argument (`execute`) or, for the command line, as JSON in the
+``MEMOKEY_STORAGE_OPTIONS`` environment variable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import inspect
+import json
+import os
+import pickle
+import socket
+import sys
+import time
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
+from typing import Any
+
+import cloudpickle
+
+from memokey.errors import (
+    MemokeyError,
+    RemoteError,
+    SerializationError,
+    ShimError,
+    WriteConflictError,
+)
+from memokey.results import DEFAULT_SERIALIZER, Serializer, encode_result
+from memokey.roots import root
+from memokey_backends import open_store
+from memokey_backends.protocol import Store
+
+__all__ = [
+    "ERROR",
+    "INVOCATION",
+    "RESULT",
+    "STORAGE_OPTIONS_ENV",
+    "Invocation",
+    "RemoteFailure",
+    "decode_invocation",
+    "encode_invocation",
+    "execute",
+    "main",
+    "publish_failure",
+    "raise_failure",
+    "read_failure",
+    "run_invocation",
+]
+
+INVOCATION = "invocation"
+RESULT = "result"
+ERROR = "error"
+STORAGE_OPTIONS_ENV = "MEMOKEY_STORAGE_OPTIONS"
+_FORMAT = 1
+
+EXIT_OK = 0
+EXIT_RAISED = 1
+EXIT_UNRUNNABLE = 2
+
+
+@dataclass
+class Invocation:
+    """One call, as the far side needs it. `func` is the undecorated function, so running
+    it does not re-enter memoization for this same call (inner memoized calls still do).
+
+    `context_root` is the URL of the caller's ``with memokey.root(...)`` block, if any: the
+    far side re-enters it so that nested memoized calls land where they would locally.
+    """
+
+    func: Callable[..., Any]
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    serializer: str | Serializer = DEFAULT_SERIALIZER
+    context_root: str | None = None
+    function_id: str = ""
+    format: int = _FORMAT
+
+
+def encode_invocation(invocation: Invocation) -> bytes:
+    try:
+        data: bytes = cloudpickle.dumps(invocation, protocol=5)
+    except Exception as exc:
+        raise SerializationError(
+            f"cannot send {invocation.function_id or invocation.func!r} to another process: "
+            f"its function or arguments do not pickle ({type(exc).__name__}: {exc}). Use the "
+            "same-thread shim for this function, or pass picklable arguments.",
+        ) from exc
+    return data
+
+
+def decode_invocation(data: bytes, uri: str) -> Invocation:
+    try:
+        invocation = pickle.loads(data)
+    except Exception as exc:
+        raise SerializationError(
+            f"cannot load the invocation at {uri} ({type(exc).__name__}: {exc}); the far "
+            "side needs the same packages (and versions) as the caller installed.",
+            uri=uri,
+        ) from exc
+    if not isinstance(invocation, Invocation):
+        raise SerializationError(
+            f"{uri} does not hold a memokey invocation; was it written by memokey?", uri=uri
+        )
+    return invocation
+
+
+@dataclass
+class RemoteFailure:
+    """The body of ``error``: JSON a person or tool can read, plus the pickled exception."""
+
+    type_name: str
+    message: str
+    traceback: str
+    host: str = field(default_factory=socket.gethostname)
+    pid: int = field(default_factory=os.getpid)
+    at: float = field(default_factory=time.time)
+    pickled: bytes | None = None
+
+    @classmethod
+    def capture(cls, exc: BaseException) -> RemoteFailure:
+        text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        return cls(
+            type_name=f"{type(exc).__module__}.{type(exc).__qualname__}",
+            message=str(exc),
+            traceback=text,
+            pickled=_pickle_exception(exc),
+        )
+
+    def encode(self) -> bytes:
+        body = {
+            "format": _FORMAT,
+            "type": self.type_name,
+            "message": self.message,
+            "traceback": self.traceback,
+            "host": self.host,
+            "pid": self.pid,
+            "at": self.at,
+            "pickled": None if self.pickled is None else base64.b64encode(self.pickled).decode(),
+        }
+        return json.dumps(body, indent=1).encode()
+
+    @classmethod
+    def decode(cls, data: bytes, uri: str) -> RemoteFailure:
+        try:
+            raw = json.loads(data)
+            pickled = raw.get("pickled")
+            return cls(
+                type_name=str(raw["type"]),
+                message=str(raw["message"]),
+                traceback=str(raw["traceback"]),
+                host=str(raw.get("host", "?")),
+                pid=int(raw.get("pid", 0)),
+                at=float(raw.get("at", 0.0)),
+                pickled=None if pickled is None else base64.b64decode(pickled),
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            raise RemoteError(
+                f"the error record at {uri} is unreadable ({exc}); delete it and run again.",
+                uri=uri,
+            ) from exc
+
+    def rebuild(self, uri: str) -> BaseException:
+        """The original exception with the remote traceback attached as a note, or a
+        `RemoteError` carrying the text when it cannot be unpickled here."""
+        note = f"Remote traceback (host {self.host}, pid {self.pid}, {uri}):\n{self.traceback}"
+        exc: BaseException | None = None
+        if self.pickled is not None:
+            try:
+                loaded = pickle.loads(self.pickled)
+            except Exception:
+                loaded = None
+            if isinstance(loaded, BaseException):
+                exc = loaded
+        if exc is None:
+            exc = RemoteError(
+                f"the call at {uri} raised {self.type_name}: {self.message} (the exception "
+                "could not be rebuilt here, so its text is attached; see `remote_traceback`)",
+                uri=uri,
+                remote_type=self.type_name,
+                remote_message=self.message,
+                remote_traceback=self.traceback,
+            )
+        _add_note(exc, note)
+        return exc
+
+
+def _pickle_exception(exc: BaseException) -> bytes | None:
+    """cloudpickle of `exc` if it survives a round trip here (else the caller gets text)."""
+    try:
+        data: bytes = cloudpickle.dumps(exc, protocol=5)
+        back = pickle.loads(data)
+    except Exception:
+        return None
+    if type(back) is not type(exc) or str(back) != str(exc):
+        return None
+    return data
+
+
+def _add_note(exc: BaseException, note: str) -> None:
+    if hasattr(exc, "add_note"):  # Python 3.11+
+        exc.add_note(note)
+    else:  # pragma: no cover - Python 3.10: same attribute, shown by tools that know it
+        notes = list(getattr(exc, "__notes__", []))
+        exc.__notes__ = [*notes, note]  # type: ignore[attr-defined]
+
+
+def _at(memo_dir: str, name: str) -> str:
+    return f"{memo_dir.rstrip('/')}/{name}" if memo_dir else name
+
+
+def publish_failure(store: Store, exc: BaseException, memo_dir: str = "") -> None:
+    """Write ``error`` (replacing an older one): the exception for callers and people."""
+    store.write(_at(memo_dir, ERROR), RemoteFailure.capture(exc).encode())
+
+
+def read_failure(store: Store, memo_dir: str = "") -> RemoteFailure | None:
+    data = store.read(_at(memo_dir, ERROR))
+    return None if data is None else RemoteFailure.decode(data, store.uri(_at(memo_dir, ERROR)))
+
+
+def raise_failure(store: Store, memo_dir: str = "") -> None:
+    """Re-raise the failure stored in ``error`` under `memo_dir` (no-op when there is none)."""
+    failure = read_failure(store, memo_dir)
+    if failure is not None:
+        raise failure.rebuild(store.uri(memo_dir))
+
+
+def _context(invocation: Invocation, storage_options: Mapping[str, Any]) -> Any:
+    if invocation.context_root is None:
+        return nullcontext()
+    ctx: AbstractContextManager[str] = root(invocation.context_root, **dict(storage_options))
+    return ctx
+
+
+def execute(memo_uri: str, storage_options: Mapping[str, Any] | None = None) -> bool:
+    """Run the invocation stored at `memo_uri` and publish its outcome: True when
+    ``result`` is published (now or earlier), False when the function raised and ``error``
+    is published. Raises `ShimError` when nothing could be published. What executor and
+    Dask shims send to their workers."""
+    options = dict(storage_options or {})
+    try:
+        store = open_store(memo_uri, **options)
+        if store.exists(RESULT):
+            return True
+        data = store.read(INVOCATION)
+    except MemokeyError as exc:
+        raise ShimError(f"could not read the invocation at {memo_uri}: {exc}") from exc
+    if data is None:
+        raise ShimError(
+            f"no invocation at {memo_uri}/{INVOCATION}; a caller stores it before starting "
+            "a remote shim (is the URI the memo directory?)",
+            uri=memo_uri,
+        )
+    try:
+        invocation = decode_invocation(data, store.uri(INVOCATION))
+        with _context(invocation, options):
+            value = invocation.func(*invocation.args, **invocation.kwargs)
+            if inspect.iscoroutine(value):  # a coroutine function runs to completion here
+                value = asyncio.run(value)
+        payload = encode_result(value, invocation.serializer)
+    except Exception as exc:
+        failure: BaseException | None = exc
+    else:
+        failure = None
+    try:
+        if failure is None:
+            _publish_result(store, payload)
+        else:
+            publish_failure(store, failure)
+    except MemokeyError as exc:
+        raise ShimError(
+            f"ran {memo_uri} but could not publish its outcome: {exc}", uri=memo_uri
+        ) from exc
+    return failure is None
+
+
+def run_invocation(memo_uri: str, storage_options: Mapping[str, Any] | None = None) -> int:
+    """`execute` as an exit code (module docstring), for ``python -m memokey run``."""
+    try:
+        published_result = execute(memo_uri, storage_options)
+    except ShimError as exc:
+        print(f"memokey run: {exc}", file=sys.stderr)
+        return EXIT_UNRUNNABLE
+    return EXIT_OK if published_result else EXIT_RAISED
+
+
+def _publish_result(store: Store, payload: bytes) -> None:
+    with contextlib.suppress(WriteConflictError):  # another caller published it first
+        store.write(RESULT, payload, exclusive=True)
+    store.delete(ERROR)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``memokey run URI``: `argv` is what follows ``run`` on the command line."""
+    parser = argparse.ArgumentParser(
+        prog="memokey run",
+        description="Run the invocation stored in a memo directory and publish its outcome.",
+    )
+    parser.add_argument("uri", help="the memo directory's URL (it holds `invocation`)")
+    ns = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    raw = os.environ.get(STORAGE_OPTIONS_ENV, "")
+    try:
+        options = json.loads(raw) if raw else {}
+    except ValueError:
+        print(f"memokey run: {STORAGE_OPTIONS_ENV} is not valid JSON", file=sys.stderr)
+        return EXIT_UNRUNNABLE
+    if not isinstance(options, dict):
+        print(f"memokey run: {STORAGE_OPTIONS_ENV} must be a JSON object", file=sys.stderr)
+        return EXIT_UNRUNNABLE
+    return run_invocation(ns.uri, options)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

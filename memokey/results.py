@@ -1,0 +1,245 @@
+"""The `result` object format: a small checked header, then the serialized value.
+
+A hit is ONE `Store.read`, so everything a reader needs to trust and decode the value
+travels in that one object: which serializer wrote it, how long the payload is and its
+xxh3_128 checksum. A result that fails any check raises `ResultCorruptedError` naming its
+URI; it is never returned and never silently recomputed over.
+
+Layout (all integers big-endian)::
+
+    magic        4 bytes   b"MKR\\x00"
+    version      1 byte    FORMAT_VERSION
+    name length  1 byte    n
+    name         n bytes   serializer name, ASCII
+    payload len  8 bytes   unsigned
+    checksum    16 bytes   xxh3_128 digest of the payload
+    payload      payload len bytes
+"""
+
+from __future__ import annotations
+
+import pickle
+import struct
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, cast
+
+import cloudpickle
+import xxhash
+
+from memokey.errors import ResultCorruptedError, SerializationError
+
+__all__ = [
+    "DEFAULT_SERIALIZER",
+    "FORMAT_VERSION",
+    "MAGIC",
+    "ResultHeader",
+    "Serializer",
+    "decode_result",
+    "encode_result",
+    "get_serializer",
+    "read_header",
+    "register_serializer",
+    "serializers",
+]
+
+MAGIC = b"MKR\x00"
+FORMAT_VERSION = 1
+DEFAULT_SERIALIZER = "cloudpickle"
+_PICKLE_PROTOCOL = 5
+_FIXED = struct.Struct(">4sBB")
+_TAIL = struct.Struct(">Q16s")
+_MAX_NAME = 255
+
+
+@dataclass(frozen=True)
+class Serializer:
+    """A named pair of functions turning a value into bytes and back.
+
+    The name is written into every result's header, so a reader in another process finds
+    the same serializer by name; register it there too (see `register_serializer`).
+    """
+
+    name: str
+    dumps: Callable[[Any], bytes]
+    loads: Callable[[bytes], Any]
+    # True when `loads` accepts a memoryview, which spares a copy of a large payload.
+    loads_buffers: bool = False
+
+
+def _cloudpickle_dumps(value: Any) -> bytes:
+    data: bytes = cloudpickle.dumps(value, protocol=_PICKLE_PROTOCOL)
+    return data
+
+
+def _pickle_dumps(value: Any) -> bytes:
+    return pickle.dumps(value, protocol=_PICKLE_PROTOCOL)
+
+
+_registry: dict[str, Serializer] = {
+    "cloudpickle": Serializer("cloudpickle", _cloudpickle_dumps, pickle.loads, True),
+    "pickle": Serializer("pickle", _pickle_dumps, pickle.loads, True),
+}
+_registry_lock = threading.Lock()
+serializers: Mapping[str, Serializer] = MappingProxyType(_registry)
+"""Read-only view of the registered serializers, by name."""
+
+
+def register_serializer(
+    name: str,
+    dumps: Callable[[Any], bytes],
+    loads: Callable[[bytes], Any],
+    *,
+    clobber: bool = False,
+) -> Serializer:
+    """Register a serializer under `name` so results can be written and read with it.
+
+    Refuses to replace an existing name unless `clobber=True`, because results already
+    stored under that name would then be decoded by different code.
+    """
+    _check_name(name)
+    serializer = Serializer(name, dumps, loads)
+    with _registry_lock:
+        if name in _registry and not clobber:
+            raise ValueError(
+                f"a serializer named {name!r} is already registered; pick another name "
+                "or pass clobber=True to replace it"
+            )
+        _registry[name] = serializer
+    return serializer
+
+
+def get_serializer(name: str | Serializer) -> Serializer:
+    """The serializer for `name`; a `Serializer` object is registered (or matched) first."""
+    if isinstance(name, Serializer):
+        with _registry_lock:
+            known = _registry.setdefault(name.name, name)
+        if known != name:
+            raise ValueError(
+                f"a different serializer named {name.name!r} is already registered; "
+                "give yours a unique name"
+            )
+        return name
+    try:
+        return _registry[name]
+    except KeyError:
+        raise SerializationError(
+            f"no serializer named {name!r} is registered (known: {', '.join(sorted(_registry))});"
+            " register it with memokey.register_serializer(name, dumps, loads) first",
+            serializer=name,
+        ) from None
+
+
+def _check_name(name: str) -> None:
+    if not isinstance(name, str) or not name or not name.isascii() or len(name) > _MAX_NAME:
+        raise ValueError(f"a serializer name must be 1-{_MAX_NAME} ASCII characters, got {name!r}")
+
+
+@dataclass(frozen=True)
+class ResultHeader:
+    """What a result's header says; `payload_offset` is where the payload starts."""
+
+    version: int
+    serializer: str
+    payload_length: int
+    checksum: bytes
+    payload_offset: int
+
+
+def encode_result(value: Any, serializer: str | Serializer = DEFAULT_SERIALIZER) -> bytes:
+    """Serialize `value` into a complete `result` object (header + payload).
+
+    Raises `SerializationError` when the value cannot be serialized; the caller stores
+    nothing in that case.
+    """
+    chosen = get_serializer(serializer)
+    try:
+        payload = chosen.dumps(value)
+    except Exception as exc:
+        raise SerializationError(
+            f"the result of type {type(value).__qualname__} could not be serialized with "
+            f"{chosen.name!r} ({type(exc).__name__}: {exc}); nothing was stored. Return a "
+            "picklable value, or choose another serializer with serializer=...",
+            serializer=chosen.name,
+        ) from exc
+    if not isinstance(payload, (bytes, bytearray, memoryview)):
+        raise SerializationError(
+            f"serializer {chosen.name!r} returned {type(payload).__qualname__}, not bytes; "
+            "nothing was stored. Fix its dumps function to return bytes",
+            serializer=chosen.name,
+        )
+    name = chosen.name.encode("ascii")
+    checksum = xxhash.xxh3_128_digest(payload)
+    return b"".join(
+        (
+            _FIXED.pack(MAGIC, FORMAT_VERSION, len(name)),
+            name,
+            _TAIL.pack(len(payload), checksum),
+            payload,
+        )
+    )
+
+
+def read_header(data: bytes, uri: str) -> ResultHeader:
+    """Parse and check the header of a stored result; the payload is not verified here."""
+    view = memoryview(data)
+    if len(view) < _FIXED.size:
+        raise _corrupted(uri, f"it is {len(view)} bytes, shorter than any header")
+    magic, version, name_len = _FIXED.unpack_from(view)
+    if magic != MAGIC:
+        raise _corrupted(uri, "it does not start with the memokey result marker")
+    if version != FORMAT_VERSION:
+        raise _corrupted(
+            uri,
+            f"it has format version {version}, this memokey reads version {FORMAT_VERSION} "
+            "(upgrade memokey if the result was written by a newer one)",
+        )
+    tail_at = _FIXED.size + name_len
+    if len(view) < tail_at + _TAIL.size:
+        raise _corrupted(uri, "its header is truncated")
+    try:
+        name = bytes(view[_FIXED.size : tail_at]).decode("ascii")
+    except UnicodeDecodeError:
+        raise _corrupted(uri, "its serializer name is not ASCII") from None
+    length, checksum = _TAIL.unpack_from(view, tail_at)
+    offset = tail_at + _TAIL.size
+    if len(view) - offset != length:
+        raise _corrupted(
+            uri, f"its payload is {len(view) - offset} bytes but the header says {length}"
+        )
+    return ResultHeader(FORMAT_VERSION, name, length, checksum, offset)
+
+
+def decode_result(data: bytes, uri: str) -> Any:
+    """Check and deserialize a stored `result` object read from `uri`.
+
+    Raises `ResultCorruptedError` (truncated, tampered, wrong format) or
+    `SerializationError` (intact but undecodable here, e.g. a class that no longer exists).
+    """
+    header = read_header(data, uri)
+    payload = memoryview(data)[header.payload_offset :]
+    if xxhash.xxh3_128_digest(payload) != header.checksum:
+        raise _corrupted(uri, "its payload does not match the checksum in its header")
+    serializer = get_serializer(header.serializer)
+    try:
+        if serializer.loads_buffers:  # pickle.loads reads a memoryview without copying it
+            return serializer.loads(cast(bytes, payload))
+        return serializer.loads(bytes(payload))
+    except Exception as exc:
+        raise SerializationError(
+            f"the stored result at {uri} is intact but could not be deserialized with "
+            f"{serializer.name!r} ({type(exc).__name__}: {exc}). Make the classes it needs "
+            f"importable here, or delete it with `memokey rm {uri}` to recompute",
+            uri=uri,
+            serializer=serializer.name,
+        ) from exc
+
+
+def _corrupted(uri: str, why: str) -> ResultCorruptedError:
+    return ResultCorruptedError(
+        f"the stored result at {uri} is corrupted: {why}. It was not used; inspect it, then "
+        f"delete it with `memokey rm {uri}` so the next call recomputes it",
+        uri=uri,
+    )

@@ -1,0 +1,374 @@
+"""Runners decide hit or miss, compute once, and publish the result.
+
+A runner is called as ``runner(func, args, kwargs)`` (``await runner.acall(...)`` for
+coroutine functions). It keys the call, reads ``result`` (a hit is ONE read), and on a miss
+computes once per process (a per-URI lock), publishes ``result`` with an exclusive write
+(a loser of the race returns the winner's value) and then writes ``meta.json``.
+
+The whole miss path lives in `Runner._compute` / `Runner._acompute`, the seam where
+cross-process leases and remote shims plug in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import os
+import time
+import weakref
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from memokey._compute_once import async_locks, thread_locks
+from memokey.errors import ShimError, WriteConflictError
+from memokey.keyfuncs import AnyKeyfunc, apply_keyfunc, check_keyfunc
+from memokey.keys import MemoKey, bind_call, call_digest, function_id, logic_key_of
+from memokey.meta import argument_summary, build_meta, encode_meta
+from memokey.results import (
+    DEFAULT_SERIALIZER,
+    Serializer,
+    decode_result,
+    encode_result,
+    get_serializer,
+    read_header,
+)
+from memokey.roots import select_root
+from memokey_backends import Store
+
+__all__ = ["DEFAULT_LEASE_SECONDS", "KeyedLocalRunner", "MemoKey", "MemoizingRunner", "Runner"]
+
+logger = logging.getLogger("memokey")
+
+DEFAULT_LEASE_SECONDS = 60.0
+RESULT = "result"
+META = "meta.json"
+
+
+@dataclass(frozen=True)
+class Target:
+    """A keyed call ready to look up: its store, its key and the arguments keyed."""
+
+    store: Store
+    key: MemoKey
+    keyed: inspect.BoundArguments
+
+    @property
+    def result_path(self) -> str:
+        return f"{self.key.path}/{RESULT}"
+
+    @property
+    def result_uri(self) -> str:
+        return f"{self.key.uri}/{RESULT}"
+
+    @property
+    def meta_path(self) -> str:
+        return f"{self.key.path}/{META}"
+
+
+def _unwrap_memoized(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The original function behind memokey wrappers (a keyfunc may return the wrapper)."""
+    while getattr(func, "__memokey_runner__", None) is not None:
+        func = func.__wrapped__  # type: ignore[attr-defined]
+    return func
+
+
+def _check_namespace(namespace: str) -> str:
+    if (
+        not isinstance(namespace, str)
+        or not namespace
+        or "/" in namespace
+        or namespace in (".", "..")
+        or namespace.strip() != namespace
+    ):
+        raise ValueError(
+            f"namespace must be a non-empty name without '/' or surrounding spaces, "
+            f"got {namespace!r}; use e.g. 'default' or 'experiment-3'"
+        )
+    return namespace
+
+
+class Runner:
+    """Shared machinery: root, namespace, serializer, keying, lookup, compute, publish."""
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str] | None = None,
+        *,
+        namespace: str = "default",
+        serializer: str | Serializer = DEFAULT_SERIALIZER,
+        storage_options: Mapping[str, Any] | None = None,
+        logic_key: str | None = None,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+    ) -> None:
+        if root is not None and not isinstance(root, (str, os.PathLike)):
+            raise TypeError(f"root must be a URL or path string, got {root!r}")
+        if not lease_seconds > 0:
+            raise ValueError(f"lease_seconds must be positive, got {lease_seconds!r}")
+        self.root = os.fspath(root) if root is not None else None
+        self.namespace = _check_namespace(namespace)
+        self.serializer = get_serializer(serializer)
+        self.storage_options: Mapping[str, Any] = dict(storage_options or {})
+        self.logic_key = logic_key
+        self.lease_seconds = float(lease_seconds)
+        # Hit-path caches: names of the functions this runner keys, and the store of the
+        # last root chosen without a `with root()` block (its options are this runner's).
+        self._names: weakref.WeakKeyDictionary[Callable[..., Any], tuple[str, str | None]] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._store: tuple[str, Store] | None = None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(root={self.root!r}, namespace={self.namespace!r})"
+
+    # -- decoration time -------------------------------------------------------------------
+
+    def check(self, func: Callable[..., Any]) -> None:
+        """Validate this runner against `func` when it is decorated (e.g. keyfunc names)."""
+        logic_key_of(func, self.logic_key)  # a malformed logic key fails now, not per call
+
+    # -- keying ------------------------------------------------------------------------------
+
+    def _key_call(
+        self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> tuple[Callable[..., Any], inspect.BoundArguments]:
+        """The function and bound arguments the key describes (full arguments here)."""
+        return func, bind_call(func, args, kwargs)
+
+    def _target(
+        self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Target:
+        key_func, keyed = self._key_call(func, args, kwargs)
+        key_func = _unwrap_memoized(key_func)
+        fid, logic_key = self._name(key_func, own=key_func is func)
+        digest = call_digest(key_func, keyed)
+        store = self._open_store()
+        key = MemoKey.build(self.namespace, fid, logic_key, digest, store.url)
+        return Target(store, key, keyed)
+
+    def _name(self, func: Callable[..., Any], *, own: bool) -> tuple[str, str | None]:
+        """(function id, logic key); the runner's logic_key applies to its own function."""
+        if not own:
+            return function_id(func), logic_key_of(func)
+        try:
+            return self._names[func]
+        except (KeyError, TypeError):
+            pass
+        names = function_id(func), logic_key_of(func, self.logic_key)
+        with contextlib.suppress(TypeError):  # not weak-referenceable: just not cached
+            self._names[func] = names
+        return names
+
+    def _open_store(self) -> Store:
+        """The store of the root chosen now (see `memokey.roots.select_root`)."""
+        spec = select_root(self.root, self.storage_options)
+        if spec.source == "context":
+            return spec.open()
+        cached = self._store
+        if cached is None or cached[0] != spec.url:
+            cached = self._store = (spec.url, spec.open())
+        return cached[1]
+
+    def key_for(
+        self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> MemoKey:
+        """The key a call would use now (root chosen as for a real call); nothing is read."""
+        return self._target(_unwrap_memoized(func), args, kwargs).key
+
+    # -- lookup ------------------------------------------------------------------------------
+
+    def _lookup(self, target: Target) -> tuple[bool, Any]:
+        """(True, value) on a hit; (False, None) when absent. One read; never a miss on error."""
+        data = target.store.read(target.result_path)
+        if data is None:
+            return False, None
+        return True, decode_result(data, target.result_uri)
+
+    # -- synchronous calls -----------------------------------------------------------------
+
+    def __call__(
+        self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        target = self._target(func, args, kwargs)
+        found, value = self._lookup(target)
+        if not found:
+            with thread_locks.hold(target.key.uri):
+                found, value = self._lookup(target)  # another thread may have just published
+                if not found:
+                    logger.debug("miss %s", target.key.uri)
+                    return self._compute(target, func, args, kwargs)
+        logger.debug("hit %s", target.key.uri)
+        return value
+
+    def _compute(
+        self,
+        target: Target,
+        func: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Any:
+        """The miss path: run the call, publish its result, return the value to use."""
+        started = time.time()
+        clock = time.perf_counter()
+        value = func(*args, **kwargs)
+        return self._publish(target, value, started, time.perf_counter() - clock)
+
+    # -- coroutine functions ----------------------------------------------------------------
+
+    async def acall(
+        self,
+        func: Callable[..., Awaitable[Any]],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Any:
+        """`__call__` for coroutine functions; store I/O runs off the event loop."""
+        target = self._target(func, args, kwargs)
+        found, value = await asyncio.to_thread(self._lookup, target)
+        if not found:
+            async with async_locks().hold(target.key.uri):
+                found, value = await asyncio.to_thread(self._lookup, target)
+                if not found:
+                    logger.debug("miss %s", target.key.uri)
+                    return await self._acompute(target, func, args, kwargs)
+        logger.debug("hit %s", target.key.uri)
+        return value
+
+    async def _acompute(
+        self,
+        target: Target,
+        func: Callable[..., Awaitable[Any]],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Any:
+        """The miss path for coroutine functions (see `_compute`)."""
+        started = time.time()
+        clock = time.perf_counter()
+        value = await func(*args, **kwargs)
+        duration = time.perf_counter() - clock
+        return await asyncio.to_thread(self._publish, target, value, started, duration)
+
+    # -- publishing --------------------------------------------------------------------------
+
+    def _publish(self, target: Target, value: Any, started: float, duration: float) -> Any:
+        """Write `result` once (exclusive), then `meta.json`; return the value callers get.
+
+        Serialization errors raise before anything is written. Losing the exclusive write
+        to another process means its equal result is already there: read and return it.
+        """
+        data = encode_result(value, self.serializer)
+        try:
+            target.store.write(target.result_path, data, exclusive=True)
+        except WriteConflictError:
+            logger.debug("lost the publish race for %s; using the stored result", target.key.uri)
+            found, winner = self._lookup(target)
+            return winner if found else value
+        self._write_meta(target, data, value, started, duration)
+        return value
+
+    def _write_meta(
+        self, target: Target, data: bytes, value: Any, started: float, duration: float
+    ) -> None:
+        """Write the sidecar; a failure is logged, not raised: the result is already safe."""
+        key = target.key
+        meta = build_meta(
+            uri=key.uri,
+            function_id=key.function_id,
+            logic_key=key.logic_key,
+            namespace=key.namespace,
+            digest=key.digest,
+            runner=type(self).__name__,
+            serializer=self.serializer.name,
+            result_bytes=len(data),
+            payload_bytes=read_header(data, target.result_uri).payload_length,
+            result_type=f"{type(value).__module__}.{type(value).__qualname__}",
+            arguments=argument_summary(target.keyed),
+            started=started,
+            duration=duration,
+        )
+        try:
+            target.store.write(target.meta_path, encode_meta(meta))
+        except Exception as exc:
+            logger.warning("could not write %s/%s (the result is stored): %s", key.uri, META, exc)
+
+
+class MemoizingRunner(Runner):
+    """The default runner: keys on the full arguments; runs the function on a miss.
+
+    `shim` chooses where the function runs (None: this thread). `lease_seconds` bounds how
+    long other processes wait for this one's computation before taking over.
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str] | None = None,
+        *,
+        shim: object | None = None,
+        namespace: str = "default",
+        serializer: str | Serializer = DEFAULT_SERIALIZER,
+        storage_options: Mapping[str, Any] | None = None,
+        logic_key: str | None = None,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+    ) -> None:
+        super().__init__(
+            root,
+            namespace=namespace,
+            serializer=serializer,
+            storage_options=storage_options,
+            logic_key=logic_key,
+            lease_seconds=lease_seconds,
+        )
+        if shim is not None:
+            raise ShimError(
+                f"shim={shim!r}: running calls elsewhere is not available in this memokey "
+                "version; leave shim=None to run in the calling thread",
+                shim=repr(shim),
+            )
+        self.shim = shim
+
+
+class KeyedLocalRunner(Runner):
+    """Keys on what `keyfunc` returns, but runs the original call locally on a miss.
+
+    Use it when some arguments must not (or cannot) be part of the key, e.g.
+    ``KeyedLocalRunner(root, keyfunc=nil_args("conn"))``.
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str] | None,
+        *,
+        keyfunc: AnyKeyfunc,
+        namespace: str = "default",
+        serializer: str | Serializer = DEFAULT_SERIALIZER,
+        storage_options: Mapping[str, Any] | None = None,
+        logic_key: str | None = None,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+    ) -> None:
+        if not callable(keyfunc):
+            raise TypeError(f"keyfunc must be callable, got {keyfunc!r}")
+        super().__init__(
+            root,
+            namespace=namespace,
+            serializer=serializer,
+            storage_options=storage_options,
+            logic_key=logic_key,
+            lease_seconds=lease_seconds,
+        )
+        self.keyfunc = keyfunc
+
+    def __repr__(self) -> str:
+        return (
+            f"KeyedLocalRunner(root={self.root!r}, keyfunc={self.keyfunc!r}, "
+            f"namespace={self.namespace!r})"
+        )
+
+    def check(self, func: Callable[..., Any]) -> None:
+        super().check(func)
+        check_keyfunc(self.keyfunc, func)
+
+    def _key_call(
+        self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> tuple[Callable[..., Any], inspect.BoundArguments]:
+        return apply_keyfunc(self.keyfunc, func, args, kwargs)

@@ -1,0 +1,191 @@
+"""The memokey command line: ls, show, rm, delegated subcommands and the entry points."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from helpers.core import memory_root, write_module
+from memokey import MemoizingRunner
+from memokey.cli import CliError, _delegate, main, split_memo_uri
+from memokey.roots import ENV_VAR
+
+RUNS: Counter[str] = Counter()
+
+
+def square(x: int) -> int:
+    RUNS["square"] += 1
+    return x * x
+
+
+@pytest.fixture
+def root_url(tmp_path: Path) -> str:
+    RUNS.clear()
+    return f"file://{tmp_path}/cache"
+
+
+def _store_square(root_url: str, x: int, namespace: str = "default") -> str:
+    runner = MemoizingRunner(root_url, namespace=namespace)
+    runner(square, (x,), {})
+    return runner.key_for(square, (x,), {}).uri
+
+
+def test_ls_lists_functions_and_their_entries(
+    root_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    uri = _store_square(root_url, 2)
+    _store_square(root_url, 3)
+    assert main(["ls", root_url]) == 0
+    out = capsys.readouterr().out
+    assert f"default/{__name__}--square  2 entries" in out
+    assert uri.rsplit("/", 1)[-1] in out
+    assert "UTC" in out
+
+
+def test_ls_filters_by_namespace(root_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    _store_square(root_url, 2, namespace="keep")
+    _store_square(root_url, 2, namespace="other")
+    assert main(["ls", root_url, "--namespace", "keep"]) == 0
+    out = capsys.readouterr().out
+    assert "keep/" in out
+    assert "other/" not in out
+
+
+def test_ls_of_an_empty_root_says_so(root_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["ls", root_url]) == 0
+    assert "no entries" in capsys.readouterr().out
+
+
+def test_ls_without_a_root_uses_memokey_root(
+    root_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _store_square(root_url, 4)
+    monkeypatch.setenv(ENV_VAR, root_url)
+    assert main(["ls"]) == 0
+    assert "--square  1 entry" in capsys.readouterr().out
+
+
+def test_show_prints_the_entrys_meta_json(
+    root_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    uri = _store_square(root_url, 5)
+    assert main(["show", uri]) == 0
+    meta = json.loads(capsys.readouterr().out)
+    assert meta["uri"] == uri
+    assert meta["arguments"] == {"x": "5"}
+
+
+def test_show_accepts_the_result_uri_too(root_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    uri = _store_square(root_url, 5)
+    assert main(["show", f"{uri}/result"]) == 0
+    assert json.loads(capsys.readouterr().out)["uri"] == uri
+
+
+def test_show_of_a_missing_entry_fails_with_a_message(
+    root_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    uri = _store_square(root_url, 5)
+    missing = uri[:-4] + "0000"
+    assert main(["show", missing]) == 1
+    assert "nothing is stored" in capsys.readouterr().err
+
+
+def test_rm_removes_the_entry_so_the_next_call_computes(
+    root_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    uri = _store_square(root_url, 6)
+    assert main(["rm", uri]) == 0
+    assert "removed" in capsys.readouterr().out
+    _store_square(root_url, 6)
+    assert RUNS["square"] == 2
+
+
+def test_rm_leaves_other_entries_alone(root_url: str) -> None:
+    uri = _store_square(root_url, 6)
+    _store_square(root_url, 7)
+    main(["rm", uri])
+    _store_square(root_url, 7)
+    assert RUNS["square"] == 2
+
+
+def test_rm_of_a_missing_entry_fails(root_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["rm", f"{root_url}/memokey-v1/default/m--f/{'0' * 32}"]) == 1
+    assert "nothing is stored" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "file:///tmp/no-scheme-here",
+        "file:///tmp/memokey-v1/default/m--f",
+        "memory://x/memokey-v1/a",
+    ],
+)
+def test_uri_that_is_not_one_entry_is_refused(uri: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["rm", uri]) == 1
+    assert "memokey ls" in capsys.readouterr().err
+
+
+def test_split_memo_uri_separates_root_and_entry_path() -> None:
+    root, path = split_memo_uri("s3://bucket/pre/memokey-v1/ns/m--f/abc/meta.json")
+    assert (root, path) == ("s3://bucket/pre", "memokey-v1/ns/m--f/abc")
+
+
+def test_delegated_subcommand_gets_the_remaining_arguments(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.syspath_prepend(str(tmp_path))
+    name = write_module(tmp_path, "def main(argv):\n    print(argv)\n    return 3\n")
+    assert _delegate(name, ["URI", "--flag"]) == 3
+    assert capsys.readouterr().out.strip() == "['URI', '--flag']"
+
+
+def test_delegated_subcommand_that_is_not_installed_is_a_clear_error() -> None:
+    with pytest.raises(CliError, match=r"has no memokey\.no_such_tool"):
+        _delegate("memokey.no_such_tool", [])
+
+
+def test_no_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main([])
+    assert info.value.code == 2
+
+
+@pytest.mark.slow
+def test_python_dash_m_memokey_runs_the_cli(root_url: str) -> None:
+    _store_square(root_url, 8)
+    proc = subprocess.run(
+        [sys.executable, "-m", "memokey", "ls", root_url],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "--square  1 entry" in proc.stdout
+
+
+@pytest.mark.slow
+def test_console_script_runs_the_cli() -> None:
+    script = Path(sys.executable).parent / "memokey"
+    proc = subprocess.run(
+        [str(script), "ls", memory_root()], capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "no entries" in proc.stdout
+
+
+@pytest.mark.slow
+def test_failure_exits_1_with_the_message_on_stderr() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "memokey", "show", "memory://x/not-an-entry"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("memokey show: error:")
