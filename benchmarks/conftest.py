@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, NoReturn
 
 import pytest
@@ -57,6 +58,9 @@ def _profile(config: pytest.Config) -> str:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[_RECORDS] = Records(profile=_profile(config))
+    json_path = config.getoption("--benchmark-json", None)
+    if json_path is not None:  # e.g. benchmarks/results/raw/, which git ignores
+        Path(json_path).parent.mkdir(parents=True, exist_ok=True)
 
 
 def pytest_report_header(config: pytest.Config) -> str:

@@ -15,7 +15,7 @@ from pathlib import Path
 from pytest_benchmark.fixture import BenchmarkFixture
 
 from benchmarks import timing
-from benchmarks.approaches import hasher, skip_reason
+from benchmarks.approaches import CEILING, MEMOKEY, hasher, skip_reason
 from benchmarks.cases import Case
 from benchmarks.conftest import InputCache, Records
 
@@ -46,7 +46,13 @@ def test_key_hashing(
         "logical_bytes": built.logical_bytes,
         "objects": built.objects,
     }
-    timing.run(benchmark, hasher(approach, built), budget_s=budget_s, extra=extra)
+    fn = hasher(approach, built)
+    timing.run(benchmark, fn, budget_s=budget_s, extra=extra)
+    if approach == MEMOKEY and built.ceiling is not None:
+        ceiling = hasher(CEILING, built)
+        benchmark.extra_info["paired_ratio_vs_ceiling"] = timing.paired_ratio(
+            fn, ceiling, budget_s=budget_s
+        )
 
 
 SET_PROBE = (

@@ -11,6 +11,7 @@ dominate; calls slower than a second still get one measured round after the warm
 from __future__ import annotations
 
 import math
+import statistics
 import time
 from collections.abc import Callable
 from typing import Any
@@ -44,6 +45,27 @@ def run(
     once = time.perf_counter() - start
     rounds, iterations = plan_rounds(once, budget_s)
     benchmark.pedantic(fn, rounds=rounds, iterations=iterations, warmup_rounds=0)
+
+
+def paired_ratio(
+    fn: Callable[[], object], reference: Callable[[], object], *, budget_s: float
+) -> float:
+    """Median over alternating calls of time(reference) / time(fn): fn's speed relative.
+
+    Timing two approaches in separate benchmarks seconds apart lets a neighbour's burst on
+    a shared machine land on one of them only; alternating them call by call makes both
+    see the same conditions, so the ratio stays put while absolute GB/s moves.
+    """
+    ratios = []
+    deadline = time.perf_counter() + budget_s
+    while len(ratios) < 3 or (time.perf_counter() < deadline and len(ratios) < MAX_ROUNDS):
+        start = time.perf_counter()
+        reference()
+        middle = time.perf_counter()
+        fn()
+        end = time.perf_counter()
+        ratios.append((middle - start) / max(end - middle, 1e-9))
+    return statistics.median(ratios)
 
 
 def run_with_setup(

@@ -2,7 +2,8 @@
 
 The wrapper is a real function (so methods bind as usual) with the wrapped function's
 name, docstring and signature (`functools.wraps` for `inspect`, `ParamSpec` for type
-checkers). It exposes ``.runner``, ``.key_for(*args, **kwargs)`` and ``__wrapped__``.
+checkers). It exposes ``.runner``, ``.key_for(*args, **kwargs)``,
+``.submit(*args, **kwargs) -> concurrent.futures.Future`` and ``__wrapped__``.
 Coroutine functions get a coroutine wrapper whose store I/O runs in worker threads.
 """
 
@@ -12,11 +13,13 @@ import functools
 import inspect
 import os
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future
 from typing import Any, ParamSpec, Protocol, TypeVar, cast, overload
 
 from memokey.keys import MemoKey
 from memokey.results import DEFAULT_SERIALIZER, Serializer
-from memokey.runners import MemoizingRunner, Runner
+from memokey.runners import DEFAULT_LEASE_SECONDS, MemoizingRunner, Runner
+from memokey.shims.base import Shim
 
 __all__ = ["MemoizedFunction", "key_for", "memoize", "use_runner"]
 
@@ -37,6 +40,11 @@ class MemoizedFunction(Protocol[P, R_co]):
 
     def key_for(self, *args: P.args, **kwargs: P.kwargs) -> MemoKey:
         """The `MemoKey` this call would use now; nothing is read or computed."""
+        ...
+
+    def submit(self, *args: P.args, **kwargs: P.kwargs) -> Future[Any]:
+        """Start the call in the background (through the runner's shim); identical calls
+        in flight share one future. See `memokey.shims.fanout`."""
         ...
 
 
@@ -75,9 +83,19 @@ def _wrap(runner: Runner, func: Callable[P, R]) -> MemoizedFunction[P, R]:
     def key_for(*args: Any, **kwargs: Any) -> MemoKey:
         return runner.key_for(func, args, kwargs)
 
+    def submit(*args: Any, **kwargs: Any) -> Future[Any]:
+        if inspect.iscoroutinefunction(func):
+            raise TypeError(
+                f"{getattr(func, '__qualname__', func)} is a coroutine function; start its "
+                "calls with asyncio.create_task / asyncio.gather instead of .submit"
+            )
+        return runner.submit(func, args, kwargs)
+
     key_for.__doc__ = f"The MemoKey of a call to {getattr(func, '__qualname__', func)}."
+    submit.__doc__ = f"Start a call to {getattr(func, '__qualname__', func)}; a Future."
     wrapper.runner = runner
     wrapper.key_for = key_for
+    wrapper.submit = submit
     wrapper.__memokey_runner__ = runner
     return cast("MemoizedFunction[P, R]", wrapper)
 
@@ -109,6 +127,9 @@ def memoize(
     logic_key: str | None = None,
     storage_options: Mapping[str, Any] | None = None,
     serializer: str | Serializer = DEFAULT_SERIALIZER,
+    shim: Shim | None = None,
+    lease_seconds: float = DEFAULT_LEASE_SECONDS,
+    cache_errors: bool = False,
 ) -> Callable[[Callable[P, R]], MemoizedFunction[P, R]]: ...
 
 
@@ -121,12 +142,17 @@ def memoize(
     logic_key: str | None = None,
     storage_options: Mapping[str, Any] | None = None,
     serializer: str | Serializer = DEFAULT_SERIALIZER,
+    shim: Shim | None = None,
+    lease_seconds: float = DEFAULT_LEASE_SECONDS,
+    cache_errors: bool = False,
 ) -> Any:
     """Memoize a function into a storage root, keyed on its full arguments.
 
     Bare (``@memoize``) or configured (``@memoize("s3://bucket/cache", namespace="exp")``,
     ``root=`` also by keyword). Without a root the call-time precedence applies:
     ``with memokey.root(...)`` > this root > ``MEMOKEY_ROOT`` > the user cache directory.
+    `shim` runs misses elsewhere (`memokey.shims`), `lease_seconds` bounds how long other
+    processes wait for a silent lease holder, `cache_errors` stores and re-raises failures.
     """
     if callable(func_or_root) and not isinstance(func_or_root, (str, os.PathLike)):
         return _wrap(MemoizingRunner(), func_or_root)
@@ -138,6 +164,9 @@ def memoize(
         logic_key=logic_key,
         storage_options=storage_options,
         serializer=serializer,
+        shim=shim,
+        lease_seconds=lease_seconds,
+        cache_errors=cache_errors,
     )
     return use_runner(runner)
 

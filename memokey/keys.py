@@ -17,7 +17,7 @@ from typing import Any
 
 from memokey.errors import UnkeyableArgumentError
 from memokey.hashing import Encoder, Refusal
-from memokey.hashing.core import MAX_NESTING, encode_str
+from memokey.hashing.core import MAX_NESTING
 from memokey.hashing.naming import module_name
 from memokey.hashing.objects import encode_closure
 
@@ -70,22 +70,42 @@ def logic_key_of(func: Callable[..., Any], explicit: str | None = None) -> str |
     return key
 
 
-_SIGNATURES: dict[Any, inspect.Signature] = {}
+_MISSING: Any = inspect.Parameter.empty
 
 
-def _signature(func: Callable[..., Any]) -> inspect.Signature:
+@dataclass(frozen=True)
+class _Plan:
+    """What binding needs to know about a signature, computed once per function."""
+
+    signature: inspect.Signature
+    names: tuple[str, ...]
+    defaults: dict[str, Any]
+    simple: bool  # only positional-or-keyword parameters: bind without inspect
+
+
+_PLANS: dict[Any, _Plan] = {}
+
+
+def _plan(func: Callable[..., Any]) -> _Plan:
     try:
-        return _SIGNATURES[func]
+        return _PLANS[func]
     except (KeyError, TypeError):
         pass
     sig = inspect.signature(func)
+    params = sig.parameters.values()
+    plan = _Plan(
+        signature=sig,
+        names=tuple(sig.parameters),
+        defaults={p.name: p.default for p in params if p.default is not _MISSING},
+        simple=all(p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD for p in params),
+    )
     try:
-        if len(_SIGNATURES) > 4096:
-            _SIGNATURES.clear()
-        _SIGNATURES[func] = sig
+        if len(_PLANS) > 4096:
+            _PLANS.clear()
+        _PLANS[func] = plan
     except TypeError:  # an unhashable callable: just not cached
         pass
-    return sig
+    return plan
 
 
 def bind_call(
@@ -93,19 +113,44 @@ def bind_call(
 ) -> inspect.BoundArguments:
     """Bind a call to `func`'s signature with defaults applied (TypeError if it does not
     bind, exactly as calling `func` would)."""
-    bound = _signature(func).bind(*args, **kwargs)
+    plan = _plan(func)
+    if plan.simple and len(args) <= len(plan.names):
+        arguments = dict(zip(plan.names, args, strict=False))  # fewer args than names
+        used = 0
+        for name in plan.names[len(args) :]:
+            if name in kwargs:
+                arguments[name] = kwargs[name]
+                used += 1
+            elif name in plan.defaults:
+                arguments[name] = plan.defaults[name]
+            else:
+                break  # a missing argument: let inspect raise its usual TypeError
+        else:
+            if used == len(kwargs):
+                return inspect.BoundArguments(plan.signature, arguments)
+    bound = plan.signature.bind(*args, **kwargs)
     bound.apply_defaults()
     return bound
+
+
+_PREFIXES: dict[tuple[str, ...], bytes] = {}
 
 
 def call_digest(func: Callable[..., Any], bound: inspect.BoundArguments) -> str:
     """The digest of one call: every bound argument by name, in signature order, plus
     the values of `func`'s closure cells (``make_adder(1)`` and ``make_adder(2)``
     differ). ``**kwargs`` keep their order, which the function can observe."""
+    arguments = bound.arguments
+    names = tuple(arguments)
+    prefix = _PREFIXES.get(names)
+    if prefix is None:
+        names_enc = Encoder()
+        names_enc.encode(names)
+        prefix = _PREFIXES[names] = b"@" + names_enc.digest()
     enc = Encoder()
-    enc.write(b"@")
+    enc.write(prefix)
     target = getattr(func, "__func__", func)
-    if isinstance(target, types.FunctionType):
+    if isinstance(target, types.FunctionType) and target.__closure__:
         enc.enter(target)  # a closure that refers to its own function ends there
         try:
             encode_closure(enc, target)
@@ -113,9 +158,14 @@ def call_digest(func: Callable[..., Any], bound: inspect.BoundArguments) -> str:
             raise _closure_error(target, refusal) from None
     else:
         enc.write(b"\0" * 8)
-    for name, value in bound.arguments.items():
-        encode_str(enc, name)
-        encode_or_raise(enc, value, parameter=name, root=name)
+    encode = enc.encode
+    name = ""
+    try:
+        for name, value in arguments.items():  # noqa: B007 - name is read on failure
+            encode(value)
+    except (Refusal, RecursionError):
+        encode_or_raise(Encoder(), arguments[name], parameter=name, root=name)
+        raise
     return enc.hexdigest()
 
 

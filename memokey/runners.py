@@ -18,7 +18,8 @@ import logging
 import os
 import time
 import weakref
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +27,9 @@ from memokey._compute_once import async_locks, thread_locks
 from memokey.errors import ShimError, WriteConflictError
 from memokey.keyfuncs import AnyKeyfunc, apply_keyfunc, check_keyfunc
 from memokey.keys import MemoKey, bind_call, call_digest, function_id, logic_key_of
+from memokey.leases import Lease, acquire_or_wait, holding_lease
 from memokey.meta import argument_summary, build_meta, encode_meta
+from memokey.remote import ERROR, Invocation, publish_failure, raise_failure
 from memokey.results import (
     DEFAULT_SERIALIZER,
     Serializer,
@@ -36,6 +39,9 @@ from memokey.results import (
     read_header,
 )
 from memokey.roots import select_root
+from memokey.shims import fanout
+from memokey.shims.base import Job, SameThreadShim, Shim, same_thread
+from memokey.shims.dispatch import finish_elsewhere, start_elsewhere
 from memokey_backends import Store
 
 __all__ = ["DEFAULT_LEASE_SECONDS", "KeyedLocalRunner", "MemoKey", "MemoizingRunner", "Runner"]
@@ -75,6 +81,14 @@ def _unwrap_memoized(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
+def _release_when_acquired(acquiring: asyncio.Future[Any]) -> None:
+    """A cancelled caller's lease, acquired after it stopped waiting, is released at once."""
+    if not acquiring.cancelled() and acquiring.exception() is None:
+        lease = acquiring.result()
+        if isinstance(lease, Lease):
+            lease.release()
+
+
 def _check_namespace(namespace: str) -> str:
     if (
         not isinstance(namespace, str)
@@ -102,6 +116,7 @@ class Runner:
         storage_options: Mapping[str, Any] | None = None,
         logic_key: str | None = None,
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        cache_errors: bool = False,
     ) -> None:
         if root is not None and not isinstance(root, (str, os.PathLike)):
             raise TypeError(f"root must be a URL or path string, got {root!r}")
@@ -113,6 +128,7 @@ class Runner:
         self.storage_options: Mapping[str, Any] = dict(storage_options or {})
         self.logic_key = logic_key
         self.lease_seconds = float(lease_seconds)
+        self.cache_errors = bool(cache_errors)
         # Hit-path caches: names of the functions this runner keys, and the store of the
         # last root chosen without a `with root()` block (its options are this runner's).
         self._names: weakref.WeakKeyDictionary[Callable[..., Any], tuple[str, str | None]] = (
@@ -191,7 +207,30 @@ class Runner:
     def __call__(
         self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
+        return self._call(self._target(func, args, kwargs), func, args, kwargs)
+
+    def submit(
+        self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Future[Any]:
+        """`__call__` in the background (see `memokey.shims.fanout`); keying errors raise
+        here at once, the call's own errors arrive through the future."""
         target = self._target(func, args, kwargs)
+        return fanout.submit(
+            target.key.uri, lambda: self._call(target, func, args, kwargs), inline=self._inline
+        )
+
+    @property
+    def _inline(self) -> bool:
+        """Whether a miss runs in the calling thread (then `submit` runs at once)."""
+        return True
+
+    def _call(
+        self,
+        target: Target,
+        func: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Any:
         found, value = self._lookup(target)
         if not found:
             with thread_locks.hold(target.key.uri):
@@ -209,10 +248,58 @@ class Runner:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
     ) -> Any:
-        """The miss path: run the call, publish its result, return the value to use."""
+        """The miss path: under the lease (other processes wait for us), run the call and
+        publish its result; a waiter returns what the lease holder published."""
+        if self.cache_errors:
+            raise_failure(target.store, target.key.path)
+        while True:
+            with self._exclusive(target) as ours:
+                if ours:
+                    return self._run(target, func, args, kwargs)
+            found, value = self._lookup(target)
+            if found:
+                return value
+            if self.cache_errors:
+                raise_failure(target.store, target.key.path)
+            # Published, then deleted (memokey rm) before we read it: compete again.
+
+    @contextlib.contextmanager
+    def _exclusive(self, target: Target) -> Iterator[bool]:
+        """True: this caller computes (it holds the lease until the block ends); False: the
+        result (or, with `cache_errors`, an error) was published while waiting."""
+        if target.store.process_local:  # one process sees it: the per-URI lock suffices
+            yield True
+            return
+        with holding_lease(
+            target.store,
+            target.key.path,
+            done=lambda: self._published(target),
+            lease_seconds=self.lease_seconds,
+        ) as lease:
+            yield lease is not None
+
+    def _published(self, target: Target) -> bool:
+        store = target.store
+        if store.exists(target.result_path):
+            return True
+        return self.cache_errors and store.exists(f"{target.key.path}/{ERROR}")
+
+    def _run(
+        self,
+        target: Target,
+        func: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Any:
+        """Run the call here and publish it (with `cache_errors`, publish its error too)."""
         started = time.time()
         clock = time.perf_counter()
-        value = func(*args, **kwargs)
+        try:
+            value = func(*args, **kwargs)
+        except Exception as exc:
+            if self.cache_errors:
+                publish_failure(target.store, exc, target.key.path)
+            raise
         return self._publish(target, value, started, time.perf_counter() - clock)
 
     # -- coroutine functions ----------------------------------------------------------------
@@ -242,10 +329,55 @@ class Runner:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
     ) -> Any:
-        """The miss path for coroutine functions (see `_compute`)."""
+        """The miss path for coroutine functions (see `_compute`); the lease is taken and
+        released off the event loop, and released even if the task is cancelled."""
+        if self.cache_errors:
+            await asyncio.to_thread(raise_failure, target.store, target.key.path)
+        while True:
+            acquiring = asyncio.ensure_future(asyncio.to_thread(self._acquire, target))
+            try:
+                lease = await asyncio.shield(acquiring)
+            except asyncio.CancelledError:
+                acquiring.add_done_callback(_release_when_acquired)
+                raise
+            if lease is not None:
+                try:
+                    return await self._arun(target, func, args, kwargs)
+                finally:
+                    if isinstance(lease, Lease):
+                        await asyncio.to_thread(lease.release)
+            found, value = await asyncio.to_thread(self._lookup, target)
+            if found:
+                return value
+            if self.cache_errors:
+                await asyncio.to_thread(raise_failure, target.store, target.key.path)
+
+    def _acquire(self, target: Target) -> Lease | bool | None:
+        """The lease (True for a process-local store), or None once published."""
+        if target.store.process_local:
+            return True
+        return acquire_or_wait(
+            target.store,
+            target.key.path,
+            done=lambda: self._published(target),
+            lease_seconds=self.lease_seconds,
+        )
+
+    async def _arun(
+        self,
+        target: Target,
+        func: Callable[..., Awaitable[Any]],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Any:
         started = time.time()
         clock = time.perf_counter()
-        value = await func(*args, **kwargs)
+        try:
+            value = await func(*args, **kwargs)
+        except Exception as exc:
+            if self.cache_errors:
+                await asyncio.to_thread(publish_failure, target.store, exc, target.key.path)
+            raise
         duration = time.perf_counter() - clock
         return await asyncio.to_thread(self._publish, target, value, started, duration)
 
@@ -296,20 +428,25 @@ class Runner:
 class MemoizingRunner(Runner):
     """The default runner: keys on the full arguments; runs the function on a miss.
 
-    `shim` chooses where the function runs (None: this thread). `lease_seconds` bounds how
-    long other processes wait for this one's computation before taking over.
+    `shim` chooses where the function runs (None: `memokey.shims.same_thread`). A shim
+    that runs elsewhere gets the call through the ``invocation`` stored under the memo URI
+    and publishes ``result`` or ``error`` there; a remote exception is re-raised here with
+    its type, message and remote traceback (a note). `lease_seconds` bounds how long other
+    processes wait for a silent holder before taking over. `cache_errors=True` stores a
+    failure in ``error`` and re-raises it on later calls instead of computing again.
     """
 
     def __init__(
         self,
         root: str | os.PathLike[str] | None = None,
         *,
-        shim: object | None = None,
+        shim: Shim | None = None,
         namespace: str = "default",
         serializer: str | Serializer = DEFAULT_SERIALIZER,
         storage_options: Mapping[str, Any] | None = None,
         logic_key: str | None = None,
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        cache_errors: bool = False,
     ) -> None:
         super().__init__(
             root,
@@ -318,14 +455,84 @@ class MemoizingRunner(Runner):
             storage_options=storage_options,
             logic_key=logic_key,
             lease_seconds=lease_seconds,
+            cache_errors=cache_errors,
         )
-        if shim is not None:
+        if shim is not None and not isinstance(shim, Shim):
             raise ShimError(
-                f"shim={shim!r}: running calls elsewhere is not available in this memokey "
-                "version; leave shim=None to run in the calling thread",
+                f"shim={shim!r} is not a memokey shim; pass memokey.shims.same_thread, "
+                "subprocess_shim, DaskShim(client), ExecutorShim(executor) or a Shim subclass",
                 shim=repr(shim),
             )
-        self.shim = shim
+        self.shim: Shim = same_thread if shim is None else shim
+
+    def __repr__(self) -> str:
+        return (
+            f"MemoizingRunner(root={self.root!r}, namespace={self.namespace!r}, shim={self.shim!r})"
+        )
+
+    @property
+    def _inline(self) -> bool:
+        return isinstance(self.shim, SameThreadShim)
+
+    def _run(
+        self,
+        target: Target,
+        func: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Any:
+        if isinstance(self.shim, SameThreadShim):
+            return super()._run(target, func, args, kwargs)
+        if not self.shim.runs_elsewhere:  # a thread pool: the value comes back in memory
+
+            def call() -> Any:
+                return Runner._run(self, target, func, args, kwargs)
+
+            job = Job(call=call, memo_uri=target.key.uri, label=target.key.function_id)
+            return self.shim.start(job).result()
+        return self._run_elsewhere(target, func, args, kwargs)
+
+    def _run_elsewhere(
+        self,
+        target: Target,
+        func: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Any:
+        """Upload the invocation, let the shim's far side run it, read the outcome back."""
+        spec = select_root(self.root, self.storage_options)
+        invocation = Invocation(
+            func=func,
+            args=args,
+            kwargs=kwargs,
+            serializer=self.serializer,
+            context_root=spec.url if spec.source == "context" else None,
+            function_id=target.key.function_id,
+        )
+        started = time.time()
+        clock = time.perf_counter()
+        job = start_elsewhere(
+            self.shim, target.store, target.key.path, invocation, spec.storage_options
+        )
+        self.shim.start(job).result()
+        value = finish_elsewhere(
+            self.shim, target.store, target.key.path, lambda: self._lookup(target)
+        )
+        data = target.store.read(target.result_path)
+        if data is not None:
+            self._write_meta(target, data, value, started, time.perf_counter() - clock)
+        return value
+
+    async def _arun(
+        self,
+        target: Target,
+        func: Callable[..., Awaitable[Any]],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Any:
+        if not self.shim.runs_elsewhere:
+            return await super()._arun(target, func, args, kwargs)
+        return await asyncio.to_thread(self._run_elsewhere, target, func, args, kwargs)
 
 
 class KeyedLocalRunner(Runner):
@@ -345,6 +552,7 @@ class KeyedLocalRunner(Runner):
         storage_options: Mapping[str, Any] | None = None,
         logic_key: str | None = None,
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        cache_errors: bool = False,
     ) -> None:
         if not callable(keyfunc):
             raise TypeError(f"keyfunc must be callable, got {keyfunc!r}")
@@ -355,6 +563,7 @@ class KeyedLocalRunner(Runner):
             storage_options=storage_options,
             logic_key=logic_key,
             lease_seconds=lease_seconds,
+            cache_errors=cache_errors,
         )
         self.keyfunc = keyfunc
 

@@ -10,6 +10,7 @@ Write-once is ``ifGenerationMatch=0``; compare-and-swap is ``ifGenerationMatch=<
 from __future__ import annotations
 
 import json
+import types
 from typing import Any
 from urllib.parse import quote
 
@@ -18,6 +19,19 @@ from memokey_backends._primitives import Primitives, stale
 __all__ = ["GCSPrimitives"]
 
 _MIN_CHUNK = 50 * 2**20
+_REQUEST_RETRIES = 2
+"""gcsfs retries each request 6 times with up to 32 s pauses (about 30 s before a
+stopped server is reported); memokey retries whole operations itself, so it asks for less."""
+
+
+def _bound_retries(fs: Any) -> None:
+    """Give this filesystem instance a request method with fewer internal retries."""
+    raw = getattr(type(fs)._request, "__wrapped__", None)
+    if raw is None or "_request" in vars(fs):
+        return
+    from gcsfs.retry import retry_request
+
+    fs._request = types.MethodType(retry_request(retries=_REQUEST_RETRIES)(raw), fs)
 
 
 async def _upload(fs: Any, bucket: str, key: str, data: bytes, generation: str) -> str:
@@ -65,6 +79,10 @@ class GCSPrimitives(Primitives):
     """Single-request uploads with ``ifGenerationMatch`` (0 for write-once)."""
 
     supports_cas = True
+
+    def __init__(self, fs: Any) -> None:
+        super().__init__(fs)
+        _bound_retries(fs)
 
     def write(self, path: str, data: bytes, *, exclusive: bool) -> None:
         self.fs.pipe_file(

@@ -37,7 +37,7 @@ _NETWORK_DEFAULTS: dict[str, dict[str, Any]] = {
             "retries": {"max_attempts": 2, "mode": "standard"},
         },
     },
-    "gcs": {"use_listings_cache": False, "retries": 2, "timeout": 60},
+    "gcs": {"use_listings_cache": False},
     "azure": {"use_listings_cache": False},
 }
 _FAMILY = {

@@ -8,15 +8,20 @@ buffer, so the extra memory stays at `CHUNK` bytes whatever the array's size.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import numpy as np
 
-from memokey.hashing.core import U64, Encoder, Handler, encode_str
+from memokey.hashing.core import U64, Encoder, Handler, Refusal, encode_str
 from memokey.hashing.objects import encode_class
+from memokey.hashing.pickled import MIN_ITEMS, encode_pickled
 
-#: Bytes copied per step when an array is not C-contiguous (measured best: smaller chunks cost per-step overhead, larger ones miss the cache).
+#: Bytes copied per step when an array is not C-contiguous (measured best: smaller chunks
+#: cost per-step overhead, larger ones fall out of the cache before they are hashed).
 CHUNK = 1 << 20
+#: Object elements pickled per step (their objects stay in cache between the two passes).
+OBJECT_BLOCK = 1 << 16
 #: Dtype kinds whose bytes are the value (no pointers, no arena).
 _FIXED_KINDS = frozenset("biufcmMSUV")
 
@@ -58,8 +63,7 @@ def encode_ndarray(enc: Encoder, arr: np.ndarray[Any, Any]) -> None:
     encode_str(enc, dtype_descriptor(dtype))
     enc.write(U64(arr.ndim) + b"".join(U64(n) for n in arr.shape))
     if not _is_raw(dtype):
-        # Elements are Python objects (or an exotic dtype): key them one by one.
-        enc.encode(np.asarray(arr).ravel(order="C").tolist())
+        encode_object_elements(enc, arr)
         return
     if arr.nbytes:
         feed_c_order(enc, arr)
@@ -89,6 +93,34 @@ def _feed_blocks(enc: Encoder, arr: np.ndarray[Any, Any], buffer: np.ndarray[Any
         out = buffer[: block.size].reshape(block.shape)
         np.copyto(out, block)
         enc.write(buffer[: block.size].view(np.uint8))
+
+
+def encode_object_elements(enc: Encoder, arr: np.ndarray[Any, Any]) -> None:
+    """Elements that are Python objects (or of an exotic dtype), in C order, as lists of
+    `OBJECT_BLOCK` items: each block's objects are still in cache when they are pickled."""
+    flat = np.asarray(arr).ravel(order="C")
+    enc.write(U64(flat.size))
+    for start in range(0, flat.size, OBJECT_BLOCK):
+        block = flat[start : start + OBJECT_BLOCK]
+        items = block.tolist()
+        try:
+            if len(items) >= MIN_ITEMS and _all_str(block):
+                encode_pickled(enc, items)  # the bytes `enc.encode(items)` would write
+            else:
+                enc.encode(items)
+        except Refusal as refusal:
+            index = int(refusal.segments[-1][1:-1]) + start
+            refusal.segments[-1] = f"[{index}]"
+            raise
+
+
+def _all_str(block: np.ndarray[Any, Any]) -> bool:
+    """A fast answer to "are these all strings" (then the pickle path surely applies)."""
+    if block.dtype != object or "pandas" not in sys.modules:
+        return False
+    from pandas.api.types import infer_dtype
+
+    return bool(infer_dtype(block, skipna=False) == "string")
 
 
 def _encode_ndarray_subclass(enc: Encoder, arr: np.ndarray[Any, Any]) -> None:

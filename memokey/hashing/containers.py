@@ -18,10 +18,8 @@ from memokey.hashing.pickled import encode_pickled, pickle_eligible
 def _list(enc: Encoder, obj: list[Any]) -> None:
     if enc.enter(obj):
         try:
-            if enc.structural_only or not pickle_eligible(obj):
+            if enc.structural_only or not pickle_eligible(obj) or not encode_pickled(enc, obj):
                 encode_items(enc, b"l", obj)
-            else:
-                encode_pickled(enc, obj)
         finally:
             enc.leave(obj)
 
@@ -29,10 +27,8 @@ def _list(enc: Encoder, obj: list[Any]) -> None:
 def _tuple(enc: Encoder, obj: tuple[Any, ...]) -> None:
     if enc.enter(obj):
         try:
-            if enc.structural_only or not pickle_eligible(obj):
+            if enc.structural_only or not pickle_eligible(obj) or not encode_pickled(enc, obj):
                 encode_items(enc, b"t", obj)
-            else:
-                encode_pickled(enc, obj)
         finally:
             enc.leave(obj)
 
@@ -40,10 +36,8 @@ def _tuple(enc: Encoder, obj: tuple[Any, ...]) -> None:
 def _dict(enc: Encoder, obj: dict[Any, Any]) -> None:
     if enc.enter(obj):
         try:
-            if enc.structural_only or not pickle_eligible(obj):
+            if enc.structural_only or not pickle_eligible(obj) or not encode_pickled(enc, obj):
                 encode_mapping_items(enc, b"d", obj.items(), len(obj))
-            else:
-                encode_pickled(enc, obj)
         finally:
             enc.leave(obj)
 

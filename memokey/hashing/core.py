@@ -14,6 +14,8 @@ from typing import Any
 
 import xxhash
 
+from memokey.hashing.strings import write_long_str
+
 Handler = Callable[["Encoder", Any], None]
 
 U64 = struct.Struct("<Q").pack
@@ -22,8 +24,8 @@ _TAG_I64 = struct.Struct("<cq").pack
 _TAG_F64 = struct.Struct("<cd").pack
 _TAG_C128 = struct.Struct("<cdd").pack
 
-#: Strings longer than this are encoded in chunks so no full UTF-8 copy is ever made.
-STR_CHUNK = 1 << 18
+#: Strings longer than this are never copied whole (see `strings`).
+STR_CHUNK = 1 << 14
 #: Deeper nesting is refused: the encoder recurses, and Python's stack is finite.
 MAX_NESTING = 200
 
@@ -136,10 +138,8 @@ def encode_str(enc: Encoder, obj: str) -> None:
     if size <= STR_CHUNK:
         enc.write(TAG_U64(b"s", size) + utf8(obj))
         return
-    write = enc.write
-    write(TAG_U64(b"s", size))
-    for start in range(0, size, STR_CHUNK):
-        write(utf8(obj[start : start + STR_CHUNK]))
+    enc.write(TAG_U64(b"s", size))
+    write_long_str(enc.write, obj, utf8)
 
 
 def encode_bytes(enc: Encoder, obj: bytes) -> None:

@@ -93,11 +93,17 @@ def _is_anonymous(func: types.FunctionType) -> bool:
 def encode_function(enc: Encoder, func: types.FunctionType) -> None:
     """By qualified name and logic key. A lambda or a function defined inside another
     does not have a unique name, so its code, defaults and closure values are added."""
-    from memokey.keys import function_id, logic_key_of
+    from memokey.keys import LOGIC_KEY_ATTR, function_id, logic_key_of
 
     wrapped = getattr(func, "__wrapped__", None)
     if callable(wrapped) and wrapped is not func:
-        enc.encode(wrapped)  # a decorator's wrapper stands for the function it wraps
+        # A decorator's wrapper stands for the function it wraps, plus the explicit
+        # logic key a memoizing decorator may have put on it.
+        explicit = getattr(func, LOGIC_KEY_ATTR, None)
+        if explicit is not None:
+            enc.write(b"W")
+            enc.encode(explicit)
+        enc.encode(wrapped)
         return
     if not enc.enter(func):
         return

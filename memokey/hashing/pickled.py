@@ -1,17 +1,17 @@
 """The fast path for large plain containers: CPython's C pickler, hashing as it writes.
 
 A list of a million small dicts costs millions of Python calls in a hand-written walker;
-the C pickler walks it at C speed. Its output is canonical only under conditions we check
-first, all properties of the value (never of identity or of the call stack):
+the C pickler walks it at C speed. Its output is canonical under conditions that are
+properties of the value (never of identity, of GC history or of the call stack):
 
 * ``Pickler.fast`` disables the memo, so shared and copied sub-objects write the same bytes;
 * no ``set``/``frozenset`` is reachable through plain list/tuple/dict (the pickler would
-  write them in hash order, which changes with PYTHONHASHSEED);
-* the plain containers nest at most `MAX_DEPTH` deep (also rules out cycles among them).
+  write them in hash order, which changes with PYTHONHASHSEED): `pickle_eligible`;
+* the plain containers are acyclic: the fast pickler raises on a cycle, and the container
+  is then encoded structurally instead (see `encode_pickled`).
 
 Everything the C pickler does not handle natively (objects, arrays, subclasses, sets
-inside objects) reaches `reducer_override`, which writes that value's own canonical digest.
-The reachability check uses `gc.get_referents`, a C-level walk, one call per nesting level.
+inside objects) reaches `reducer_override`, which writes that value's canonical digest.
 """
 
 from __future__ import annotations
@@ -21,37 +21,62 @@ import pickle
 from collections.abc import Callable
 from typing import Any
 
+import xxhash
+
 from memokey.hashing.core import Encoder, Refusal, encode_items, encode_mapping_items
 
 #: Containers shorter than this are walked directly: setting up a pickler costs more.
 MIN_ITEMS = 16
-#: Deeper plain nesting is walked directly, one level at a time.
-MAX_DEPTH = 32
+#: Levels searched breadth-first before switching to an exact walk (deep or cyclic values).
+_BFS_LEVELS = 32
 
 _CONTAINERS = frozenset({list, tuple, dict})
 _NATIVE = frozenset({type(None), bool, int, float, str, bytes, bytearray}) | _CONTAINERS
 _ORDER_FREE = frozenset({set, frozenset})
 
+Plain = list[Any] | tuple[Any, ...] | dict[Any, Any]
 
-def pickle_eligible(obj: list[Any] | tuple[Any, ...] | dict[Any, Any]) -> bool:
-    """True when the C pickler writes `obj` canonically (see the module docstring)."""
+
+def pickle_eligible(obj: Plain) -> bool:
+    """True when no set/frozenset is reachable from `obj` through plain containers.
+
+    Breadth-first, one C-level `gc.get_referents` call per level. Only GC-*tracked*
+    containers are expanded: CPython untracks a dict or tuple whose contents are all
+    untracked (atoms, untracked tuples), and a set is always tracked, so an untracked
+    container cannot hold one. Which containers are tracked varies with GC history, but
+    the answer does not: it is exactly "is a set reachable".
+    """
     if len(obj) < MIN_ITEMS:
         return False
-    level: list[Any] = list(obj) if type(obj) is not dict else gc.get_referents(obj)
-    for _ in range(MAX_DEPTH):
+    level: Any = obj if type(obj) is not dict else gc.get_referents(obj)
+    for _ in range(_BFS_LEVELS):
         kinds = set(map(type, level))
         if not kinds.isdisjoint(_ORDER_FREE):
             return False
-        if not kinds <= _NATIVE:
-            # Objects are leaves here: the pickler hands them to reducer_override.
-            level = [item for item in level if type(item) in _CONTAINERS]
-        elif kinds.isdisjoint(_CONTAINERS):
+        if kinds.isdisjoint(_CONTAINERS):
             return True
-        if not level:
+        tracked = list(filter(gc.is_tracked, level))
+        if not kinds <= _NATIVE:  # objects are leaves: reducer_override keys them
+            tracked = [item for item in tracked if type(item) in _CONTAINERS]
+        if not tracked:
             return True
-        # Atoms are not GC objects, so get_referents skips them at C speed.
-        level = gc.get_referents(*level)
-    return False
+        level = gc.get_referents(*tracked)
+    return _no_set_reachable(level)
+
+
+def _no_set_reachable(start: list[Any]) -> bool:
+    """The same question for deep or cyclic values: visit each container once."""
+    seen: set[int] = set()
+    stack = list(start)
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind in _ORDER_FREE:
+            return False
+        if kind in _CONTAINERS and gc.is_tracked(item) and id(item) not in seen:
+            seen.add(id(item))
+            stack.extend(gc.get_referents(item))
+    return True
 
 
 class _Sink:
@@ -62,10 +87,10 @@ class _Sink:
 
 
 class _HashingPickler(pickle.Pickler):
-    """Writes straight into the encoder's hasher; never builds the pickle in memory."""
+    """Writes straight into a hasher; never builds the pickle in memory."""
 
-    def __init__(self, enc: Encoder) -> None:
-        super().__init__(_Sink(enc.write), protocol=5)
+    def __init__(self, enc: Encoder, write: Callable[[Any], object]) -> None:
+        super().__init__(_Sink(write), protocol=5)
         self.fast = True
         self._enc = enc
 
@@ -77,10 +102,16 @@ class _HashingPickler(pickle.Pickler):
         return (bytes, (self._enc.sub_digest(obj),))
 
 
-def encode_pickled(enc: Encoder, obj: list[Any] | tuple[Any, ...] | dict[Any, Any]) -> None:
-    enc.write(b"P")
+def encode_pickled(enc: Encoder, obj: Plain) -> bool:
+    """Write ``P`` + the digest of `obj`'s fast pickle; False (nothing written) when
+    `obj` is cyclic, which the caller then encodes structurally."""
+    hasher = xxhash.xxh3_128()
     try:
-        _HashingPickler(enc).dump(obj)
+        _HashingPickler(enc, hasher.update).dump(obj)
+    except ValueError as exc:
+        if "cyclic" not in str(exc):
+            raise
+        return False
     except Refusal:
         # The pickler cannot say where the culprit sits: walk again to name the path.
         probe = Encoder(enc.ancestors, structural_only=True)
@@ -89,3 +120,5 @@ def encode_pickled(enc: Encoder, obj: list[Any] | tuple[Any, ...] | dict[Any, An
         else:
             encode_items(probe, b"l", obj)  # type: ignore[arg-type]
         raise
+    enc.write(b"P" + hasher.digest())
+    return True

@@ -41,6 +41,14 @@ def _optional_families() -> list[Callable[[type], Handler | None]]:
         from memokey.hashing import arrays
 
         found.append(arrays.numpy_handler)
+    if "pandas" in sys.modules:
+        from memokey.hashing import frames
+
+        found.append(frames.pandas_handler)
+    if "pyarrow" in sys.modules:
+        from memokey.hashing import arrow
+
+        found.append(arrow.arrow_handler)
     return found
 
 

@@ -65,7 +65,7 @@ class DaskShim(Shim):
         return future
 
     def __repr__(self) -> str:
-        return f"DaskShim({getattr(self.client, 'scheduler', None) and self.client.id})"
+        return f"DaskShim({self.client!r})"
 
 
 def _suffix(memo_uri: str) -> str:

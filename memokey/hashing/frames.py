@@ -1,0 +1,96 @@
+"""pandas: DataFrames, Series, indexes, categoricals and extension arrays.
+
+A frame is keyed by its labels and its columns' values, column by column, so equal
+frames with different internal block layouts (consolidated or not, C or F order) share
+one key. Numeric columns are hashed in place; Arrow-backed columns through `arrow`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from memokey.hashing.arrays import encode_ndarray
+from memokey.hashing.core import TAG_U64, Encoder, Handler, encode_str
+from memokey.hashing.objects import encode_class
+
+_ExtensionArray = pd.api.extensions.ExtensionArray
+
+
+def pandas_handler(cls: type) -> Handler | None:
+    if issubclass(cls, pd.DataFrame):
+        return encode_dataframe
+    if issubclass(cls, pd.Series):
+        return encode_series
+    if issubclass(cls, pd.Index):
+        return encode_index
+    if issubclass(cls, _ExtensionArray):
+        return encode_values
+    return None
+
+
+def _header(enc: Encoder, kind: bytes, obj: object) -> None:
+    enc.write(b"p" + kind)
+    encode_class(enc, type(obj))
+
+
+def encode_dataframe(enc: Encoder, df: pd.DataFrame) -> None:
+    _header(enc, b"F", df)
+    encode_index(enc, df.columns)
+    encode_index(enc, df.index)
+    enc.encode(dict(df.attrs))
+    enc.write(TAG_U64(b"c", df.shape[1]))
+    for position in range(df.shape[1]):
+        encode_values(enc, df.iloc[:, position].array)
+
+
+def encode_series(enc: Encoder, ser: pd.Series) -> None:
+    _header(enc, b"S", ser)
+    enc.encode(ser.name)
+    encode_index(enc, ser.index)
+    enc.encode(dict(ser.attrs))
+    encode_values(enc, ser.array)
+
+
+def encode_index(enc: Encoder, index: pd.Index) -> None:
+    _header(enc, b"I", index)
+    enc.encode(list(index.names))
+    if isinstance(index, pd.RangeIndex):
+        enc.encode((index.start, index.stop, index.step))
+    elif isinstance(index, pd.MultiIndex):
+        enc.write(TAG_U64(b"m", index.nlevels))
+        for level, codes in zip(index.levels, index.codes, strict=True):
+            encode_index(enc, level)
+            encode_ndarray(enc, np.asarray(codes))
+    else:
+        encode_values(enc, index.array)
+
+
+def encode_values(enc: Encoder, values: Any) -> None:
+    """One column's values, by their dtype and content (never their memory layout)."""
+    enc.write(b"pV")
+    encode_str(enc, str(values.dtype))
+    if isinstance(values, np.ndarray):
+        encode_ndarray(enc, values)
+    elif isinstance(values, pd.Categorical):
+        encode_index(enc, values.categories)
+        encode_ndarray(enc, values.codes)
+        enc.encode(bool(values.ordered))
+    elif hasattr(values, "__arrow_array__") and hasattr(values, "_pa_array"):
+        enc.encode(values.__arrow_array__())
+    elif isinstance(values, pd.arrays.NumpyExtensionArray):
+        encode_ndarray(enc, np.asarray(values))
+    elif hasattr(values, "asi8"):  # datetime, timedelta, period: int64 ticks + dtype
+        encode_ndarray(enc, values.asi8)
+    elif isinstance(
+        values, (pd.arrays.IntegerArray, pd.arrays.FloatingArray, pd.arrays.BooleanArray)
+    ):
+        # Masked slots hold undefined data: write the mask, then data with them zeroed.
+        mask = np.asarray(values.isna())
+        data = values.to_numpy(dtype=getattr(values.dtype, "numpy_dtype", None), na_value=0)
+        encode_ndarray(enc, mask)
+        encode_ndarray(enc, data)
+    else:  # any other extension array: its values as Python objects
+        encode_ndarray(enc, np.asarray(values, dtype=object))
