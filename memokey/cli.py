@@ -1,6 +1,6 @@
 """The ``memokey`` command: demo, ls, show, rm, and the run/bench entry points.
 
-    memokey demo [--root URL]            a small real pipeline: misses, then hits
+    memokey demo [--root URL] [--shim S] a small real pipeline: misses, then hits
     memokey ls [ROOT] [--namespace N]    stored functions and entries, with sizes and times
     memokey show URI                     an entry's meta.json
     memokey rm URI                       delete one entry (its result and sidecars)
@@ -170,6 +170,12 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     demo = sub.add_parser("demo", help="run a small pipeline twice-over: misses, then hits")
     demo.add_argument("--root", help="storage root URL (default: MEMOKEY_ROOT or cache dir)")
+    demo.add_argument(
+        "--shim",
+        choices=("same-thread", "subprocess"),
+        default="same-thread",
+        help="where the slow step's misses run (default: same-thread)",
+    )
     ls = sub.add_parser("ls", help="list stored functions and entries")
     ls.add_argument("root", nargs="?", help="root URL (default: MEMOKEY_ROOT or cache dir)")
     ls.add_argument("--namespace", "-n", help="only this namespace")
@@ -198,7 +204,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "demo":
             from memokey.demo import run_demo
 
-            run_demo(args.root, out)
+            run_demo(args.root, out, shim=args.shim)
         elif args.command == "ls":
             cmd_ls(args.root, args.namespace, out)
         elif args.command == "show":

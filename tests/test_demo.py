@@ -38,6 +38,15 @@ def test_demo_misses_then_hits_and_a_second_run_only_hits(tmp_path: Path) -> Non
 
 
 @pytest.mark.slow
+def test_demo_through_the_subprocess_shim_runs_the_slow_step_in_a_child(tmp_path: Path) -> None:
+    root_url = f"file://{tmp_path}/shim-root"
+    first = _demo("--root", root_url, "--shim", "subprocess")
+    assert _statuses(first) == ["miss", "hit", "miss", "hit", "hit"]
+    assert "(ran in a subprocess)" in first[1]
+    assert _statuses(_demo("--root", root_url)) == ["hit"] * 5  # same keys as in-process
+
+
+@pytest.mark.slow
 def test_demo_uses_memokey_root_when_no_root_is_given(tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "memokey", "demo"],
