@@ -51,13 +51,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-def _profile(config: pytest.Config) -> str:
+def profile_of(config: pytest.Config) -> str:
+    """The size profile of this run: --bench-size, else MEMOKEY_BENCH_SIZE, else full."""
     option = config.getoption("--bench-size")
     return str(option) if option else profile_from_env()
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.stash[_RECORDS] = Records(profile=_profile(config))
+    config.stash[_RECORDS] = Records(profile=profile_of(config))
     json_path = config.getoption("--benchmark-json", None)
     if json_path is not None:  # e.g. benchmarks/results/raw/, which git ignores
         Path(json_path).parent.mkdir(parents=True, exist_ok=True)
@@ -72,7 +73,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
     (mem_case, mem_approach): the peak-RSS probes, at the issue's sizes only.
     """
-    profile = _profile(metafunc.config)
+    profile = profile_of(metafunc.config)
     names = set(metafunc.fixturenames)
     if {"hash_case", "approach"} <= names:
         pairs = [

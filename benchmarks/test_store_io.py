@@ -17,6 +17,7 @@ from pytest_benchmark.fixture import BenchmarkFixture
 
 from benchmarks import timing
 from benchmarks.cases import KiB, MiB, human_size
+from benchmarks.conftest import profile_of
 from memokey_backends import Store, open_store
 
 PAYLOADS = {"full": (KiB, MiB, 64 * MiB), "smoke": (KiB, 64 * KiB)}
@@ -25,9 +26,7 @@ BACKENDS = ("memory://", "file://")
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "payload" in metafunc.fixturenames:
-        option = metafunc.config.getoption("--bench-size")
-        profile = str(option) if option else os.environ.get("MEMOKEY_BENCH_SIZE", "full")
-        sizes = PAYLOADS[profile]
+        sizes = PAYLOADS[profile_of(metafunc.config)]
         metafunc.parametrize("payload", sizes, ids=[human_size(n).replace(" ", "") for n in sizes])
 
 

@@ -18,6 +18,7 @@ from memokey.decorator import MemoizedFunction, key_for, memoize, use_runner
 from memokey.errors import (
     BackendNotInstalledError,
     CapabilityError,
+    ConfigurationError,
     InvalidRootError,
     KeyfuncError,
     LeaseError,
@@ -47,6 +48,7 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 __all__ = [
     "BackendNotInstalledError",
     "CapabilityError",
+    "ConfigurationError",
     "InvalidRootError",
     "KeyedLocalRunner",
     "Keyfunc",

@@ -16,7 +16,8 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from typing import Any, ParamSpec, Protocol, TypeVar, cast, overload
 
-from memokey.keys import MemoKey
+from memokey.errors import ConfigurationError
+from memokey.keys import LOGIC_KEY_ATTR, MemoKey
 from memokey.results import DEFAULT_SERIALIZER, Serializer
 from memokey.runners import DEFAULT_LEASE_SECONDS, MemoizingRunner, Runner
 from memokey.shims.base import Shim
@@ -51,14 +52,14 @@ class MemoizedFunction(Protocol[P, R_co]):
 def _refuse(func: Callable[..., Any]) -> None:
     name = getattr(func, "__qualname__", repr(func))
     if getattr(func, "__memokey_runner__", None) is not None:
-        raise TypeError(f"{name} is already memoized; apply memoize/use_runner once")
+        raise ConfigurationError(f"{name} is already memoized; apply memoize/use_runner once")
     if inspect.isgeneratorfunction(func) or inspect.isasyncgenfunction(func):
-        raise TypeError(
+        raise ConfigurationError(
             f"{name} is a generator function; its generator cannot be stored. Memoize a "
             "function that returns a list (or other value) instead"
         )
     if not callable(func):
-        raise TypeError(f"memoize needs a function, got {func!r}")
+        raise ConfigurationError(f"memoize needs a function, got {func!r}")
 
 
 def _wrap(runner: Runner, func: Callable[P, R]) -> MemoizedFunction[P, R]:
@@ -85,7 +86,7 @@ def _wrap(runner: Runner, func: Callable[P, R]) -> MemoizedFunction[P, R]:
 
     def submit(*args: Any, **kwargs: Any) -> Future[Any]:
         if inspect.iscoroutinefunction(func):
-            raise TypeError(
+            raise ConfigurationError(
                 f"{getattr(func, '__qualname__', func)} is a coroutine function; start its "
                 "calls with asyncio.create_task / asyncio.gather instead of .submit"
             )
@@ -97,6 +98,8 @@ def _wrap(runner: Runner, func: Callable[P, R]) -> MemoizedFunction[P, R]:
     wrapper.key_for = key_for
     wrapper.submit = submit
     wrapper.__memokey_runner__ = runner
+    if runner.logic_key is not None:  # a memoized function passed as an argument carries it
+        setattr(wrapper, LOGIC_KEY_ATTR, runner.logic_key)
     return cast("MemoizedFunction[P, R]", wrapper)
 
 
@@ -107,7 +110,9 @@ def use_runner(runner: Runner) -> Callable[[Callable[P, R]], MemoizedFunction[P,
     ``nil_args("typo")`` fails here rather than at the first call.
     """
     if not isinstance(runner, Runner):
-        raise TypeError(f"use_runner needs a MemoizingRunner or KeyedLocalRunner, got {runner!r}")
+        raise ConfigurationError(
+            f"use_runner needs a MemoizingRunner or KeyedLocalRunner, got {runner!r}"
+        )
 
     def decorate(func: Callable[P, R]) -> MemoizedFunction[P, R]:
         return _wrap(runner, func)
@@ -157,7 +162,7 @@ def memoize(
     if callable(func_or_root) and not isinstance(func_or_root, (str, os.PathLike)):
         return _wrap(MemoizingRunner(), func_or_root)
     if func_or_root is not None and root is not None:
-        raise TypeError("pass the root once: positionally or as root=, not both")
+        raise ConfigurationError("pass the root once: positionally or as root=, not both")
     runner = MemoizingRunner(
         func_or_root if func_or_root is not None else root,
         namespace=namespace,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from memokey_backends.errors import (
     BackendNotInstalledError,
     CapabilityError,
+    ConfigurationError,
     InvalidRootError,
     MemokeyError,
     StoreError,
@@ -20,6 +21,7 @@ from memokey_backends.errors import (
 __all__ = [
     "BackendNotInstalledError",
     "CapabilityError",
+    "ConfigurationError",
     "InvalidRootError",
     "KeyfuncError",
     "LeaseError",

@@ -20,7 +20,7 @@ import weakref
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol, runtime_checkable
 
-from memokey.errors import KeyfuncError
+from memokey.errors import ConfigurationError, KeyfuncError
 
 __all__ = ["AnyKeyfunc", "Keyfunc", "NilArgs", "apply_keyfunc", "check_keyfunc", "nil_args"]
 
@@ -73,10 +73,12 @@ class NilArgs:
 
     def __init__(self, names: tuple[str, ...]) -> None:
         if not names:
-            raise ValueError("nil_args() needs at least one parameter name, e.g. nil_args('conn')")
+            raise ConfigurationError(
+                "nil_args() needs at least one parameter name, e.g. nil_args('conn')"
+            )
         for name in names:
             if not isinstance(name, str) or not name.isidentifier():
-                raise ValueError(f"nil_args() takes parameter names, got {name!r}")
+                raise ConfigurationError(f"nil_args() takes parameter names, got {name!r}")
         self.names = names
 
     def __repr__(self) -> str:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from memokey.errors import UnkeyableArgumentError
+from memokey.errors import ConfigurationError, UnkeyableArgumentError
 from memokey.hashing import Encoder, Refusal
 from memokey.hashing.core import MAX_NESTING
 from memokey.hashing.naming import module_name
@@ -47,7 +47,7 @@ def function_id(func: Callable[..., Any]) -> str:
     target = getattr(func, "__func__", func)  # a bound method: its function
     qualname = getattr(target, "__qualname__", None) or getattr(target, "__name__", None)
     if not isinstance(qualname, str):
-        raise TypeError(
+        raise ConfigurationError(
             f"cannot name {func!r} for a key: it has no __qualname__; memoize a plain "
             "function or method"
         )
@@ -63,7 +63,7 @@ def logic_key_of(func: Callable[..., Any], explicit: str | None = None) -> str |
         match = _LOGIC_KEY_LINE.search(doc) if isinstance(doc, str) else None
         key = match.group(1) if match else None
     if key is not None and (not isinstance(key, str) or not _LOGIC_KEY_CHARS.fullmatch(key)):
-        raise ValueError(
+        raise ConfigurationError(
             f"logic key {key!r} of {getattr(func, '__qualname__', func)!r} is not usable in a "
             "storage path: use letters, digits and . _ + - only (for example 'v2')"
         )
@@ -220,7 +220,7 @@ def _closure_error(func: types.FunctionType, refusal: Refusal) -> UnkeyableArgum
 def memo_dir(namespace: str, function_id: str, logic_key: str | None, digest: str) -> str:
     """``memokey-v1/{namespace}/{function_id}[@{logic_key}]/{digest}`` (relative)."""
     if not namespace or "/" in namespace:
-        raise ValueError(f"namespace {namespace!r} must be a non-empty name without '/'")
+        raise ConfigurationError(f"namespace {namespace!r} must be a non-empty name without '/'")
     suffix = f"@{logic_key}" if logic_key else ""
     return f"{SCHEME}/{namespace}/{function_id}{suffix}/{digest}"
 

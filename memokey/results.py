@@ -29,7 +29,7 @@ from typing import Any, cast
 import cloudpickle
 import xxhash
 
-from memokey.errors import ResultCorruptedError, SerializationError
+from memokey.errors import ConfigurationError, ResultCorruptedError, SerializationError
 
 __all__ = [
     "DEFAULT_SERIALIZER",
@@ -103,7 +103,7 @@ def register_serializer(
     serializer = Serializer(name, dumps, loads)
     with _registry_lock:
         if name in _registry and not clobber:
-            raise ValueError(
+            raise ConfigurationError(
                 f"a serializer named {name!r} is already registered; pick another name "
                 "or pass clobber=True to replace it"
             )
@@ -117,7 +117,7 @@ def get_serializer(name: str | Serializer) -> Serializer:
         with _registry_lock:
             known = _registry.setdefault(name.name, name)
         if known != name:
-            raise ValueError(
+            raise ConfigurationError(
                 f"a different serializer named {name.name!r} is already registered; "
                 "give yours a unique name"
             )
@@ -134,7 +134,9 @@ def get_serializer(name: str | Serializer) -> Serializer:
 
 def _check_name(name: str) -> None:
     if not isinstance(name, str) or not name or not name.isascii() or len(name) > _MAX_NAME:
-        raise ValueError(f"a serializer name must be 1-{_MAX_NAME} ASCII characters, got {name!r}")
+        raise ConfigurationError(
+            f"a serializer name must be 1-{_MAX_NAME} ASCII characters, got {name!r}"
+        )
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
 
+from memokey.errors import ConfigurationError
 from memokey_backends import Store, open_store
 
 __all__ = [
@@ -60,7 +61,7 @@ def _as_url(url: str | os.PathLike[str]) -> str:
     if isinstance(url, os.PathLike):
         url = os.fspath(url)
     if not isinstance(url, str) or not url:
-        raise TypeError(f"a memokey root is a non-empty URL or path string, got {url!r}")
+        raise ConfigurationError(f"a memokey root is a non-empty URL or path string, got {url!r}")
     return url
 
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from memokey._compute_once import async_locks, thread_locks
-from memokey.errors import ShimError, WriteConflictError
+from memokey.errors import ConfigurationError, ShimError, WriteConflictError
 from memokey.keyfuncs import AnyKeyfunc, apply_keyfunc, check_keyfunc
 from memokey.keys import MemoKey, bind_call, call_digest, function_id, logic_key_of
 from memokey.leases import Lease, acquire_or_wait, holding_lease
@@ -97,7 +97,7 @@ def _check_namespace(namespace: str) -> str:
         or namespace in (".", "..")
         or namespace.strip() != namespace
     ):
-        raise ValueError(
+        raise ConfigurationError(
             f"namespace must be a non-empty name without '/' or surrounding spaces, "
             f"got {namespace!r}; use e.g. 'default' or 'experiment-3'"
         )
@@ -119,9 +119,9 @@ class Runner:
         cache_errors: bool = False,
     ) -> None:
         if root is not None and not isinstance(root, (str, os.PathLike)):
-            raise TypeError(f"root must be a URL or path string, got {root!r}")
+            raise ConfigurationError(f"root must be a URL or path string, got {root!r}")
         if not lease_seconds > 0:
-            raise ValueError(f"lease_seconds must be positive, got {lease_seconds!r}")
+            raise ConfigurationError(f"lease_seconds must be positive, got {lease_seconds!r}")
         self.root = os.fspath(root) if root is not None else None
         self.namespace = _check_namespace(namespace)
         self.serializer = get_serializer(serializer)
@@ -555,7 +555,7 @@ class KeyedLocalRunner(Runner):
         cache_errors: bool = False,
     ) -> None:
         if not callable(keyfunc):
-            raise TypeError(f"keyfunc must be callable, got {keyfunc!r}")
+            raise ConfigurationError(f"keyfunc must be callable, got {keyfunc!r}")
         super().__init__(
             root,
             namespace=namespace,

@@ -33,6 +33,14 @@ def _rebuild(cls: type[MemokeyError], message: str, attrs: dict[str, Any]) -> Me
     return err
 
 
+class ConfigurationError(MemokeyError, ValueError, TypeError):
+    """memokey was configured with a bad value (root, namespace, logic key, serializer...).
+
+    It is also a ValueError and a TypeError, the exceptions Python code usually raises for
+    bad arguments, so either ``except`` clause catches it.
+    """
+
+
 class StoreError(MemokeyError):
     """The storage backend failed; never treated as a cache miss."""
 

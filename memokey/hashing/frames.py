@@ -14,7 +14,7 @@ import pandas as pd
 
 from memokey.hashing.arrays import encode_ndarray
 from memokey.hashing.core import TAG_U64, Encoder, Handler, encode_str
-from memokey.hashing.objects import encode_class
+from memokey.hashing.objects import encode_class, encode_name
 
 _ExtensionArray = pd.api.extensions.ExtensionArray
 
@@ -33,7 +33,13 @@ def pandas_handler(cls: type) -> Handler | None:
 
 def _header(enc: Encoder, kind: bytes, obj: object) -> None:
     enc.write(b"p" + kind)
-    encode_class(enc, type(obj))
+    cls = type(obj)
+    if cls.__module__.startswith("pandas") and getattr(pd, cls.__name__, None) is cls:
+        # pandas' own classes by their public name, as pandas 3 reports it: pandas 2 gives
+        # internal modules (pandas.core.frame) that move between versions.
+        encode_name(enc, b"C", f"pandas:{cls.__name__}")
+    else:
+        encode_class(enc, cls)
 
 
 def encode_dataframe(enc: Encoder, df: pd.DataFrame) -> None:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from types import MappingProxyType
 from typing import Any
 
+from memokey.errors import ConfigurationError
 from memokey.hashing.core import HANDLERS, Encoder, Handler, Refusal, reset_handler_cache
 from memokey.hashing.naming import qualified_name
 
@@ -25,11 +26,11 @@ def register_hasher(cls: type, reducer: Callable[[Any], object]) -> None:
     (int, str, list, dict, ...) have a fixed encoding and cannot be overridden.
     """
     if not isinstance(cls, type):
-        raise TypeError(f"register_hasher() needs a class, got {cls!r}")
+        raise ConfigurationError(f"register_hasher() needs a class, got {cls!r}")
     if not callable(reducer):
-        raise TypeError(f"register_hasher() needs a callable reducer, got {reducer!r}")
+        raise ConfigurationError(f"register_hasher() needs a callable reducer, got {reducer!r}")
     if cls in HANDLERS and cls not in _REDUCERS and cls.__module__ == "builtins":
-        raise ValueError(
+        raise ConfigurationError(
             f"{cls.__qualname__} is a built-in type with a fixed key encoding; register a "
             "subclass of it instead"
         )
