@@ -32,6 +32,15 @@ def fmt_seconds(seconds: float) -> str:
     return f"{seconds:.2f} s"
 
 
+def fmt_ratio(ratio: float) -> str:
+    """2.10×, 300×, or 1/43 for small ratios (easier to read than 0.02×)."""
+    if ratio >= 10:
+        return f"{ratio:,.0f}×"
+    if ratio >= 0.1:
+        return f"{ratio:.2f}×"
+    return f"1/{1 / ratio:,.0f}"
+
+
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
@@ -118,12 +127,14 @@ def decorator_table(summary: dict[str, Any]) -> list[str]:
                 continue
             cell = fmt_seconds(entry["seconds"])
             if "memokey_file_time_ratio" in entry:
-                cell += f" (memokey file:// = {entry['memokey_file_time_ratio']:.2f}×)"
+                cell += f" ({fmt_ratio(entry['memokey_file_time_ratio'])})"
             cells.append(cell)
         size = max(e.get("argument_bytes", 0) for e in per.values())
         rows.append([title.replace("a big", f"a {size >> 20} MiB") if size else title, *cells])
     return [
         "### Decorator overhead per call (median)",
+        "",
+        "In brackets: memokey file://'s time as a multiple of that column's time.",
         "",
         *_table(["call", *DECORATOR_APPROACHES], rows),
         "",

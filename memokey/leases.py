@@ -27,6 +27,12 @@ Clocks: staleness compares the holder's wall-clock ``expires_at`` with the reade
 The heartbeat renews every ``lease_seconds / 3``, so a live holder always has at least
 two thirds of ``lease_seconds`` left; hosts' clocks must agree better than that (NTP does).
 Leases are read straight from the store on every poll, never from a cache.
+
+Cost: taking a free lease is ONE exclusive write, and it is renewed by the process's
+shared heartbeat thread (`memokey._heartbeat`), not a thread of its own. Its version
+token (for compare-and-swap renewals) is read at the first renewal, which checks the
+stored bytes are still exactly ours. Lease writes are never fsynced: a lease is
+ephemeral, and one lost in a crash only lets a waiter take over sooner.
 """
 
 from __future__ import annotations
@@ -41,9 +47,10 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from types import TracebackType
 
+from memokey import _heartbeat
 from memokey.errors import LeaseError, StoreError, WriteConflictError
 from memokey_backends.protocol import Store
 
@@ -101,7 +108,17 @@ class LeaseRecord:
         return (time.time() if now is None else now) >= self.expires_at
 
     def encode(self) -> bytes:
-        return json.dumps(asdict(self), sort_keys=True).encode()
+        fields = {
+            "acquired_at": self.acquired_at,
+            "expires_at": self.expires_at,
+            "format": self.format,
+            "heartbeat": self.heartbeat,
+            "host": self.host,
+            "lease_seconds": self.lease_seconds,
+            "owner": self.owner,
+            "pid": self.pid,
+        }
+        return json.dumps(fields, sort_keys=True).encode()
 
     @classmethod
     def decode(cls, data: bytes) -> LeaseRecord | None:
@@ -134,28 +151,34 @@ def read_lease(store: Store, memo_dir: str) -> LeaseRecord | None:
 
 
 class Lease:
-    """A lease this process holds. Renewed by a daemon thread until `release()`.
+    """A lease this process holds, renewed by the shared heartbeat until `release()`.
 
     Use it as a context manager (or `holding_lease`) so that it is released on every
     path: return, exception, cancellation, KeyboardInterrupt.
     """
 
     def __init__(
-        self, store: Store, memo_dir: str, record: LeaseRecord, version: str | None
+        self,
+        store: Store,
+        memo_dir: str,
+        record: LeaseRecord,
+        version: str | None,
+        *,
+        version_known: bool = True,
     ) -> None:
         self.store = store
         self.memo_dir = memo_dir
         self.path = _lease_path(memo_dir)
         self.record = record
+        self._written = record.encode()  # the exact bytes of our last write
         self._version = version
+        # False: we created the lease and have not read its version token yet (the first
+        # compare-and-swap renewal reads it, checking the bytes are still ours).
+        self._version_known = version_known or not store.supports_cas
         self._lost = False
         self._released = False
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(
-            target=self._beat, name=f"memokey-lease-{record.owner[:8]}", daemon=True
-        )
-        self._thread.start()
+        _heartbeat.heartbeat.add(self, record.lease_seconds / 3)
 
     @property
     def uri(self) -> str:
@@ -170,14 +193,13 @@ class Lease:
     def released(self) -> bool:
         return self._released
 
-    def _beat(self) -> None:
-        interval = self.record.lease_seconds / 3
-        while not self._stop.wait(interval):
-            try:
-                if not self.renew():
-                    return
-            except StoreError as exc:  # transient: the next beat tries again
-                log.warning("could not renew the lease %s (%s); retrying", self.uri, exc)
+    def beat(self) -> bool:
+        """One heartbeat: renew; False once renewing is over (released or lost)."""
+        try:
+            return self.renew()
+        except StoreError as exc:  # transient: the next beat tries again
+            log.warning("could not renew the lease %s (%s); retrying", self.uri, exc)
+            return True
 
     def renew(self) -> bool:
         """Push `expires_at` forward; False (and `lost` set) if someone took the lease over."""
@@ -185,40 +207,46 @@ class Lease:
             if self._lost or self._released:
                 return False
             record = self.record.renewed()
-            if self.store.supports_cas and self._version is not None:
+            data = record.encode()
+            if self.store.supports_cas:
+                if not self._version_known:
+                    current = self.store.read_versioned(self.path)
+                    if current is None or current[0] != self._written:
+                        self._lost = True
+                        return False
+                    self._version, self._version_known = current[1], True
+                if self._version is None:
+                    self._lost = True  # created, then replaced before we read it back
+                    return False
                 try:
-                    self._version = self.store.swap(
-                        self.path, record.encode(), version=self._version
-                    )
+                    self._version = self.store.swap(self.path, data, version=self._version)
                 except WriteConflictError:
                     self._lost = True
                     return False
             else:
-                current = read_lease(self.store, self.memo_dir)
+                current_data = self.store.read(self.path)
+                current = None if current_data is None else LeaseRecord.decode(current_data)
                 if current is None or current.owner != self.record.owner:
                     self._lost = True
                     return False
-                self.store.write(self.path, record.encode())
-            self.record = record
+                self.store.write(self.path, data)
+            self.record, self._written = record, data
             return True
 
     def release(self) -> None:
-        """Stop the heartbeat and delete the lease if it is still ours. Never raises a
-        store error (it would hide the caller's own exception); a lease that cannot be
-        deleted simply expires after ``lease_seconds``."""
-        with self._lock:
+        """Stop renewing and delete the lease if it is still ours. Never raises a store
+        error (it would hide the caller's own exception); a lease that cannot be deleted
+        simply expires after ``lease_seconds``."""
+        with self._lock:  # waits for a renewal in progress; none starts after this
             if self._released:
                 return
             self._released = True
-            self._stop.set()
-        if self._thread is not threading.current_thread():
-            self._thread.join()
+        _heartbeat.heartbeat.discard(self)
         if self._lost:
             return
         try:
             data = self.store.read(self.path)
-            current = None if data is None else LeaseRecord.decode(data)
-            if current is not None and current.owner == self.record.owner:
+            if data is not None and (data == self._written or self._owns(data)):
                 self.store.delete(self.path)
         except StoreError as exc:
             log.warning(
@@ -227,6 +255,10 @@ class Lease:
                 exc,
                 self.record.lease_seconds,
             )
+
+    def _owns(self, data: bytes) -> bool:
+        current = LeaseRecord.decode(data)
+        return current is not None and current.owner == self.record.owner
 
     def __enter__(self) -> Lease:
         return self
@@ -259,17 +291,7 @@ def try_acquire(
         store.write(path, record.encode(), exclusive=True)
     except WriteConflictError:
         return _take_over_if_stale(store, memo_dir, record)
-    return Lease(store, memo_dir, record, _version_if_ours(store, path, record))
-
-
-def _version_if_ours(store: Store, path: str, record: LeaseRecord) -> str | None:
-    """The version token of the lease we just created (None without compare-and-swap)."""
-    if not store.supports_cas:
-        return None
-    current = store.read_versioned(path)
-    if current is None or current[0] != record.encode():
-        return None  # taken over already; the first renewal will notice and set `lost`
-    return current[1]
+    return Lease(store, memo_dir, record, None, version_known=False)
 
 
 def _take_over_if_stale(store: Store, memo_dir: str, record: LeaseRecord) -> Lease | None:

@@ -26,6 +26,7 @@ from memokey_backends import Store, open_store
 
 __all__ = [
     "ENV_VAR",
+    "RootCache",
     "RootSource",
     "RootSpec",
     "default_cache_dir",
@@ -126,3 +127,40 @@ def resolve_root(
 ) -> Store:
     """The store a call made now uses (see `select_root`)."""
     return select_root(explicit, storage_options).open()
+
+
+class RootCache:
+    """`select_root(explicit, storage_options).open()` for one runner, without redoing
+    per call what does not depend on the call.
+
+    Each call looks only at what can change between calls: the active ``with root()``
+    block (its store is kept while the same block is active) and, without an explicit
+    root, ``MEMOKEY_ROOT`` / the default directory (the store is kept while the URL is
+    the same). Stores are opened by `open_store`, which caches them per URL and options.
+    """
+
+    def __init__(
+        self,
+        explicit: str | os.PathLike[str] | None,
+        storage_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.explicit = None if explicit is None else _as_url(explicit)
+        self.storage_options: Mapping[str, Any] = MappingProxyType(dict(storage_options or {}))
+        self._context: tuple[RootSpec, Store] | None = None
+        self._chosen: tuple[str, Store] | None = None
+
+    def store(self) -> Store:
+        """The store a call made now uses (the same choice as `select_root`)."""
+        active = _active.get()
+        if active is not None:
+            context = self._context
+            if context is None or context[0] is not active:
+                context = self._context = (active, active.open())
+            return context[1]
+        url = self.explicit
+        if url is None:
+            url = os.environ.get(ENV_VAR, "") or default_root()
+        chosen = self._chosen
+        if chosen is None or chosen[0] != url:
+            chosen = self._chosen = (url, select_root(url, self.storage_options).open())
+        return chosen[1]

@@ -15,6 +15,23 @@ from memokey_backends._primitives import Primitives, stale
 __all__ = ["AzurePrimitives"]
 
 
+def _bound_retries(fs: Any) -> None:
+    """Shorten the SDK's retry policy on this filesystem's client.
+
+    azure-storage's default waits 15 s + 3**n between up to 3 connection retries, so a
+    stopped server took minutes to report. memokey retries whole operations itself
+    (`_translate.call`), so the SDK is told not to; adlfs offers no option for this, so
+    the client's policy object is adjusted in place.
+    """
+    client = getattr(fs, "service_client", None)
+    policy = getattr(getattr(client, "_config", None), "retry_policy", None)
+    if policy is None:
+        return
+    for attr in ("total_retries", "connect_retries", "read_retries", "status_retries"):
+        if isinstance(getattr(policy, attr, None), int):
+            setattr(policy, attr, 0)
+
+
 async def _get(fs: Any, container: str, blob: str) -> tuple[bytes, str] | None:
     from azure.core.exceptions import ResourceNotFoundError
 
@@ -51,6 +68,10 @@ class AzurePrimitives(Primitives):
     """``overwrite=False`` for write-once, ETag + ``IfNotModified`` for compare-and-swap."""
 
     supports_cas = True
+
+    def __init__(self, fs: Any) -> None:
+        super().__init__(fs)
+        _bound_retries(fs)
 
     def write(self, path: str, data: bytes, *, exclusive: bool) -> None:
         self.fs.pipe_file(path, data, overwrite=not exclusive)

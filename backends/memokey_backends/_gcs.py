@@ -19,9 +19,9 @@ from memokey_backends._primitives import Primitives, stale
 __all__ = ["GCSPrimitives"]
 
 _MIN_CHUNK = 50 * 2**20
-_REQUEST_RETRIES = 2
+_REQUEST_RETRIES = 1
 """gcsfs retries each request 6 times with up to 32 s pauses (about 30 s before a
-stopped server is reported); memokey retries whole operations itself, so it asks for less."""
+stopped server is reported); memokey retries whole operations itself (`_translate.call`)."""
 
 
 def _bound_retries(fs: Any) -> None:
@@ -60,19 +60,27 @@ async def _upload(fs: Any, bucket: str, key: str, data: bytes, generation: str) 
 
 
 async def _get(fs: Any, path: str) -> tuple[bytes, str] | None:
-    """The object and its generation, from one GET of one exact generation."""
-    for _ in range(5):
+    """The object and its generation from one GET (``x-goog-generation`` names exactly
+    the generation served); without that header, one exact generation is fetched."""
+    try:
+        headers, data = await fs._call("GET", fs.url(path))
+    except FileNotFoundError:
+        return None
+    lowered = {str(k).lower(): v for k, v in headers.items()}
+    generation = lowered.get("x-goog-generation")
+    if generation is not None:
+        return bytes(data), str(generation)
+    for _ in range(20):  # pragma: no cover - servers that omit the header
         try:
             info = await fs._info(path)
             generation = str(info["generation"])
             _headers, data = await fs._call("GET", fs.url(path, generation=generation))
         except FileNotFoundError:
-            # absent, or that generation was just replaced: look again
             if not await fs._exists(path):
                 return None
-            continue
+            continue  # that generation was just replaced: look again
         return bytes(data), generation
-    raise stale(path, "the object keeps changing while being read")
+    raise OSError(f"{path} kept changing while being read; retry later")  # pragma: no cover
 
 
 class GCSPrimitives(Primitives):

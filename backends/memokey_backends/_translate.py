@@ -162,7 +162,7 @@ def translate(exc: BaseException, *, op: str, uri: str) -> StoreError:
 class RetryPolicy:
     """Bounded exponential backoff for transient failures."""
 
-    def __init__(self, attempts: int = 4, base_delay: float = 0.1, max_delay: float = 2.0) -> None:
+    def __init__(self, attempts: int = 3, base_delay: float = 0.2, max_delay: float = 2.0) -> None:
         self.attempts = max(1, attempts)
         self.base_delay = base_delay
         self.max_delay = max_delay

@@ -34,7 +34,7 @@ _NETWORK_DEFAULTS: dict[str, dict[str, Any]] = {
         "config_kwargs": {
             "connect_timeout": 5,
             "read_timeout": 60,
-            "retries": {"max_attempts": 2, "mode": "standard"},
+            "retries": {"max_attempts": 1, "mode": "standard"},
         },
     },
     "gcs": {"use_listings_cache": False},

@@ -91,8 +91,16 @@ def _answers(url: str, method: str, any_status: bool) -> bool:
         return False
 
 
-def _start(name: str, cmd: list[str], port: int, probe: str, *, any_status: bool = False,
-           method: str = "GET", cwd: str | None = None) -> Server:
+def _start(
+    name: str,
+    cmd: list[str],
+    port: int,
+    probe: str,
+    *,
+    any_status: bool = False,
+    method: str = "GET",
+    cwd: str | None = None,
+) -> Server:
     log = tempfile.TemporaryFile()  # a file, not a pipe: a chatty server never blocks
     proc = subprocess.Popen(
         cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=cwd

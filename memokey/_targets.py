@@ -1,0 +1,124 @@
+"""A keyed call ready to look up (`Target`), and the per-function work done once.
+
+Everything on a hit that does not depend on the call's arguments is computed once per
+(function, store) and kept in a `Place`: the function id, the logic key and the path and
+URI prefixes of its memo directories. Per call only the digest is new, so a target's
+paths are two string concatenations; its `MemoKey` is built only when someone asks for
+it (a miss, `key_for`, a log line).
+"""
+
+from __future__ import annotations
+
+import inspect
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from memokey.keys import MemoKey, function_id, logic_key_of, memo_dir
+from memokey_backends import Store
+
+__all__ = ["META", "RESULT", "Place", "PlaceCache", "Target"]
+
+RESULT = "result"
+META = "meta.json"
+_MAX_PLACES = 1024
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where one function's results live in one store (everything but the digest)."""
+
+    store: Store
+    namespace: str
+    function_id: str
+    logic_key: str | None
+    path_prefix: str  # "memokey-v1/{namespace}/{function_id}[@{logic_key}]/"
+    uri_prefix: str  # store URL + "/" + path_prefix
+
+    @classmethod
+    def of(
+        cls, store: Store, namespace: str, function_id: str, logic_key: str | None
+    ) -> Place:
+        prefix = memo_dir(namespace, function_id, logic_key, "")
+        return cls(
+            store,
+            namespace,
+            function_id,
+            logic_key,
+            prefix,
+            f"{store.url.rstrip('/')}/{prefix}",
+        )
+
+
+class Target:
+    """A keyed call: its store, where its memo directory is, and the arguments keyed."""
+
+    __slots__ = ("_key", "digest", "keyed", "path", "place", "result_path", "store", "uri")
+
+    def __init__(self, place: Place, digest: str, keyed: inspect.BoundArguments) -> None:
+        self.place = place
+        self.store = place.store
+        self.digest = digest
+        self.keyed = keyed
+        self.path = place.path_prefix + digest
+        self.uri = place.uri_prefix + digest
+        self.result_path = self.path + "/" + RESULT
+        self._key: MemoKey | None = None
+
+    @property
+    def key(self) -> MemoKey:
+        """The call's `MemoKey` (equal to `MemoKey.build` of the same parts)."""
+        if self._key is None:
+            place = self.place
+            self._key = MemoKey(
+                namespace=place.namespace,
+                function_id=place.function_id,
+                logic_key=place.logic_key,
+                digest=self.digest,
+                root_url=place.store.url,
+                path=self.path,
+                uri=self.uri,
+            )
+        return self._key
+
+    @property
+    def result_uri(self) -> str:
+        return self.uri + "/" + RESULT
+
+    @property
+    def meta_path(self) -> str:
+        return self.path + "/" + META
+
+
+class PlaceCache:
+    """`Place`s by (function, store), for one runner (its namespace and logic key).
+
+    The runner's own `logic_key` applies only to the function it decorates (`own`); a
+    function a keyfunc returns brings its own. Unhashable callables are not cached.
+    """
+
+    def __init__(self, namespace: str, logic_key: str | None) -> None:
+        self.namespace = namespace
+        self.logic_key = logic_key
+        self._places: dict[tuple[Callable[..., Any], bool, Store], Place] = {}
+        self._lock = threading.Lock()
+
+    def get(self, func: Callable[..., Any], store: Store, *, own: bool) -> Place:
+        key = (func, own, store)
+        try:
+            return self._places[key]
+        except KeyError:
+            pass
+        except TypeError:  # an unhashable callable
+            return self._make(func, store, own=own)
+        place = self._make(func, store, own=own)
+        with self._lock:
+            if len(self._places) >= _MAX_PLACES:
+                self._places.clear()
+            self._places[key] = place
+        return place
+
+    def _make(self, func: Callable[..., Any], store: Store, *, own: bool) -> Place:
+        logic_key = logic_key_of(func, self.logic_key if own else None)
+        return Place.of(store, self.namespace, function_id(func), logic_key)

@@ -1,0 +1,17 @@
+"""The store conformance suite on GCS via fake-gcs-server (single-request uploads with ifGenerationMatch)."""
+
+import pytest
+
+from memokey.testing import ServerFaultBehaviour, StoreConformance
+
+pytestmark = pytest.mark.cloud
+
+
+class TestGCSStore(StoreConformance, ServerFaultBehaviour):
+    @pytest.fixture
+    def store_location(self, gcs_root):
+        return gcs_root
+
+    @pytest.fixture
+    def stopped_store_location(self, gcs_stopped_root):
+        return gcs_stopped_root
