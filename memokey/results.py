@@ -14,6 +14,15 @@ Layout (all integers big-endian)::
     payload len  8 bytes   unsigned
     checksum    16 bytes   xxh3_128 digest of the payload
     payload      payload len bytes
+
+Durability: memokey does not fsync results by default (neither does joblib.Memory). A
+result is published atomically (written aside, then linked or renamed into place), so
+other processes see all of it or nothing; after a power loss or kernel crash a result
+can still come back torn or empty, and then its checksum no longer matches: the reader
+gets `ResultCorruptedError`, never a wrong value. Roots that must survive power loss
+can ask the local store to fsync each result before publishing it:
+``open_store("file:///x", fsync=True)``, i.e. ``memoize(root, storage_options={"fsync":
+True})`` (or ``MEMOKEY_FSYNC=1`` in the environment).
 """
 
 from __future__ import annotations
@@ -52,6 +61,7 @@ _PICKLE_PROTOCOL = 5
 _FIXED = struct.Struct(">4sBB")
 _TAIL = struct.Struct(">Q16s")
 _MAX_NAME = 255
+_PREFIX = MAGIC + bytes([FORMAT_VERSION])
 
 
 @dataclass(frozen=True)
@@ -184,6 +194,26 @@ def encode_result(value: Any, serializer: str | Serializer = DEFAULT_SERIALIZER)
     )
 
 
+def _parse_common(data: bytes) -> tuple[str, int, bytes, int] | None:
+    """(serializer name, payload length, checksum, payload offset) of a well-formed
+    header written by this version, or None (then `read_header` says what is wrong).
+    The hit path's cheap check: no memoryview, no header object."""
+    if len(data) < _FIXED.size or data[:5] != _PREFIX:
+        return None
+    tail_at = _FIXED.size + data[5]
+    if len(data) < tail_at + _TAIL.size:
+        return None
+    try:
+        name = data[_FIXED.size : tail_at].decode("ascii")
+    except UnicodeDecodeError:
+        return None
+    length, checksum = _TAIL.unpack_from(data, tail_at)
+    offset = tail_at + _TAIL.size
+    if len(data) - offset != length:
+        return None
+    return name, length, checksum, offset
+
+
 def read_header(data: bytes, uri: str) -> ResultHeader:
     """Parse and check the header of a stored result; the payload is not verified here."""
     view = memoryview(data)
@@ -220,11 +250,15 @@ def decode_result(data: bytes, uri: str) -> Any:
     Raises `ResultCorruptedError` (truncated, tampered, wrong format) or
     `SerializationError` (intact but undecodable here, e.g. a class that no longer exists).
     """
-    header = read_header(data, uri)
-    payload = memoryview(data)[header.payload_offset :]
-    if xxhash.xxh3_128_digest(payload) != header.checksum:
+    parsed = _parse_common(data) if isinstance(data, bytes) else None
+    if parsed is None:
+        header = read_header(data, uri)  # raises, naming what is wrong, or parses
+        parsed = header.serializer, header.payload_length, header.checksum, header.payload_offset
+    name, _length, checksum, offset = parsed
+    payload = memoryview(data)[offset:]
+    if xxhash.xxh3_128_digest(payload) != checksum:
         raise _corrupted(uri, "its payload does not match the checksum in its header")
-    serializer = get_serializer(header.serializer)
+    serializer = _registry.get(name) or get_serializer(name)
     try:
         if serializer.loads_buffers:  # pickle.loads reads a memoryview without copying it
             return serializer.loads(cast(bytes, payload))

@@ -7,6 +7,13 @@ computes once per process (a per-URI lock), publishes ``result`` with an exclusi
 
 The whole miss path lives in `Runner._compute` / `Runner._acompute`, the seam where
 cross-process leases and remote shims plug in.
+
+A hit repeats no work that does not depend on the call: the store (`RootCache`), the
+function's id, logic key and path prefixes (`memokey._targets.PlaceCache`) and its
+signature plan (`memokey.keys.bind_call`) are kept; per call there is the binding, the
+digest, ONE read and the decoding. Nothing a miss writes is fsynced by memokey: the lease
+is ephemeral, ``meta.json`` is advisory and the result is protected by its checksum (see
+`memokey.results`; a local store can be asked to fsync results, see `open_store`).
 """
 
 from __future__ import annotations
@@ -17,16 +24,15 @@ import inspect
 import logging
 import os
 import time
-import weakref
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from concurrent.futures import Future
-from dataclasses import dataclass
 from typing import Any
 
 from memokey._compute_once import async_locks, thread_locks
+from memokey._targets import META, PlaceCache, Target
 from memokey.errors import ConfigurationError, ShimError, WriteConflictError
 from memokey.keyfuncs import AnyKeyfunc, apply_keyfunc, check_keyfunc
-from memokey.keys import MemoKey, bind_call, call_digest, function_id, logic_key_of
+from memokey.keys import MemoKey, bind_call, call_digest, logic_key_of
 from memokey.leases import Lease, acquire_or_wait, holding_lease
 from memokey.meta import argument_summary, build_meta, encode_meta
 from memokey.remote import ERROR, Invocation, publish_failure, raise_failure
@@ -38,40 +44,16 @@ from memokey.results import (
     get_serializer,
     read_header,
 )
-from memokey.roots import select_root
+from memokey.roots import RootCache, select_root
 from memokey.shims import fanout
 from memokey.shims.base import Job, SameThreadShim, Shim, same_thread
 from memokey.shims.dispatch import finish_elsewhere, start_elsewhere
-from memokey_backends import Store
 
 __all__ = ["DEFAULT_LEASE_SECONDS", "KeyedLocalRunner", "MemoKey", "MemoizingRunner", "Runner"]
 
 logger = logging.getLogger("memokey")
 
 DEFAULT_LEASE_SECONDS = 60.0
-RESULT = "result"
-META = "meta.json"
-
-
-@dataclass(frozen=True)
-class Target:
-    """A keyed call ready to look up: its store, its key and the arguments keyed."""
-
-    store: Store
-    key: MemoKey
-    keyed: inspect.BoundArguments
-
-    @property
-    def result_path(self) -> str:
-        return f"{self.key.path}/{RESULT}"
-
-    @property
-    def result_uri(self) -> str:
-        return f"{self.key.uri}/{RESULT}"
-
-    @property
-    def meta_path(self) -> str:
-        return f"{self.key.path}/{META}"
 
 
 def _unwrap_memoized(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -129,12 +111,9 @@ class Runner:
         self.logic_key = logic_key
         self.lease_seconds = float(lease_seconds)
         self.cache_errors = bool(cache_errors)
-        # Hit-path caches: names of the functions this runner keys, and the store of the
-        # last root chosen without a `with root()` block (its options are this runner's).
-        self._names: weakref.WeakKeyDictionary[Callable[..., Any], tuple[str, str | None]] = (
-            weakref.WeakKeyDictionary()
-        )
-        self._store: tuple[str, Store] | None = None
+        # Hit-path caches (see the module docstring).
+        self._roots = RootCache(self.root, self.storage_options)
+        self._places = PlaceCache(self.namespace, self.logic_key)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(root={self.root!r}, namespace={self.namespace!r})"
@@ -157,35 +136,10 @@ class Runner:
         self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Target:
         key_func, keyed = self._key_call(func, args, kwargs)
-        key_func = _unwrap_memoized(key_func)
-        fid, logic_key = self._name(key_func, own=key_func is func)
-        digest = call_digest(key_func, keyed)
-        store = self._open_store()
-        key = MemoKey.build(self.namespace, fid, logic_key, digest, store.url)
-        return Target(store, key, keyed)
-
-    def _name(self, func: Callable[..., Any], *, own: bool) -> tuple[str, str | None]:
-        """(function id, logic key); the runner's logic_key applies to its own function."""
-        if not own:
-            return function_id(func), logic_key_of(func)
-        try:
-            return self._names[func]
-        except (KeyError, TypeError):
-            pass
-        names = function_id(func), logic_key_of(func, self.logic_key)
-        with contextlib.suppress(TypeError):  # not weak-referenceable: just not cached
-            self._names[func] = names
-        return names
-
-    def _open_store(self) -> Store:
-        """The store of the root chosen now (see `memokey.roots.select_root`)."""
-        spec = select_root(self.root, self.storage_options)
-        if spec.source == "context":
-            return spec.open()
-        cached = self._store
-        if cached is None or cached[0] != spec.url:
-            cached = self._store = (spec.url, spec.open())
-        return cached[1]
+        if getattr(key_func, "__memokey_runner__", None) is not None:
+            key_func = _unwrap_memoized(key_func)
+        place = self._places.get(key_func, self._roots.store(), own=key_func is func)
+        return Target(place, call_digest(key_func, keyed), keyed)
 
     def key_for(
         self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
@@ -216,7 +170,7 @@ class Runner:
         here at once, the call's own errors arrive through the future."""
         target = self._target(func, args, kwargs)
         return fanout.submit(
-            target.key.uri, lambda: self._call(target, func, args, kwargs), inline=self._inline
+            target.uri, lambda: self._call(target, func, args, kwargs), inline=self._inline
         )
 
     @property
@@ -233,12 +187,15 @@ class Runner:
     ) -> Any:
         found, value = self._lookup(target)
         if not found:
-            with thread_locks.hold(target.key.uri):
-                found, value = self._lookup(target)  # another thread may have just published
+            with thread_locks.hold(target.uri):
+                # Another thread may have just published. With a lease, `_compute` checks
+                # that before taking it; a process-local store takes none: look here.
+                if target.store.process_local:
+                    found, value = self._lookup(target)
                 if not found:
-                    logger.debug("miss %s", target.key.uri)
+                    logger.debug("miss %s", target.uri)
                     return self._compute(target, func, args, kwargs)
-        logger.debug("hit %s", target.key.uri)
+        logger.debug("hit %s", target.uri)
         return value
 
     def _compute(
@@ -251,7 +208,7 @@ class Runner:
         """The miss path: under the lease (other processes wait for us), run the call and
         publish its result; a waiter returns what the lease holder published."""
         if self.cache_errors:
-            raise_failure(target.store, target.key.path)
+            raise_failure(target.store, target.path)
         while True:
             with self._exclusive(target) as ours:
                 if ours:
@@ -260,7 +217,7 @@ class Runner:
             if found:
                 return value
             if self.cache_errors:
-                raise_failure(target.store, target.key.path)
+                raise_failure(target.store, target.path)
             # Published, then deleted (memokey rm) before we read it: compete again.
 
     @contextlib.contextmanager
@@ -272,7 +229,7 @@ class Runner:
             return
         with holding_lease(
             target.store,
-            target.key.path,
+            target.path,
             done=lambda: self._published(target),
             lease_seconds=self.lease_seconds,
         ) as lease:
@@ -282,7 +239,7 @@ class Runner:
         store = target.store
         if store.exists(target.result_path):
             return True
-        return self.cache_errors and store.exists(f"{target.key.path}/{ERROR}")
+        return self.cache_errors and store.exists(f"{target.path}/{ERROR}")
 
     def _run(
         self,
@@ -298,7 +255,7 @@ class Runner:
             value = func(*args, **kwargs)
         except Exception as exc:
             if self.cache_errors:
-                publish_failure(target.store, exc, target.key.path)
+                publish_failure(target.store, exc, target.path)
             raise
         return self._publish(target, value, started, time.perf_counter() - clock)
 
@@ -314,12 +271,12 @@ class Runner:
         target = self._target(func, args, kwargs)
         found, value = await asyncio.to_thread(self._lookup, target)
         if not found:
-            async with async_locks().hold(target.key.uri):
+            async with async_locks().hold(target.uri):
                 found, value = await asyncio.to_thread(self._lookup, target)
                 if not found:
-                    logger.debug("miss %s", target.key.uri)
+                    logger.debug("miss %s", target.uri)
                     return await self._acompute(target, func, args, kwargs)
-        logger.debug("hit %s", target.key.uri)
+        logger.debug("hit %s", target.uri)
         return value
 
     async def _acompute(
@@ -332,7 +289,7 @@ class Runner:
         """The miss path for coroutine functions (see `_compute`); the lease is taken and
         released off the event loop, and released even if the task is cancelled."""
         if self.cache_errors:
-            await asyncio.to_thread(raise_failure, target.store, target.key.path)
+            await asyncio.to_thread(raise_failure, target.store, target.path)
         while True:
             acquiring = asyncio.ensure_future(asyncio.to_thread(self._acquire, target))
             try:
@@ -350,7 +307,7 @@ class Runner:
             if found:
                 return value
             if self.cache_errors:
-                await asyncio.to_thread(raise_failure, target.store, target.key.path)
+                await asyncio.to_thread(raise_failure, target.store, target.path)
 
     def _acquire(self, target: Target) -> Lease | bool | None:
         """The lease (True for a process-local store), or None once published."""
@@ -358,7 +315,7 @@ class Runner:
             return True
         return acquire_or_wait(
             target.store,
-            target.key.path,
+            target.path,
             done=lambda: self._published(target),
             lease_seconds=self.lease_seconds,
         )
@@ -376,7 +333,7 @@ class Runner:
             value = await func(*args, **kwargs)
         except Exception as exc:
             if self.cache_errors:
-                await asyncio.to_thread(publish_failure, target.store, exc, target.key.path)
+                await asyncio.to_thread(publish_failure, target.store, exc, target.path)
             raise
         duration = time.perf_counter() - clock
         return await asyncio.to_thread(self._publish, target, value, started, duration)
@@ -393,7 +350,7 @@ class Runner:
         try:
             target.store.write(target.result_path, data, exclusive=True)
         except WriteConflictError:
-            logger.debug("lost the publish race for %s; using the stored result", target.key.uri)
+            logger.debug("lost the publish race for %s; using the stored result", target.uri)
             found, winner = self._lookup(target)
             return winner if found else value
         self._write_meta(target, data, value, started, duration)
@@ -488,7 +445,7 @@ class MemoizingRunner(Runner):
             def call() -> Any:
                 return Runner._run(self, target, func, args, kwargs)
 
-            job = Job(call=call, memo_uri=target.key.uri, label=target.key.function_id)
+            job = Job(call=call, memo_uri=target.uri, label=target.key.function_id)
             return self.shim.start(job).result()
         return self._run_elsewhere(target, func, args, kwargs)
 
@@ -512,11 +469,11 @@ class MemoizingRunner(Runner):
         started = time.time()
         clock = time.perf_counter()
         job = start_elsewhere(
-            self.shim, target.store, target.key.path, invocation, spec.storage_options
+            self.shim, target.store, target.path, invocation, spec.storage_options
         )
         self.shim.start(job).result()
         value = finish_elsewhere(
-            self.shim, target.store, target.key.path, lambda: self._lookup(target)
+            self.shim, target.store, target.path, lambda: self._lookup(target)
         )
         data = target.store.read(target.result_path)
         if data is not None:

@@ -20,11 +20,13 @@ the run when ``CI=true``. ``tests/helpers/servers.py`` starts dedicated servers 
 tests that stop one on purpose.
 """
 
+import contextlib  # noqa: E402
 import uuid  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
 from typing import Any  # noqa: E402
 
 import pytest  # noqa: E402
+
 from helpers.servers import (  # noqa: E402
     Server,
     ServerMissingError,
@@ -75,10 +77,8 @@ def new_bucket_root(backend: str, server: Server) -> Iterator[Location]:
     fs = fsspec.filesystem(scheme, **server.options)
     fs.mkdir(bucket)
     yield f"{scheme}://{bucket}/root", dict(server.options)
-    try:
+    with contextlib.suppress(Exception):  # best effort: the server is in-memory anyway
         fs.rm(bucket, recursive=True)
-    except Exception:  # noqa: S110 - best-effort cleanup; the server is in-memory anyway
-        pass
 
 
 @pytest.fixture
@@ -120,9 +120,9 @@ def store_root(request: pytest.FixtureRequest) -> Location:
 
 def _stopped_root(backend: str, start: Any) -> Iterator[Location]:
     """A root on a dedicated server that holds one object and has then been stopped."""
-    from memokey_backends import open_store
-
     import fsspec
+
+    from memokey_backends import open_store
 
     for server in _server(start):
         scheme = _SCHEME[backend]

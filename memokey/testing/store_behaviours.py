@@ -149,7 +149,8 @@ class ListingBehaviour(StoreFixtures):
         store.write("ns/f/top", b"22")
         entries = {e.path: e for e in store.list("ns/f")}
         assert sorted(entries) == ["ns/f/d1", "ns/f/top"]
-        assert entries["ns/f/d1"].is_dir and not entries["ns/f/top"].is_dir
+        assert entries["ns/f/d1"].is_dir
+        assert not entries["ns/f/top"].is_dir
         assert entries["ns/f/top"].size == 2
 
     def test_recursive_list_shows_every_object_with_size_and_mtime(self, store: Store) -> None:
@@ -216,7 +217,8 @@ class CompareAndSwapBehaviour(StoreFixtures):
         store.write("lease", b"a")
         got = store.read_versioned("lease")
         info = store.info("lease")
-        assert got is not None and info is not None
+        assert got is not None
+        assert info is not None
         assert (got[0], got[1]) == (b"a", info.version)
 
     def test_swap_with_the_current_version_replaces_and_returns_the_new_version(

@@ -1,4 +1,4 @@
-"""The store conformance suite on Azure Blob via Azurite 3.35.0 (overwrite=False / ETag + IfNotModified)."""
+"""The store conformance suite on Azure Blob, served by Azurite 3.35.0."""
 
 import pytest
 

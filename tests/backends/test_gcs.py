@@ -1,4 +1,4 @@
-"""The store conformance suite on GCS via fake-gcs-server (single-request uploads with ifGenerationMatch)."""
+"""The store conformance suite on GCS, served by fake-gcs-server."""
 
 import pytest
 

@@ -1,4 +1,4 @@
-"""The store conformance suite on S3 via moto_server (If-None-Match / If-Match on the ETag)."""
+"""The store conformance suite on S3, served by moto_server."""
 
 import pytest
 

@@ -19,7 +19,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 __all__ = [
     "AZURITE_BIN",
@@ -53,6 +53,7 @@ class Server:
     name: str
     proc: subprocess.Popen[bytes]
     port: int
+    log: IO[bytes] | None = None
     options: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -61,6 +62,9 @@ class Server:
 
     def stop(self) -> None:
         """SIGTERM the process group, SIGKILL it after 10 s; idempotent."""
+        if self.log is not None:
+            self.log.close()
+            self.log = None
         if self.proc.poll() is not None:
             return
         try:
@@ -80,8 +84,8 @@ def free_port() -> int:
         return port
 
 
-def _answers(url: str, method: str, any_status: bool) -> bool:
-    req = urllib.request.Request(url, method=method)
+def _answers(url: str, any_status: bool) -> bool:
+    req = urllib.request.Request(url)
     try:
         with urllib.request.urlopen(req, timeout=2) as resp:
             return bool(resp.status == 200 or any_status)
@@ -98,21 +102,19 @@ def _start(
     probe: str,
     *,
     any_status: bool = False,
-    method: str = "GET",
-    cwd: str | None = None,
 ) -> Server:
-    log = tempfile.TemporaryFile()  # a file, not a pipe: a chatty server never blocks
-    proc = subprocess.Popen(
-        cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=cwd
-    )
-    server = Server(name, proc, port)
+    # The log is a file, not a pipe, so a chatty server never blocks on a full pipe.
+    log = tempfile.TemporaryFile()  # noqa: SIM115 - closed by Server.stop
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    server = Server(name, proc, port, log)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             log.seek(0)
             err = log.read()[-4000:].decode(errors="replace")
+            server.stop()
             raise RuntimeError(f"{name} exited with {proc.returncode} on start:\n{err}")
-        if _answers(f"{server.endpoint}{probe}", method, any_status):
+        if _answers(f"{server.endpoint}{probe}", any_status):
             return server
         time.sleep(0.05)
     server.stop()
