@@ -104,7 +104,6 @@ class Heartbeat:
                 else:
                     del self._due[member]
 
-
     def _reset(self) -> None:
         """Forget everything (the child of a fork: its parent's thread does not exist)."""
         self._cond = threading.Condition(threading.Lock())

@@ -1,4 +1,5 @@
-"""A keyed call ready to look up (`Target`), and the per-function work done once.
+"""A keyed call (`Target`): where its objects live, reading its result, writing its
+``meta.json``, and the per-function work done once.
 
 Everything on a hit that does not depend on the call's arguments is computed once per
 (function, store) and kept in a `Place`: the function id, the logic key and the path and
@@ -10,15 +11,30 @@ it (a miss, `key_for`, a log line).
 from __future__ import annotations
 
 import inspect
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from memokey.errors import ConfigurationError
 from memokey.keys import MemoKey, function_id, logic_key_of, memo_dir
+from memokey.meta import argument_summary, build_meta, encode_meta
+from memokey.results import decode_result, read_header
 from memokey_backends import Store
 
-__all__ = ["META", "RESULT", "Place", "PlaceCache", "Target"]
+__all__ = [
+    "META",
+    "RESULT",
+    "Place",
+    "PlaceCache",
+    "Target",
+    "check_namespace",
+    "lookup",
+    "write_meta",
+]
+
+logger = logging.getLogger("memokey")
 
 RESULT = "result"
 META = "meta.json"
@@ -37,9 +53,7 @@ class Place:
     uri_prefix: str  # store URL + "/" + path_prefix
 
     @classmethod
-    def of(
-        cls, store: Store, namespace: str, function_id: str, logic_key: str | None
-    ) -> Place:
+    def of(cls, store: Store, namespace: str, function_id: str, logic_key: str | None) -> Place:
         prefix = memo_dir(namespace, function_id, logic_key, "")
         return cls(
             store,
@@ -122,3 +136,61 @@ class PlaceCache:
     def _make(self, func: Callable[..., Any], store: Store, *, own: bool) -> Place:
         logic_key = logic_key_of(func, self.logic_key if own else None)
         return Place.of(store, self.namespace, function_id(func), logic_key)
+
+
+def check_namespace(namespace: str) -> str:
+    """`namespace` if it can be one path segment, else a `ConfigurationError`."""
+    if (
+        not isinstance(namespace, str)
+        or not namespace
+        or "/" in namespace
+        or namespace in (".", "..")
+        or namespace.strip() != namespace
+    ):
+        raise ConfigurationError(
+            f"namespace must be a non-empty name without '/' or surrounding spaces, "
+            f"got {namespace!r}; use e.g. 'default' or 'experiment-3'"
+        )
+    return namespace
+
+
+def lookup(target: Target) -> tuple[bool, Any]:
+    """(True, value) on a hit; (False, None) when absent. One read; never a miss on error."""
+    data = target.store.read(target.result_path)
+    if data is None:
+        return False, None
+    return True, decode_result(data, target.result_uri)
+
+
+def write_meta(
+    target: Target,
+    data: bytes,
+    value: Any,
+    *,
+    runner: str,
+    serializer: str,
+    started: float,
+    duration: float,
+) -> None:
+    """Write the sidecar for the result `data`; a failure is logged, not raised: the
+    result is already safe. Never fsynced: it is advisory."""
+    key = target.key
+    meta = build_meta(
+        uri=key.uri,
+        function_id=key.function_id,
+        logic_key=key.logic_key,
+        namespace=key.namespace,
+        digest=key.digest,
+        runner=runner,
+        serializer=serializer,
+        result_bytes=len(data),
+        payload_bytes=read_header(data, target.result_uri).payload_length,
+        result_type=f"{type(value).__module__}.{type(value).__qualname__}",
+        arguments=argument_summary(target.keyed),
+        started=started,
+        duration=duration,
+    )
+    try:
+        target.store.write(target.meta_path, encode_meta(meta))
+    except Exception as exc:
+        logger.warning("could not write %s/%s (the result is stored): %s", key.uri, META, exc)

@@ -41,10 +41,10 @@ import json
 import logging
 import os
 import random
+import secrets
 import socket
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -91,7 +91,7 @@ class LeaseRecord:
     def fresh(cls, lease_seconds: float) -> LeaseRecord:
         now = time.time()
         return cls(
-            owner=uuid.uuid4().hex,
+            owner=secrets.token_hex(16),
             host=socket.gethostname(),
             pid=os.getpid(),
             acquired_at=now,
@@ -224,9 +224,8 @@ class Lease:
                     self._lost = True
                     return False
             else:
-                current_data = self.store.read(self.path)
-                current = None if current_data is None else LeaseRecord.decode(current_data)
-                if current is None or current.owner != self.record.owner:
+                stored = self.store.read(self.path)
+                if stored is None or not (stored == self._written or self._owns(stored)):
                     self._lost = True
                     return False
                 self.store.write(self.path, data)

@@ -29,21 +29,13 @@ from concurrent.futures import Future
 from typing import Any
 
 from memokey._compute_once import async_locks, thread_locks
-from memokey._targets import META, PlaceCache, Target
+from memokey._targets import PlaceCache, Target, check_namespace, lookup, write_meta
 from memokey.errors import ConfigurationError, ShimError, WriteConflictError
 from memokey.keyfuncs import AnyKeyfunc, apply_keyfunc, check_keyfunc
 from memokey.keys import MemoKey, bind_call, call_digest, logic_key_of
 from memokey.leases import Lease, acquire_or_wait, holding_lease
-from memokey.meta import argument_summary, build_meta, encode_meta
 from memokey.remote import ERROR, Invocation, publish_failure, raise_failure
-from memokey.results import (
-    DEFAULT_SERIALIZER,
-    Serializer,
-    decode_result,
-    encode_result,
-    get_serializer,
-    read_header,
-)
+from memokey.results import DEFAULT_SERIALIZER, Serializer, encode_result, get_serializer
 from memokey.roots import RootCache, select_root
 from memokey.shims import fanout
 from memokey.shims.base import Job, SameThreadShim, Shim, same_thread
@@ -71,21 +63,6 @@ def _release_when_acquired(acquiring: asyncio.Future[Any]) -> None:
             lease.release()
 
 
-def _check_namespace(namespace: str) -> str:
-    if (
-        not isinstance(namespace, str)
-        or not namespace
-        or "/" in namespace
-        or namespace in (".", "..")
-        or namespace.strip() != namespace
-    ):
-        raise ConfigurationError(
-            f"namespace must be a non-empty name without '/' or surrounding spaces, "
-            f"got {namespace!r}; use e.g. 'default' or 'experiment-3'"
-        )
-    return namespace
-
-
 class Runner:
     """Shared machinery: root, namespace, serializer, keying, lookup, compute, publish."""
 
@@ -105,7 +82,7 @@ class Runner:
         if not lease_seconds > 0:
             raise ConfigurationError(f"lease_seconds must be positive, got {lease_seconds!r}")
         self.root = os.fspath(root) if root is not None else None
-        self.namespace = _check_namespace(namespace)
+        self.namespace = check_namespace(namespace)
         self.serializer = get_serializer(serializer)
         self.storage_options: Mapping[str, Any] = dict(storage_options or {})
         self.logic_key = logic_key
@@ -151,10 +128,7 @@ class Runner:
 
     def _lookup(self, target: Target) -> tuple[bool, Any]:
         """(True, value) on a hit; (False, None) when absent. One read; never a miss on error."""
-        data = target.store.read(target.result_path)
-        if data is None:
-            return False, None
-        return True, decode_result(data, target.result_uri)
+        return lookup(target)
 
     # -- synchronous calls -----------------------------------------------------------------
 
@@ -359,27 +333,15 @@ class Runner:
     def _write_meta(
         self, target: Target, data: bytes, value: Any, started: float, duration: float
     ) -> None:
-        """Write the sidecar; a failure is logged, not raised: the result is already safe."""
-        key = target.key
-        meta = build_meta(
-            uri=key.uri,
-            function_id=key.function_id,
-            logic_key=key.logic_key,
-            namespace=key.namespace,
-            digest=key.digest,
+        write_meta(
+            target,
+            data,
+            value,
             runner=type(self).__name__,
             serializer=self.serializer.name,
-            result_bytes=len(data),
-            payload_bytes=read_header(data, target.result_uri).payload_length,
-            result_type=f"{type(value).__module__}.{type(value).__qualname__}",
-            arguments=argument_summary(target.keyed),
             started=started,
             duration=duration,
         )
-        try:
-            target.store.write(target.meta_path, encode_meta(meta))
-        except Exception as exc:
-            logger.warning("could not write %s/%s (the result is stored): %s", key.uri, META, exc)
 
 
 class MemoizingRunner(Runner):
@@ -472,9 +434,7 @@ class MemoizingRunner(Runner):
             self.shim, target.store, target.path, invocation, spec.storage_options
         )
         self.shim.start(job).result()
-        value = finish_elsewhere(
-            self.shim, target.store, target.path, lambda: self._lookup(target)
-        )
+        value = finish_elsewhere(self.shim, target.store, target.path, lambda: self._lookup(target))
         data = target.store.read(target.result_path)
         if data is not None:
             self._write_meta(target, data, value, started, time.perf_counter() - clock)

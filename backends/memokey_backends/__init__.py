@@ -56,7 +56,7 @@ def open_store(url: str, **storage_options: Any) -> Store:
     `storage_options` go to the fsspec filesystem; without them fsspec's own
     configuration and the SDK's environment apply.
     """
-    if isinstance(url, str) and "://" not in url and "::" not in url:
+    if isinstance(url, str) and url and "://" not in url and "::" not in url:
         import os
 
         url = os.path.abspath(os.path.expanduser(url))

@@ -29,7 +29,8 @@ class MemoryPrimitives(Primitives):
 
     def write(self, path: str, data: bytes, *, exclusive: bool) -> None:
         with _LOCK:
-            if exclusive and self.fs.exists(path):
+            # A dict lookup, not fs.exists(): for an absent path that scans every key.
+            if exclusive and path in self.fs.store:
                 raise FileExistsError(path)
             self.fs.pipe_file(path, bytes(data))
 

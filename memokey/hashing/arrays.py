@@ -20,6 +20,8 @@ from memokey.hashing.pickled import MIN_ITEMS, encode_pickled
 #: Bytes copied per step when an array is not C-contiguous (measured best: smaller chunks
 #: cost per-step overhead, larger ones fall out of the cache before they are hashed).
 CHUNK = 1 << 20
+#: Contiguous rows at least this long are hashed in place rather than gathered.
+DIRECT_ROW = 1 << 15
 #: Object elements pickled per step (their objects stay in cache between the two passes).
 OBJECT_BLOCK = 1 << 16
 #: Dtype kinds whose bytes are the value (no pointers, no arena).
@@ -75,24 +77,34 @@ def feed_c_order(enc: Encoder, arr: np.ndarray[Any, Any]) -> None:
         enc.write(arr.reshape(-1).view(np.uint8))
         return
     buffer = np.empty(max(1, CHUNK // arr.itemsize), dtype=arr.dtype)
-    _feed_blocks(enc, arr, buffer)
+    _feed_blocks(enc, arr, buffer, memoryview(buffer.view(np.uint8)))
 
 
-def _feed_blocks(enc: Encoder, arr: np.ndarray[Any, Any], buffer: np.ndarray[Any, Any]) -> None:
-    row_items = arr.size // arr.shape[0] if arr.shape[0] else 0
-    if row_items > buffer.size:  # one row is too large: descend one axis
-        for row in arr:
-            if row.flags.c_contiguous:
-                enc.write(row.reshape(-1).view(np.uint8))
-            else:
-                _feed_blocks(enc, row, buffer)
+def _feed_blocks(
+    enc: Encoder, arr: np.ndarray[Any, Any], buffer: np.ndarray[Any, Any], raw: memoryview
+) -> None:
+    """Contiguous rows of `DIRECT_ROW` bytes or more go to the hasher where they lie;
+    shorter rows are gathered, as many as fit, into `buffer` (whose bytes `raw` holds)."""
+    if arr.flags.c_contiguous:
+        enc.write(arr.reshape(-1).view(np.uint8))
         return
-    rows = max(1, buffer.size // max(row_items, 1))
+    row_items = arr.size // arr.shape[0]
+    direct = arr.ndim > 1 and row_items * arr.itemsize >= DIRECT_ROW and arr[0].flags.c_contiguous
+    if direct or row_items > buffer.size:  # hash each row in place, or descend one axis
+        for row in arr:
+            _feed_blocks(enc, row, buffer, raw)
+        return
+    rows = buffer.size // row_items
+    out = buffer[: rows * row_items].reshape((rows, *arr.shape[1:]))
+    data = raw[: out.nbytes]
+    write = enc.write
     for start in range(0, arr.shape[0], rows):
         block = arr[start : start + rows]
-        out = buffer[: block.size].reshape(block.shape)
+        if len(block) < rows:
+            out = out[: len(block)]
+            data = data[: out.nbytes]
         np.copyto(out, block)
-        enc.write(buffer[: block.size].view(np.uint8))
+        write(data)
 
 
 def encode_object_elements(enc: Encoder, arr: np.ndarray[Any, Any]) -> None:

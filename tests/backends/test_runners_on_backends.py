@@ -11,13 +11,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers.backend_seed import COMPUTED, connect, memoized_query
 
 import memokey
+from helpers.backend_seed import COMPUTED, connect, memoized_query
 from memokey_backends import open_store
 
 TESTS_DIR = Path(__file__).resolve().parents[1]
 Location = tuple[str, dict[str, Any]]
+# Module globals, not closure cells: a memoized closure's key includes its cells' values.
+CALLS: list[Any] = []
+CALLS_LOCK = threading.Lock()
 
 
 def result_path(key: memokey.MemoKey) -> str:
@@ -27,6 +30,7 @@ def result_path(key: memokey.MemoKey) -> str:
 @pytest.fixture(autouse=True)
 def _reset_counts() -> None:
     COMPUTED.clear()
+    CALLS.clear()
 
 
 def test_seed_example_computes_once_for_three_spellings_of_one_call(store_root: Location) -> None:
@@ -61,15 +65,14 @@ def test_seed_example_hits_from_a_second_process(store_root: Location) -> None:
 
 def test_default_runner_computes_once_and_stores_under_the_root(store_root: Location) -> None:
     url, options = store_root
-    calls: list[int] = []
 
     @memokey.memoize(url, storage_options=options)
     def square(x: int) -> int:
-        calls.append(x)
+        CALLS.append(x)
         return x * x
 
     assert (square(7), square(7), square(x=7)) == (49, 49, 49)
-    assert calls == [7]
+    assert CALLS == [7]
     key = square.key_for(7)
     assert key.uri.startswith(open_store(url, **options).url + "/memokey-v1/")
     assert open_store(url, **options).exists(result_path(key))
@@ -81,17 +84,16 @@ def test_root_context_switches_backends_mid_program(
     other: Location = request.getfixturevalue(
         "file_root" if store_root[0].startswith("memory://") else "memory_root"
     )
-    calls: list[str] = []
 
     @memokey.memoize
     def tag(x: str) -> str:
-        calls.append(x)
+        CALLS.append(x)
         return x.upper()
 
     for url, options in (store_root, other, store_root, other):
         with memokey.root(url, **options):
             assert tag("a") == "A"
-    assert calls == ["a", "a"]  # once per backend; the second visit to each is a hit
+    assert CALLS == ["a", "a"]  # once per backend; the second visit to each is a hit
     for url, options in (store_root, other):
         with memokey.root(url, **options):
             key = memokey.key_for(tag, "a")
@@ -100,13 +102,11 @@ def test_root_context_switches_backends_mid_program(
 
 def test_sixteen_threads_on_one_key_leave_one_whole_result(store_root: Location) -> None:
     url, options = store_root
-    calls: list[int] = []
-    lock = threading.Lock()
 
     @memokey.memoize(url, storage_options=options)
     def blob(n: int) -> bytes:
-        with lock:
-            calls.append(n)
+        with CALLS_LOCK:
+            CALLS.append(n)
         return bytes(range(256)) * (n // 256)
 
     barrier = threading.Barrier(16)
@@ -122,13 +122,13 @@ def test_sixteen_threads_on_one_key_leave_one_whole_result(store_root: Location)
     for t in threads:
         t.join()
     expected = bytes(range(256)) * 1024
-    assert calls == [256 * 1024]
+    assert CALLS == [256 * 1024]
     assert all(r == expected for r in results)
     store = open_store(url, **options)
     key = blob.key_for(256 * 1024)
-    assert [e.path for e in store.list(key.path) if not e.is_dir and e.path.endswith("/result")] == [
-        result_path(key)
-    ]
+    assert [
+        e.path for e in store.list(key.path) if not e.is_dir and e.path.endswith("/result")
+    ] == [result_path(key)]
 
 
 @pytest.mark.parametrize("damage", ["truncated", "tampered"])
@@ -144,10 +144,8 @@ def test_damaged_result_raises_result_corrupted(store_root: Location, damage: st
     path = result_path(payload.key_for(100))
     data = store.read(path)
     assert data is not None
-    if damage == "truncated":
-        broken = data[:-7]
-    else:
-        broken = data[:-3] + bytes([data[-3] ^ 0xFF]) + data[-2:]
+    flipped = data[:-3] + bytes([data[-3] ^ 0xFF]) + data[-2:]
+    broken = data[:-7] if damage == "truncated" else flipped
     store.write(path, broken)
     with pytest.raises(memokey.ResultCorruptedError):
         payload(100)
