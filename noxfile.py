@@ -38,8 +38,15 @@ def _install_azurite(session: nox.Session) -> None:
         return
     SERVERS.mkdir(exist_ok=True)
     session.run(
-        "npm", "install", "--prefix", str(SERVERS), "--no-audit", "--no-fund",
-        "--loglevel=error", f"azurite@{AZURITE_VERSION}", external=True,
+        "npm",
+        "install",
+        "--prefix",
+        str(SERVERS),
+        "--no-audit",
+        "--no-fund",
+        "--loglevel=error",
+        f"azurite@{AZURITE_VERSION}",
+        external=True,
     )
 
 
@@ -81,11 +88,20 @@ def bench(session: nox.Session) -> None:
     raw = ROOT / "benchmarks" / "results" / "raw"
     raw.mkdir(parents=True, exist_ok=True)
     session.run(
-        "pytest", "benchmarks", "-p", "no:cacheprovider",
-        f"--benchmark-json={raw / 'bench.json'}", *session.posargs,
+        "pytest",
+        "benchmarks",
+        "-p",
+        "no:cacheprovider",
+        f"--benchmark-json={raw / 'bench.json'}",
+        *session.posargs,
     )
-    session.run("python", "-m", "benchmarks.report", str(raw / "bench.json"),
-                str(ROOT / "benchmarks" / "results"))
+    session.run(
+        "python",
+        "-m",
+        "benchmarks.report",
+        str(raw / "bench.json"),
+        str(ROOT / "benchmarks" / "results"),
+    )
 
 
 @nox.session

@@ -62,6 +62,9 @@ _FIXED = struct.Struct(">4sBB")
 _TAIL = struct.Struct(">Q16s")
 _MAX_NAME = 255
 _PREFIX = MAGIC + bytes([FORMAT_VERSION])
+# Header starts (magic, version, name length, name) already seen -> serializer name.
+_heads: dict[bytes, str] = {}
+_MAX_HEADS = 64
 
 
 @dataclass(frozen=True)
@@ -197,20 +200,27 @@ def encode_result(value: Any, serializer: str | Serializer = DEFAULT_SERIALIZER)
 def _parse_common(data: bytes) -> tuple[str, int, bytes, int] | None:
     """(serializer name, payload length, checksum, payload offset) of a well-formed
     header written by this version, or None (then `read_header` says what is wrong).
-    The hit path's cheap check: no memoryview, no header object."""
-    if len(data) < _FIXED.size or data[:5] != _PREFIX:
+    The hit path's cheap check: the fixed start and serializer name are looked up as
+    one byte string among those seen before (no memoryview, no header object)."""
+    if len(data) < _FIXED.size:
         return None
     tail_at = _FIXED.size + data[5]
+    name = _heads.get(data[:tail_at])
+    if name is None:
+        if data[:5] != _PREFIX:
+            return None
+        try:
+            name = data[_FIXED.size : tail_at].decode("ascii")
+        except UnicodeDecodeError:
+            return None
     if len(data) < tail_at + _TAIL.size:
-        return None
-    try:
-        name = data[_FIXED.size : tail_at].decode("ascii")
-    except UnicodeDecodeError:
         return None
     length, checksum = _TAIL.unpack_from(data, tail_at)
     offset = tail_at + _TAIL.size
     if len(data) - offset != length:
         return None
+    if len(_heads) < _MAX_HEADS:
+        _heads[data[:tail_at]] = name
     return name, length, checksum, offset
 
 

@@ -35,7 +35,13 @@ from memokey.keyfuncs import AnyKeyfunc, apply_keyfunc, check_keyfunc
 from memokey.keys import MemoKey, bind_call, call_digest, logic_key_of
 from memokey.leases import Lease, acquire_or_wait, holding_lease
 from memokey.remote import ERROR, Invocation, publish_failure, raise_failure
-from memokey.results import DEFAULT_SERIALIZER, Serializer, encode_result, get_serializer
+from memokey.results import (
+    DEFAULT_SERIALIZER,
+    Serializer,
+    decode_result,
+    encode_result,
+    get_serializer,
+)
 from memokey.roots import RootCache, select_root
 from memokey.shims import fanout
 from memokey.shims.base import Job, SameThreadShim, Shim, same_thread
@@ -159,18 +165,20 @@ class Runner:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
     ) -> Any:
-        found, value = self._lookup(target)
-        if not found:
-            with thread_locks.hold(target.uri):
-                # Another thread may have just published. With a lease, `_compute` checks
-                # that before taking it; a process-local store takes none: look here.
-                if target.store.process_local:
-                    found, value = self._lookup(target)
-                if not found:
-                    logger.debug("miss %s", target.uri)
-                    return self._compute(target, func, args, kwargs)
-        logger.debug("hit %s", target.uri)
-        return value
+        data = target.store.read(target.result_path)  # the hit path: `_lookup`, inlined
+        if data is not None:
+            logger.debug("hit %s", target.uri)
+            return decode_result(data, target.result_uri)
+        with thread_locks.hold(target.uri):
+            # Another thread may have just published. With a lease, `_compute` checks
+            # that before taking it; a process-local store takes none: look here.
+            if target.store.process_local:
+                found, value = self._lookup(target)
+                if found:
+                    logger.debug("hit %s", target.uri)
+                    return value
+            logger.debug("miss %s", target.uri)
+            return self._compute(target, func, args, kwargs)
 
     def _compute(
         self,

@@ -9,6 +9,14 @@ Compare-and-swap: a `flock` on the object's directory serialises swappers, which
 the version token (inode, mtime in ns, size) of the current file before replacing it.
 Files are only ever replaced, never rewritten in place, so a token read from an open file
 descriptor always describes exactly the bytes read through it.
+
+Durability: nothing is fsynced by default. Publishing stays atomic for other processes
+(link / rename of a complete file), but after a power loss or kernel crash a recent file
+may come back empty or torn; memokey's result checksum turns that into a
+`ResultCorruptedError`, never a wrong value, and leases and ``meta.json`` are ephemeral
+or advisory. ``open_store("file:///x", fsync=True)`` (``storage_options={"fsync": True}``)
+fsyncs every file before publishing it and its directory after, so a write that
+returned survives a power loss; it costs a few disk flushes per write.
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ from contextlib import contextmanager, suppress
 from typing import Any
 
 from memokey_backends._primitives import Primitives, stale
+from memokey_backends.errors import InvalidRootError
 
 try:
     import fcntl
@@ -35,17 +44,30 @@ def _token(st: os.stat_result) -> str:
     return f"{st.st_ino:x}-{st.st_mtime_ns:x}-{st.st_size:x}"
 
 
-def _write_temp(directory: str, data: bytes) -> tuple[str, os.stat_result]:
-    """A fully written, fsynced temporary file next to the final name (umask applies)."""
-    os.makedirs(directory, exist_ok=True)
+_TEMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+
+
+def _write_temp(
+    directory: str, data: bytes, *, fsync: bool, stat: bool = False
+) -> tuple[str, os.stat_result | None]:
+    """A fully written temporary file next to the final name (umask applies); the
+    directory is created only when it is missing (one failed open, not a mkdir per write)."""
     tmp = os.path.join(directory, f"{TMP_PREFIX}{secrets.token_hex(8)}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    try:
+        fd = os.open(tmp, _TEMP_FLAGS, 0o666)
+    except FileNotFoundError:
+        missing = _missing_directories(directory) if fsync else []
+        os.makedirs(directory, exist_ok=True)
+        for created in missing:  # new directory entries are durable only once their
+            _fsync_directory(os.path.dirname(created))  # parent is fsynced
+        fd = os.open(tmp, _TEMP_FLAGS, 0o666)
     try:
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view) :]
-        os.fsync(fd)
-        st = os.fstat(fd)
+        if fsync:
+            os.fsync(fd)
+        st = os.fstat(fd) if stat else None
     except BaseException:
         os.close(fd)
         os.unlink(tmp)
@@ -66,20 +88,64 @@ def _directory_lock(directory: str) -> Iterator[None]:
         os.close(fd)  # closing releases the flock
 
 
+def _missing_directories(directory: str) -> list[str]:
+    """`directory` and those of its ancestors that do not exist yet, deepest first."""
+    missing = []
+    while directory and not os.path.isdir(directory):
+        missing.append(directory)
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            break
+        directory = parent
+    return missing
+
+
+def _fsync_directory(directory: str) -> None:
+    """Make a new or renamed directory entry durable (POSIX; a no-op where unsupported)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:  # pragma: no cover - Windows cannot open directories
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 class LocalPrimitives(Primitives):
-    """Publishing with `os.link` / `os.replace`; CAS where `flock` exists (POSIX)."""
+    """Publishing with `os.link` / `os.replace`; CAS where `flock` exists (POSIX).
+
+    `fsync` comes from the store option of that name (see the module docstring).
+    """
 
     supports_cas = fcntl is not None
 
+    def __init__(self, fs: Any) -> None:
+        super().__init__(fs)
+        fsync = getattr(fs, "storage_options", {}).get("fsync", False)
+        if not isinstance(fsync, bool):
+            raise InvalidRootError(
+                f"the local store option fsync must be True or False, got {fsync!r}; "
+                "pass fsync=True to make every write durable across power loss."
+            )
+        self.fsync = fsync
+
     def write(self, path: str, data: bytes, *, exclusive: bool) -> None:
-        tmp, _ = _write_temp(os.path.dirname(path), data)
-        try:
-            if exclusive:
+        directory = os.path.dirname(path)
+        tmp, _ = _write_temp(directory, data, fsync=self.fsync)
+        if exclusive:
+            try:
                 os.link(tmp, path)  # FileExistsError: another writer won
-            else:
+            finally:
+                _unlink_quietly(tmp)  # a second name of the published file, or a loser
+        else:
+            try:
                 os.replace(tmp, path)
-        finally:
-            _unlink_quietly(tmp)  # after link it is a second name; after replace, gone
+            except BaseException:
+                _unlink_quietly(tmp)
+                raise
+        if self.fsync:
+            _fsync_directory(directory)
 
     def read_versioned(self, path: str) -> tuple[bytes, str] | None:
         try:
@@ -94,11 +160,15 @@ class LocalPrimitives(Primitives):
             with _directory_lock(os.path.dirname(path)):
                 if _token(os.stat(path)) != version:
                     raise stale(path)
-                tmp, st = _write_temp(os.path.dirname(path), data)
+                tmp, st = _write_temp(os.path.dirname(path), data, fsync=self.fsync, stat=True)
+                assert st is not None
                 try:
                     os.replace(tmp, path)
-                finally:
+                except BaseException:
                     _unlink_quietly(tmp)
+                    raise
+                if self.fsync:
+                    _fsync_directory(os.path.dirname(path))
                 return _token(st)
         except FileNotFoundError:  # the directory or the object is gone
             raise stale(path, "the object no longer exists") from None

@@ -6,11 +6,18 @@ runs through `_translate.call`, so errors arrive as `StoreError`s with bounded r
 For chained URLs (``simplecache::s3://...``) whole-object reads go through the chain
 (results are write-once, so caching them is safe) and everything else goes straight to
 the innermost filesystem, so that conditional writes and versions are the real ones.
+
+Local roots (a plain ``file://`` filesystem, no chain) read, check and delete with plain
+`open` / `os.stat` / `os.unlink` of a path joined once, not through fsspec: a cache hit
+is then one ``open`` + ``read``. Only success and "absent" take that path; any other
+`OSError` is retried through the general fsspec path, so errors look the same.
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
+import os
 import posixpath
 from typing import Any
 
@@ -43,6 +50,25 @@ def _mtime(info: dict[str, Any]) -> float | None:
     return None
 
 
+_ONE_READ = 1 << 26
+
+
+def _read_local(path: str) -> bytes:
+    """A whole local file in as few system calls as possible: open, fstat, one read."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+    try:
+        size = os.fstat(fd).st_size
+        if size < _ONE_READ:
+            data = os.read(fd, size + 1)  # one byte more: a short read proves the end
+            if len(data) == size:
+                return data
+            os.lseek(fd, 0, os.SEEK_SET)  # it changed while we read: start over
+        with io.FileIO(fd, "rb", closefd=False) as f:
+            return f.readall()  # large: reads in a loop into one buffer
+    finally:
+        os.close(fd)
+
+
 class FsspecStore:
     """A `Store` rooted at `root` inside the fsspec filesystem `fs`."""
 
@@ -65,6 +91,13 @@ class FsspecStore:
         self.process_local = process_local
         self._read_fs = read_fs if read_fs is not None else fs
         self._retry = retry
+        # The OS directory of a plain local root (fast paths), else None.
+        self._local_root: str | None = None
+        if self._read_fs is fs:
+            from fsspec.implementations.local import LocalFileSystem
+
+            if isinstance(fs, LocalFileSystem):
+                self._local_root = self.root
 
     def __repr__(self) -> str:
         return f"FsspecStore({self.url!r})"
@@ -90,6 +123,12 @@ class FsspecStore:
             return ""
         return name[len(root) + 1 :] if root else name
 
+    def _os_path(self, root: str, path: str) -> str:
+        """`_full` for local roots, without splitting a path that has no dot segment."""
+        if path[:1] not in ("/", ".", "") and "/." not in path:
+            return f"{root}/{path}"
+        return self._full(path)
+
     def uri(self, path: str) -> str:
         parts = [p for p in path.split("/") if p]
         return "/".join([self.url, *parts])
@@ -100,6 +139,13 @@ class FsspecStore:
     # -- reads ---------------------------------------------------------------------------
 
     def read(self, path: str) -> bytes | None:
+        if self._local_root is not None:
+            try:
+                return _read_local(self._os_path(self._local_root, path))
+            except FileNotFoundError:
+                return None
+            except OSError:
+                pass  # the general path below retries and translates it
         full = self._full(path)
 
         def go() -> bytes | None:
@@ -148,6 +194,14 @@ class FsspecStore:
 
     def exists(self, path: str) -> bool:
         # Not fs.exists(): fsspec's exists() answers False for *any* error.
+        if self._local_root is not None:
+            try:
+                os.stat(self._os_path(self._local_root, path))
+                return True
+            except FileNotFoundError:
+                return False
+            except OSError:
+                pass  # the general path below retries and translates it
         full = self._full(path)
         return bool(self._call("exists", path, lambda: self._info(full) is not None))
 
@@ -202,6 +256,14 @@ class FsspecStore:
         return result
 
     def delete(self, path: str, *, recursive: bool = False) -> None:
+        if self._local_root is not None and not recursive:
+            try:
+                os.unlink(self._os_path(self._local_root, path))
+                return
+            except FileNotFoundError:
+                return
+            except OSError:
+                pass  # a directory, or an error: the general path below
         full = self._full(path)
 
         def go() -> None:
