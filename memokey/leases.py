@@ -165,12 +165,13 @@ class Lease:
         version: str | None,
         *,
         version_known: bool = True,
+        written: bytes | None = None,
     ) -> None:
         self.store = store
         self.memo_dir = memo_dir
         self.path = _lease_path(memo_dir)
         self.record = record
-        self._written = record.encode()  # the exact bytes of our last write
+        self._written = record.encode() if written is None else written  # our last write
         self._version = version
         # False: we created the lease and have not read its version token yet (the first
         # compare-and-swap renewal reads it, checking the bytes are still ours).
@@ -286,11 +287,12 @@ def try_acquire(
         )
     path = _lease_path(memo_dir)
     record = LeaseRecord.fresh(lease_seconds)
+    data = record.encode()
     try:
-        store.write(path, record.encode(), exclusive=True)
+        store.write(path, data, exclusive=True)
     except WriteConflictError:
         return _take_over_if_stale(store, memo_dir, record)
-    return Lease(store, memo_dir, record, None, version_known=False)
+    return Lease(store, memo_dir, record, None, version_known=False, written=data)
 
 
 def _take_over_if_stale(store: Store, memo_dir: str, record: LeaseRecord) -> Lease | None:
