@@ -31,6 +31,7 @@ __all__ = [
     "Target",
     "check_namespace",
     "lookup",
+    "unwrap_memoized",
     "write_meta",
 ]
 
@@ -136,6 +137,13 @@ class PlaceCache:
     def _make(self, func: Callable[..., Any], store: Store, *, own: bool) -> Place:
         logic_key = logic_key_of(func, self.logic_key if own else None)
         return Place.of(store, self.namespace, function_id(func), logic_key)
+
+
+def unwrap_memoized(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The original function behind memokey wrappers (a keyfunc may return the wrapper)."""
+    while getattr(func, "__memokey_runner__", None) is not None:
+        func = func.__wrapped__  # type: ignore[attr-defined]
+    return func
 
 
 def check_namespace(namespace: str) -> str:

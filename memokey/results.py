@@ -20,9 +20,9 @@ result is published atomically (written aside, then linked or renamed into place
 other processes see all of it or nothing; after a power loss or kernel crash a result
 can still come back torn or empty, and then its checksum no longer matches: the reader
 gets `ResultCorruptedError`, never a wrong value. Roots that must survive power loss
-can ask the local store to fsync each result before publishing it:
-``open_store("file:///x", fsync=True)``, i.e. ``memoize(root, storage_options={"fsync":
-True})`` (or ``MEMOKEY_FSYNC=1`` in the environment).
+can ask the local store to fsync what it writes (file and directory) before a write
+returns: ``open_store("file:///x", fsync=True)``, i.e. ``memoize(root,
+storage_options={"fsync": True})``. Cloud stores are durable once a write returns.
 """
 
 from __future__ import annotations

@@ -8,12 +8,10 @@ computes once per process (a per-URI lock), publishes ``result`` with an exclusi
 The whole miss path lives in `Runner._compute` / `Runner._acompute`, the seam where
 cross-process leases and remote shims plug in.
 
-A hit repeats no work that does not depend on the call: the store (`RootCache`), the
-function's id, logic key and path prefixes (`memokey._targets.PlaceCache`) and its
-signature plan (`memokey.keys.bind_call`) are kept; per call there is the binding, the
-digest, ONE read and the decoding. Nothing a miss writes is fsynced by memokey: the lease
-is ephemeral, ``meta.json`` is advisory and the result is protected by its checksum (see
-`memokey.results`; a local store can be asked to fsync results, see `open_store`).
+A hit redoes nothing that does not depend on the call (store, names, path prefixes and
+signature plan are cached: `RootCache`, `memokey._targets`, `memokey.keys`). Nothing a
+miss writes is fsynced by default: the lease is ephemeral, ``meta.json`` advisory and the
+result checksummed (see `memokey.results` for the durability choice and its opt-in).
 """
 
 from __future__ import annotations
@@ -29,7 +27,14 @@ from concurrent.futures import Future
 from typing import Any
 
 from memokey._compute_once import async_locks, thread_locks
-from memokey._targets import PlaceCache, Target, check_namespace, lookup, write_meta
+from memokey._targets import (
+    PlaceCache,
+    Target,
+    check_namespace,
+    lookup,
+    unwrap_memoized,
+    write_meta,
+)
 from memokey.errors import ConfigurationError, ShimError, WriteConflictError
 from memokey.keyfuncs import AnyKeyfunc, apply_keyfunc, check_keyfunc
 from memokey.keys import MemoKey, bind_call, call_digest, logic_key_of
@@ -52,13 +57,6 @@ __all__ = ["DEFAULT_LEASE_SECONDS", "KeyedLocalRunner", "MemoKey", "MemoizingRun
 logger = logging.getLogger("memokey")
 
 DEFAULT_LEASE_SECONDS = 60.0
-
-
-def _unwrap_memoized(func: Callable[..., Any]) -> Callable[..., Any]:
-    """The original function behind memokey wrappers (a keyfunc may return the wrapper)."""
-    while getattr(func, "__memokey_runner__", None) is not None:
-        func = func.__wrapped__  # type: ignore[attr-defined]
-    return func
 
 
 def _release_when_acquired(acquiring: asyncio.Future[Any]) -> None:
@@ -120,7 +118,7 @@ class Runner:
     ) -> Target:
         key_func, keyed = self._key_call(func, args, kwargs)
         if getattr(key_func, "__memokey_runner__", None) is not None:
-            key_func = _unwrap_memoized(key_func)
+            key_func = unwrap_memoized(key_func)
         place = self._places.get(key_func, self._roots.store(), own=key_func is func)
         return Target(place, call_digest(key_func, keyed), keyed)
 
@@ -128,13 +126,7 @@ class Runner:
         self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> MemoKey:
         """The key a call would use now (root chosen as for a real call); nothing is read."""
-        return self._target(_unwrap_memoized(func), args, kwargs).key
-
-    # -- lookup ------------------------------------------------------------------------------
-
-    def _lookup(self, target: Target) -> tuple[bool, Any]:
-        """(True, value) on a hit; (False, None) when absent. One read; never a miss on error."""
-        return lookup(target)
+        return self._target(unwrap_memoized(func), args, kwargs).key
 
     # -- synchronous calls -----------------------------------------------------------------
 
@@ -165,7 +157,7 @@ class Runner:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
     ) -> Any:
-        data = target.store.read(target.result_path)  # the hit path: `_lookup`, inlined
+        data = target.store.read(target.result_path)  # the hit path: `lookup`, inlined
         if data is not None:
             logger.debug("hit %s", target.uri)
             return decode_result(data, target.result_uri)
@@ -173,7 +165,7 @@ class Runner:
             # Another thread may have just published. With a lease, `_compute` checks
             # that before taking it; a process-local store takes none: look here.
             if target.store.process_local:
-                found, value = self._lookup(target)
+                found, value = lookup(target)
                 if found:
                     logger.debug("hit %s", target.uri)
                     return value
@@ -195,7 +187,7 @@ class Runner:
             with self._exclusive(target) as ours:
                 if ours:
                     return self._run(target, func, args, kwargs)
-            found, value = self._lookup(target)
+            found, value = lookup(target)
             if found:
                 return value
             if self.cache_errors:
@@ -251,10 +243,10 @@ class Runner:
     ) -> Any:
         """`__call__` for coroutine functions; store I/O runs off the event loop."""
         target = self._target(func, args, kwargs)
-        found, value = await asyncio.to_thread(self._lookup, target)
+        found, value = await asyncio.to_thread(lookup, target)
         if not found:
             async with async_locks().hold(target.uri):
-                found, value = await asyncio.to_thread(self._lookup, target)
+                found, value = await asyncio.to_thread(lookup, target)
                 if not found:
                     logger.debug("miss %s", target.uri)
                     return await self._acompute(target, func, args, kwargs)
@@ -285,7 +277,7 @@ class Runner:
                 finally:
                     if isinstance(lease, Lease):
                         await asyncio.to_thread(lease.release)
-            found, value = await asyncio.to_thread(self._lookup, target)
+            found, value = await asyncio.to_thread(lookup, target)
             if found:
                 return value
             if self.cache_errors:
@@ -333,7 +325,7 @@ class Runner:
             target.store.write(target.result_path, data, exclusive=True)
         except WriteConflictError:
             logger.debug("lost the publish race for %s; using the stored result", target.uri)
-            found, winner = self._lookup(target)
+            found, winner = lookup(target)
             return winner if found else value
         self._write_meta(target, data, value, started, duration)
         return value
@@ -442,7 +434,7 @@ class MemoizingRunner(Runner):
             self.shim, target.store, target.path, invocation, spec.storage_options
         )
         self.shim.start(job).result()
-        value = finish_elsewhere(self.shim, target.store, target.path, lambda: self._lookup(target))
+        value = finish_elsewhere(self.shim, target.store, target.path, lambda: lookup(target))
         data = target.store.read(target.result_path)
         if data is not None:
             self._write_meta(target, data, value, started, time.perf_counter() - clock)

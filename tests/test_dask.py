@@ -12,7 +12,7 @@ import pytest
 
 import memokey
 from helpers.core import memory_root
-from helpers.remote import Root, moto, root_on  # noqa: F401 - fixtures
+from helpers.remote import Root, root_on
 from memokey.errors import ShimError
 from memokey.shims import DaskShim
 from memokey_backends import open_store

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers.remote import Root, azurite, moto, root_on  # noqa: F401 - fixtures
+from helpers.remote import root_on
 from memokey.errors import LeaseError
 from memokey.leases import (
     Lease,

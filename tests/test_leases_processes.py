@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from helpers.core import write_module
-from helpers.remote import Root, azurite, moto, root_on  # noqa: F401 - fixtures
+from helpers.remote import Root, root_on
 from memokey.leases import read_lease
 from memokey_backends import open_store
 

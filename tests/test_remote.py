@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from helpers.remote import moto, root_on  # noqa: F401 - fixtures
+from helpers.remote import root_on
 from memokey.errors import RemoteError, ShimError
 from memokey.remote import (
     ERROR,
