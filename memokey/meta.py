@@ -9,6 +9,7 @@ reconstruct or compare one.
 
 from __future__ import annotations
 
+import functools
 import getpass
 import inspect
 import json
@@ -54,6 +55,21 @@ def _user() -> str | None:
         return None
 
 
+@functools.lru_cache(maxsize=1)
+def _process_facts() -> dict[str, Any]:
+    """Facts that do not change while the process lives, looked up once: `getuser` reads
+    /etc/passwd and `gethostname` is a syscall, on every miss otherwise."""
+    from memokey import __version__
+
+    return {
+        "host": socket.gethostname(),
+        "user": _user(),
+        "python": platform.python_version(),
+        "platform": sys.platform,
+        "memokey_version": __version__,
+    }
+
+
 def _iso(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, tz=timezone.utc).isoformat()
 
@@ -75,8 +91,7 @@ def build_meta(
     duration: float,
 ) -> dict[str, Any]:
     """The sidecar's content: identity, timing, where it ran, sizes, argument summary."""
-    from memokey import __version__
-
+    facts = _process_facts()
     return {
         "format": META_FORMAT,
         "uri": uri,
@@ -92,18 +107,19 @@ def build_meta(
         "arguments": dict(arguments),
         "started": _iso(started),
         "duration_seconds": round(duration, 6),
-        "host": socket.gethostname(),
-        "pid": os.getpid(),
-        "user": _user(),
-        "python": platform.python_version(),
-        "platform": sys.platform,
-        "memokey_version": __version__,
+        "host": facts["host"],
+        "pid": os.getpid(),  # not cached: a forked child has its own
+        "user": facts["user"],
+        "python": facts["python"],
+        "platform": facts["platform"],
+        "memokey_version": facts["memokey_version"],
     }
 
 
 def encode_meta(meta: Mapping[str, Any]) -> bytes:
-    """UTF-8 JSON, indented for people reading it in a bucket browser."""
-    return (json.dumps(meta, indent=2, sort_keys=False, default=str) + "\n").encode("utf-8")
+    """UTF-8 JSON, one line: `json` has a C encoder only without `indent`, and this runs on
+    every miss. `memokey show URI` prints it indented."""
+    return (json.dumps(meta, default=str) + "\n").encode("utf-8")
 
 
 def parse_meta(data: bytes) -> dict[str, Any]:

@@ -33,7 +33,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, cast
+from typing import Any
 
 import cloudpickle
 import xxhash
@@ -271,7 +271,7 @@ def decode_result(data: bytes, uri: str) -> Any:
     serializer = _registry.get(name) or get_serializer(name)
     try:
         if serializer.loads_buffers:  # pickle.loads reads a memoryview without copying it
-            return serializer.loads(cast(bytes, payload))
+            return serializer.loads(payload)  # type: ignore[arg-type]
         return serializer.loads(bytes(payload))
     except Exception as exc:
         raise SerializationError(

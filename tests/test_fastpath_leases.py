@@ -139,3 +139,27 @@ def test_a_fresh_lease_reads_its_version_at_the_first_renewal_then_swaps(store: 
     finally:
         lease.release()
     assert read_lease(store, MEMO_A) is None
+
+
+def test_a_member_added_to_an_idle_heartbeat_wakes_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_heartbeat, "IDLE_TICK", 3600.0)  # idle: it would sleep an hour
+    beats = Heartbeat(idle_seconds=7200)
+    first = Counter()
+    beats.add(first, 0.01)
+    assert first.beaten.wait(5)
+    beats.discard(first)
+    second = Counter()
+    beats.add(second, 0.01)  # due before the thread's wake-up: it must be woken
+    assert second.beaten.wait(5)
+    beats.discard(second)
+
+
+def test_a_member_due_after_the_next_wake_is_beaten_without_waking_the_thread() -> None:
+    beats = Heartbeat(idle_seconds=30)
+    fast, slow = Counter(), Counter()
+    beats.add(fast, 0.02)
+    beats.add(slow, 0.1)  # later than the thread's next wake: picked up when it wakes
+    assert slow.beaten.wait(5)
+    assert fast.beats >= 2
+    beats.discard(fast)
+    beats.discard(slow)

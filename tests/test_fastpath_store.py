@@ -145,3 +145,15 @@ def test_fsync_option_reaches_the_store_through_memoize(tmp_path: Path) -> None:
 
 def _double(x: int) -> int:
     return 2 * x
+
+
+def test_a_failing_local_write_raises_the_same_store_error_as_the_general_path(
+    store: Store, chained: Store
+) -> None:
+    store.write("blocker", b"a file where a directory should be")
+    errors = []
+    for each in (store, chained):
+        with pytest.raises(StoreError) as caught:
+            each.write("blocker/child", b"x")
+        errors.append(type(caught.value))
+    assert errors[0] is errors[1]

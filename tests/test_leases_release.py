@@ -64,11 +64,3 @@ def test_lease_is_released_when_an_asyncio_task_is_cancelled(store: Store) -> No
 
     asyncio.run(main())
     assert read_lease(store, MEMO) is None
-
-
-def test_heartbeat_thread_stops_on_release(store: Store) -> None:
-    with holding_lease(store, MEMO, done=_nothing_published) as lease:
-        assert lease is not None
-        thread = lease._thread
-        assert thread.is_alive()
-    assert not thread.is_alive()

@@ -7,10 +7,10 @@ For chained URLs (``simplecache::s3://...``) whole-object reads go through the c
 (results are write-once, so caching them is safe) and everything else goes straight to
 the innermost filesystem, so that conditional writes and versions are the real ones.
 
-Local roots (a plain ``file://`` filesystem, no chain) read, check and delete with plain
-`open` / `os.stat` / `os.unlink` of a path joined once, not through fsspec: a cache hit
-is then one ``open`` + ``read``. Only success and "absent" take that path; any other
-`OSError` is retried through the general fsspec path, so errors look the same.
+Local roots (a plain ``file://`` filesystem, no chain) read, check, write and delete
+with plain OS calls on a path joined once, not through fsspec and the retry wrapper: a
+cache hit is then one ``open`` + ``read``. Only success and "absent" take that path; any
+other `OSError` is repeated through the general path, so errors look the same.
 """
 
 from __future__ import annotations
@@ -51,11 +51,12 @@ def _mtime(info: dict[str, Any]) -> float | None:
 
 
 _ONE_READ = 1 << 26
+_READ_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0)
 
 
 def _read_local(path: str) -> bytes:
     """A whole local file in as few system calls as possible: open, fstat, one read."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+    fd = os.open(path, _READ_FLAGS)
     try:
         size = os.fstat(fd).st_size
         if size < _ONE_READ:
@@ -139,9 +140,12 @@ class FsspecStore:
     # -- reads ---------------------------------------------------------------------------
 
     def read(self, path: str) -> bytes | None:
-        if self._local_root is not None:
-            try:
-                return _read_local(self._os_path(self._local_root, path))
+        root = self._local_root
+        if root is not None:
+            try:  # `_os_path`, inlined: this is every cache hit
+                if path[:1] not in ("/", ".", "") and "/." not in path:
+                    return _read_local(f"{root}/{path}")
+                return _read_local(self._full(path))
             except FileNotFoundError:
                 return None
             except OSError:
@@ -233,6 +237,14 @@ class FsspecStore:
     # -- writes --------------------------------------------------------------------------
 
     def write(self, path: str, data: bytes, *, exclusive: bool = False) -> None:
+        if self._local_root is not None:
+            try:
+                self.primitives.write(
+                    self._os_path(self._local_root, path), data, exclusive=exclusive
+                )
+                return
+            except OSError:
+                pass  # the general path repeats it (a write is safe to repeat) and translates
         full = self._full(path)
         self._call(
             "exclusive write" if exclusive else "write",
