@@ -164,7 +164,11 @@ def check_namespace(namespace: str) -> str:
 
 def lookup(target: Target) -> tuple[bool, Any]:
     """(True, value) on a hit; (False, None) when absent. One read; never a miss on error."""
-    data = target.store.read(target.result_path)
+    return decoded(target, target.store.read(target.result_path))
+
+
+def decoded(target: Target, data: bytes | None) -> tuple[bool, Any]:
+    """`lookup` for result bytes already read (None: absent)."""
     if data is None:
         return False, None
     return True, decode_result(data, target.result_uri)

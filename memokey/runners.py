@@ -31,6 +31,7 @@ from memokey._targets import (
     PlaceCache,
     Target,
     check_namespace,
+    decoded,
     lookup,
     unwrap_memoized,
     write_meta,
@@ -434,8 +435,10 @@ class MemoizingRunner(Runner):
             self.shim, target.store, target.path, invocation, spec.storage_options
         )
         self.shim.start(job).result()
-        value = finish_elsewhere(self.shim, target.store, target.path, lambda: lookup(target))
-        data = target.store.read(target.result_path)
+        data = target.store.read(target.result_path)  # once: for the value and meta.json
+        value = finish_elsewhere(
+            self.shim, target.store, target.path, lambda: decoded(target, data)
+        )
         if data is not None:
             self._write_meta(target, data, value, started, time.perf_counter() - clock)
         return value
