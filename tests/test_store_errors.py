@@ -16,9 +16,9 @@ from memokey_backends import (
     WriteConflictError,
     open_store,
 )
-from memokey_backends._translate import RetryPolicy, call, translate
+from memokey_backends._translate import RetryPolicy, call, is_throttled, translate
 
-NO_WAIT = RetryPolicy(attempts=3, base_delay=0.0)
+NO_WAIT = RetryPolicy(attempts=3, base_delay=0.0, throttle_attempts=6)
 
 
 def _client_error(status: int, code: str) -> ClientError:
@@ -115,3 +115,51 @@ def test_translated_errors_pickle_with_their_attributes() -> None:
     err = translate(FileExistsError("k"), op="exclusive write", uri="s3://b/k")
     back = pickle.loads(pickle.dumps(err))
     assert (type(back), back.uri, back.op, str(back)) == (type(err), "s3://b/k", err.op, str(err))
+
+
+def _failing(exc: BaseException) -> tuple[list[int], object]:
+    calls: list[int] = []
+
+    def fail() -> bytes:
+        calls.append(1)
+        raise exc
+
+    return calls, fail
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        _client_error(503, "SlowDown"),
+        _client_error(429, "TooManyRequests"),
+        HttpResponseError(message="The server is busy. ErrorCode:ServerBusy"),
+    ],
+    ids=["s3-slowdown", "http-429", "azure-server-busy"],
+)
+def test_throttling_is_recognised(exc: BaseException) -> None:
+    assert is_throttled(exc)
+
+
+def test_connection_refused_is_not_throttling() -> None:
+    assert not is_throttled(ConnectionRefusedError(errno.ECONNREFUSED, "refused"))
+
+
+def test_throttled_operations_get_the_longer_retry_budget() -> None:
+    calls, fail = _failing(_client_error(503, "SlowDown"))
+    with pytest.raises(StoreUnavailableError, match="throttled"):
+        call(fail, op="write", uri="s3://b/k", retry=NO_WAIT)  # type: ignore[arg-type]
+    assert len(calls) == NO_WAIT.throttle_attempts
+
+
+def test_unreachable_servers_keep_the_short_retry_budget() -> None:
+    calls, fail = _failing(ConnectionRefusedError(errno.ECONNREFUSED, "refused"))
+    with pytest.raises(StoreUnavailableError, match="could not be reached"):
+        call(fail, op="read", uri="s3://b/k", retry=NO_WAIT)  # type: ignore[arg-type]
+    assert len(calls) == NO_WAIT.attempts
+
+
+def test_throttle_backoff_is_jittered_and_capped() -> None:
+    policy = RetryPolicy(base_delay=0.2, throttle_max_delay=8.0)
+    pauses = [policy.delay(10, throttled=True) for _ in range(50)]
+    assert all(4.0 <= p <= 8.0 for p in pauses)
+    assert len(set(pauses)) > 1

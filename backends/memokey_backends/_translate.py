@@ -6,13 +6,17 @@ Each SDK reports the same situations differently (a lost exclusive create is
 class name along the MRO so that this module never imports an optional cloud SDK.
 Transient failures are retried here with bounded exponential backoff, then surface as
 `StoreUnavailableError`: a stopped server gives an error within seconds, never a hang
-and never a cache miss.
+and never a cache miss. Throttling (HTTP 429/503, S3 ``SlowDown``, Azure ``ServerBusy``)
+is different: the server is up and asks callers to slow down, which a large fan-out
+provokes as a matter of course. It gets a longer budget with jittered backoff (about
+half a minute in all) so that many workers spread out instead of failing together.
 """
 
 from __future__ import annotations
 
 import errno
 import logging
+import random
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -24,7 +28,7 @@ from memokey_backends.errors import (
     WriteConflictError,
 )
 
-__all__ = ["RetryPolicy", "call", "is_transient", "translate"]
+__all__ = ["RetryPolicy", "call", "is_throttled", "is_transient", "translate"]
 
 T = TypeVar("T")
 logger = logging.getLogger("memokey.store")
@@ -67,6 +71,8 @@ _TRANSIENT_ERRNOS = frozenset(
         errno.ENETUNREACH,
     }
 )
+_THROTTLE_STATUS = frozenset({429, 503})
+_THROTTLE_MARKERS = ("SlowDown", "Throttl", "ServerBusy", "TooManyRequests", "RequestLimit")
 _PERMISSION_STATUS = frozenset({401, 403})
 _CONFLICT_STATUS = frozenset({409, 412})
 
@@ -115,6 +121,17 @@ def is_transient(exc: BaseException) -> bool:
     return False
 
 
+def is_throttled(exc: BaseException) -> bool:
+    """Whether the server answered "slow down" (it is up; waiting longer will help)."""
+    for e in _chain(exc):
+        if _status(e) in _THROTTLE_STATUS:
+            return True
+        text = f"{type(e).__name__} {e}"
+        if any(marker in text for marker in _THROTTLE_MARKERS):
+            return True
+    return False
+
+
 def translate(exc: BaseException, *, op: str, uri: str) -> StoreError:
     """The memokey error for a backend exception raised while doing `op` on `uri`.
 
@@ -144,6 +161,14 @@ def translate(exc: BaseException, *, op: str, uri: str) -> StoreError:
             uri=uri,
             op=op,
         )
+    if is_throttled(exc):
+        return StoreUnavailableError(
+            f"{op} of {uri} was throttled by the store and still was after backing off "
+            f"({exc!r}). Lower the number of concurrent calls (workers, submit fan-out) or "
+            "raise the bucket's request limits, then retry.",
+            uri=uri,
+            op=op,
+        )
     if is_transient(exc):
         return StoreUnavailableError(
             f"{op} of {uri} failed: the store could not be reached ({exc!r}). Check that "
@@ -160,15 +185,35 @@ def translate(exc: BaseException, *, op: str, uri: str) -> StoreError:
 
 
 class RetryPolicy:
-    """Bounded exponential backoff for transient failures."""
+    """Bounded exponential backoff: a few quick tries for network trouble, a longer
+    jittered budget for throttling."""
 
-    def __init__(self, attempts: int = 3, base_delay: float = 0.2, max_delay: float = 2.0) -> None:
+    def __init__(
+        self,
+        attempts: int = 3,
+        base_delay: float = 0.2,
+        max_delay: float = 2.0,
+        *,
+        throttle_attempts: int = 8,
+        throttle_max_delay: float = 8.0,
+    ) -> None:
         self.attempts = max(1, attempts)
         self.base_delay = base_delay
         self.max_delay = max_delay
+        self.throttle_attempts = max(1, throttle_attempts)
+        self.throttle_max_delay = throttle_max_delay
 
-    def delay(self, attempt: int) -> float:
-        return float(min(self.max_delay, self.base_delay * (2**attempt)))
+    def limit(self, throttled: bool) -> int:
+        """How many attempts in all an operation gets."""
+        return self.throttle_attempts if throttled else self.attempts
+
+    def delay(self, attempt: int, *, throttled: bool = False) -> float:
+        """The pause after failed attempt number `attempt` (0-based)."""
+        if not throttled:
+            return float(min(self.max_delay, self.base_delay * (2**attempt)))
+        # "Full jitter": workers throttled together must not come back together.
+        cap = min(self.throttle_max_delay, self.base_delay * (2 ** (attempt + 1)))
+        return random.uniform(cap / 2, cap)
 
 
 DEFAULT_RETRY = RetryPolicy()
@@ -180,18 +225,20 @@ def call(fn: Callable[[], T], *, op: str, uri: str, retry: RetryPolicy = DEFAULT
     `fn` must be safe to repeat. `FileNotFoundError` is translated too: callers that mean
     "absent is None" catch it inside `fn`.
     """
-    for attempt in range(retry.attempts):
+    attempt = 0
+    while True:
         try:
             return fn()
         except StoreError:
             raise
         except Exception as exc:
-            if is_transient(exc) and attempt + 1 < retry.attempts:
-                pause = retry.delay(attempt)
+            throttled = is_throttled(exc)
+            if (throttled or is_transient(exc)) and attempt + 1 < retry.limit(throttled):
+                pause = retry.delay(attempt, throttled=throttled)
+                attempt += 1
                 logger.debug(
                     "%s of %s failed transiently (%r); retrying in %.2fs", op, uri, exc, pause
                 )
                 time.sleep(pause)
                 continue
             raise translate(exc, op=op, uri=uri) from exc
-    raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
