@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import sys
 from collections import defaultdict
 from collections.abc import Sequence
@@ -214,4 +215,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (CliError, MemokeyError) as exc:
         print(f"memokey {args.command}: error: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        # The reader went away (`memokey ls | head`): not a failure. Point stdout at
+        # devnull so the interpreter's final flush does not raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+import memokey
 from helpers.core import memory_root, write_module
 from memokey import MemoizingRunner
 from memokey.cli import CliError, _delegate, main, split_memo_uri
@@ -189,3 +190,25 @@ def test_failure_exits_1_with_the_message_on_stderr() -> None:
     )
     assert proc.returncode == 1
     assert proc.stderr.startswith("memokey show: error:")
+
+
+def test_output_cut_short_by_the_reader_is_not_an_error(tmp_path: Path) -> None:
+    root_url = f"file://{tmp_path}/root"
+    for i in range(300):  # enough entries that `ls` outlives a pipe closed after one line
+        with memokey.root(root_url):
+            _pipe_filler(i)
+    proc = subprocess.run(
+        f"{sys.executable} -m memokey ls {root_url} | head -n 1",
+        shell=True,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert proc.stdout.startswith("root:")
+    assert "Traceback" not in proc.stderr
+
+
+@memokey.memoize(namespace="pipe")
+def _pipe_filler(i: int) -> int:
+    return i
