@@ -87,13 +87,25 @@ def golden_values() -> dict[str, Callable[[], Any]]:
         "ndarray_datetime": lambda: np.array(["2020-01-01", "NaT"], dtype="datetime64[D]"),
         "numpy_scalar": lambda: np.float64(1.5),
         "masked_array": lambda: np.ma.masked_array([1, 2, 3], mask=[0, 1, 0]),
-        "dataframe": lambda: pd.DataFrame(
-            {"i": [1, 2], "f": [0.5, 1.5], "s": pd.Series(["a", "b"], dtype=object)}
+        # Explicit dtypes: pandas 3 changed the defaults (str labels and categories), and
+        # these vectors must mean the same data under every supported pandas.
+        "dataframe_object_labels": _golden_frame,
+        "series_arrow_str": lambda: pd.Series(
+            ["a", None, "ccc"], dtype=pd.StringDtype("pyarrow", na_value=np.nan), name="s"
         ),
-        "series_arrow_str": lambda: pd.Series(["a", None, "ccc"], dtype="str", name="s"),
-        "categorical": lambda: pd.Categorical(["a", "b", "a"]),
+        "categorical_object": lambda: pd.Categorical(
+            ["a", "b", "a"], categories=pd.Index(["a", "b"], dtype=object)
+        ),
         "arrow_chunked": lambda: pa.chunked_array([pa.array(["x", "yy"]), pa.array(["z"])]),
     }
+
+
+def _golden_frame() -> Any:
+    import pandas as pd
+
+    frame = pd.DataFrame({"i": [1, 2], "f": [0.5, 1.5], "s": pd.Series(["a", "b"], dtype=object)})
+    frame.columns = pd.Index(["i", "f", "s"], dtype=object)
+    return frame
 
 
 def _cycle_list() -> list[Any]:
