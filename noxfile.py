@@ -58,6 +58,14 @@ def tests(session: nox.Session) -> None:
     session.run("pytest", *session.posargs)
 
 
+@nox.session(name="tests-versions", python=["3.10", "3.12", "3.13"])
+def tests_versions(session: nox.Session) -> None:
+    """The suite on the other supported Pythons (CI runs the machine's default one)."""
+    _install(session, "test")
+    _install_azurite(session)
+    session.run("pytest", "-p", "no:cacheprovider", *session.posargs)
+
+
 @nox.session
 def tests_cloud(session: nox.Session) -> None:
     """Only the tests that need a storage server: S3, GCS and Azure."""
