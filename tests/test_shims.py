@@ -3,6 +3,7 @@ roots other processes cannot see."""
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 import threading
@@ -115,7 +116,7 @@ def test_executor_shim_over_threads_runs_in_this_process() -> None:
 
 
 def test_executor_shim_over_processes_runs_the_stored_invocation(store: Store) -> None:
-    with ProcessPoolExecutor(1) as pool:
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
         shim = ExecutorShim(pool)
         assert shim.runs_elsewhere
         shim.start(_staged(store, triple, 5)).result()

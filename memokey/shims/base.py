@@ -93,7 +93,9 @@ class ExecutorShim(Shim):
     A `ThreadPoolExecutor` runs them in this process (nothing uploaded); any other executor
     (`ProcessPoolExecutor`, `distributed.Client.get_executor()`, ...) is treated as running
     elsewhere and is sent `memokey.remote.execute` with the memo URI, which must pickle. Pass
-    ``runs_elsewhere=`` to override the guess.
+    ``runs_elsewhere=`` to override the guess. Give a `ProcessPoolExecutor` a "spawn" or
+    "forkserver" context: forking a process with live threads (memokey's lease heartbeat,
+    your own) can deadlock the child, and Python 3.14 stops forking by default.
     """
 
     def __init__(self, executor: Executor, *, runs_elsewhere: bool | None = None) -> None:
