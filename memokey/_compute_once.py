@@ -9,12 +9,41 @@ maps never grow with the number of distinct calls made.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import threading
 import weakref
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 
-__all__ = ["AsyncKeyedLocks", "KeyedLocks", "async_locks", "thread_locks"]
+__all__ = [
+    "AsyncKeyedLocks",
+    "KeyedLocks",
+    "async_locks",
+    "computing",
+    "computing_here",
+    "thread_locks",
+]
+
+_computing: contextvars.ContextVar[frozenset[str]] = contextvars.ContextVar(
+    "memokey_computing", default=frozenset()
+)
+
+
+def computing(uri: str) -> bool:
+    """Whether this thread or task is inside its own computation of `uri`: a function
+    calling itself with the same arguments (a retry, say). Such a call must run as the
+    plain function would, not wait on the lease its own caller holds."""
+    return uri in _computing.get()
+
+
+@contextmanager
+def computing_here(uri: str) -> Iterator[None]:
+    """Mark `uri` as being computed by this thread or task for the block's duration."""
+    token = _computing.set(_computing.get() | {uri})
+    try:
+        yield
+    finally:
+        _computing.reset(token)
 
 
 class KeyedLocks:

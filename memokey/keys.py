@@ -85,16 +85,44 @@ class _Plan:
     defaults: dict[str, Any]
     simple: bool  # only positional-or-keyword parameters: bind without inspect
     nparams: int
+    #: The function whose defaults the signature snapshot, and those defaults as they
+    #: were: reassigning ``__defaults__`` or editing ``__kwdefaults__`` changes the call.
+    source: Any
+    pos_defaults: Any
+    kw_defaults: tuple[tuple[str, Any], ...]
+
+    def is_current(self) -> bool:
+        source = self.source
+        if getattr(source, "__defaults__", None) is not self.pos_defaults:
+            return False
+        kw = getattr(source, "__kwdefaults__", None) or {}
+        return len(kw) == len(self.kw_defaults) and all(
+            kw.get(name, _MISSING) is value for name, value in self.kw_defaults
+        )
 
 
 _PLANS: dict[Any, _Plan] = {}
 
 
+def _defaults_source(func: Callable[..., Any]) -> Any:
+    """The function `inspect.signature` reads defaults from (through ``__wrapped__``)."""
+    try:
+        return inspect.unwrap(getattr(func, "__func__", func))
+    except ValueError:  # a __wrapped__ cycle: signature() raises its own error later
+        return func
+
+
 def _plan(func: Callable[..., Any]) -> _Plan:
     try:
-        return _PLANS[func]
+        cached = _PLANS[func]
     except (KeyError, TypeError):
         pass
+    else:
+        if cached.is_current():
+            return cached
+    source = _defaults_source(func)
+    pos_defaults = getattr(source, "__defaults__", None)
+    kw_defaults = tuple((getattr(source, "__kwdefaults__", None) or {}).items())
     sig = inspect.signature(func)
     params = sig.parameters.values()
     plan = _Plan(
@@ -103,6 +131,9 @@ def _plan(func: Callable[..., Any]) -> _Plan:
         defaults={p.name: p.default for p in params if p.default is not _MISSING},
         simple=all(p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD for p in params),
         nparams=len(sig.parameters),
+        source=source,
+        pos_defaults=pos_defaults,
+        kw_defaults=kw_defaults,
     )
     try:
         if len(_PLANS) > 4096:

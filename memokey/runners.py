@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import inspect
 import logging
 import os
@@ -26,7 +27,7 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping
 from concurrent.futures import Future
 from typing import Any
 
-from memokey._compute_once import async_locks, thread_locks
+from memokey._compute_once import async_locks, computing, computing_here, thread_locks
 from memokey._targets import (
     PlaceCache,
     Target,
@@ -142,8 +143,11 @@ class Runner:
         """`__call__` in the background (see `memokey.shims.fanout`); keying errors raise
         here at once, the call's own errors arrive through the future."""
         target = self._target(func, args, kwargs)
+        context = contextvars.copy_context()  # the pool thread sees the caller's root()
         return fanout.submit(
-            target.uri, lambda: self._call(target, func, args, kwargs), inline=self._inline
+            target.uri,
+            lambda: context.run(self._call, target, func, args, kwargs),
+            inline=self._inline,
         )
 
     @property
@@ -182,12 +186,15 @@ class Runner:
     ) -> Any:
         """The miss path: under the lease (other processes wait for us), run the call and
         publish its result; a waiter returns what the lease holder published."""
+        if computing(target.uri):  # re-entered with the same arguments: we hold the lease
+            return self._run(target, func, args, kwargs)
         if self.cache_errors:
             raise_failure(target.store, target.path)
         while True:
             with self._exclusive(target) as ours:
                 if ours:
-                    return self._run(target, func, args, kwargs)
+                    with computing_here(target.uri):
+                        return self._run(target, func, args, kwargs)
             found, value = lookup(target)
             if found:
                 return value
@@ -263,6 +270,8 @@ class Runner:
     ) -> Any:
         """The miss path for coroutine functions (see `_compute`); the lease is taken and
         released off the event loop, and released even if the task is cancelled."""
+        if computing(target.uri):  # re-entered with the same arguments: we hold the lease
+            return await self._arun(target, func, args, kwargs)
         if self.cache_errors:
             await asyncio.to_thread(raise_failure, target.store, target.path)
         while True:
@@ -274,20 +283,21 @@ class Runner:
                 raise
             if lease is not None:
                 try:
-                    return await self._arun(target, func, args, kwargs)
+                    with computing_here(target.uri):
+                        return await self._arun(target, func, args, kwargs)
                 finally:
-                    if isinstance(lease, Lease):
-                        await asyncio.to_thread(lease.release)
+                    # Shielded: a second cancellation must not drop a queued release
+                    # (the heartbeat would keep the orphaned lease alive forever).
+                    await asyncio.shield(asyncio.to_thread(lease.release))
             found, value = await asyncio.to_thread(lookup, target)
             if found:
                 return value
             if self.cache_errors:
                 await asyncio.to_thread(raise_failure, target.store, target.path)
 
-    def _acquire(self, target: Target) -> Lease | bool | None:
-        """The lease (True for a process-local store), or None once published."""
-        if target.store.process_local:
-            return True
+    def _acquire(self, target: Target) -> Lease | None:
+        """The lease, or None once published. Also for process-local stores: asyncio locks
+        are per event loop, so only the lease makes loops in other threads wait."""
         return acquire_or_wait(
             target.store,
             target.path,
@@ -404,9 +414,10 @@ class MemoizingRunner(Runner):
         if isinstance(self.shim, SameThreadShim):
             return super()._run(target, func, args, kwargs)
         if not self.shim.runs_elsewhere:  # a thread pool: the value comes back in memory
+            context = contextvars.copy_context()  # the pool thread sees our root()
 
             def call() -> Any:
-                return Runner._run(self, target, func, args, kwargs)
+                return context.run(Runner._run, self, target, func, args, kwargs)
 
             job = Job(call=call, memo_uri=target.uri, label=target.key.function_id)
             return self.shim.start(job).result()

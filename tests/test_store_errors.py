@@ -163,3 +163,15 @@ def test_throttle_backoff_is_jittered_and_capped() -> None:
     pauses = [policy.delay(10, throttled=True) for _ in range(50)]
     assert all(4.0 <= p <= 8.0 for p in pauses)
     assert len(set(pauses)) > 1
+
+
+def test_a_full_disk_says_so_and_how_to_make_room() -> None:
+    err = translate(OSError(errno.ENOSPC, "No space left on device"), op="write", uri="/x")
+    assert type(err) is StoreError
+    assert "disk is full" in str(err)
+    assert "memokey rm" in str(err)
+
+
+def test_a_read_only_file_system_is_a_permission_error() -> None:
+    err = translate(OSError(errno.EROFS, "Read-only file system"), op="write", uri="/x")
+    assert type(err) is StorePermissionError

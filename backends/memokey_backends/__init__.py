@@ -7,6 +7,7 @@ and options, so filesystem instances and their connections are reused).
 from __future__ import annotations
 
 import json
+import re
 import threading
 from typing import Any
 
@@ -43,6 +44,7 @@ __all__ = [
 
 _stores: dict[tuple[str, str], Store] = {}
 _stores_lock = threading.Lock()
+_LOCALHOST_FILE = re.compile(r"(^|::)file://localhost/", re.IGNORECASE)
 
 
 def _options_key(options: dict[str, Any]) -> str:
@@ -60,6 +62,9 @@ def open_store(url: str, **storage_options: Any) -> Store:
         import os
 
         url = os.path.abspath(os.path.expanduser(url))
+    elif isinstance(url, str):
+        # RFC 8089: file://localhost/p is file:///p; fsspec would read ./localhost/p.
+        url = _LOCALHOST_FILE.sub(r"\1file:///", url)
     key = (url, _options_key(storage_options))
     with _stores_lock:
         store = _stores.get(key)

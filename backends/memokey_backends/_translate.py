@@ -149,8 +149,17 @@ def translate(exc: BaseException, *, op: str, uri: str) -> StoreError:
             uri=uri,
             op=op,
         )
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return StoreError(
+            f"{op} of {uri} failed: the disk is full ({exc!r}). Free space on that volume "
+            "(`memokey ls` shows what is stored, `memokey rm URI` deletes an entry) or "
+            "point memokey at a larger root.",
+            uri=uri,
+            op=op,
+        )
     if (
         isinstance(exc, PermissionError)
+        or (isinstance(exc, OSError) and exc.errno == errno.EROFS)
         or names & _PERMISSION_NAMES
         or status in _PERMISSION_STATUS
     ):

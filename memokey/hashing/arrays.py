@@ -52,6 +52,53 @@ def dtype_descriptor(dtype: np.dtype[Any]) -> str:
     return "struct:" + repr(dtype.descr)
 
 
+#: x87 extended precision: 10 value bytes per component, padded to 12 or 16 with bytes
+#: numpy leaves uninitialised (stack garbage that changes from process to process).
+_X87 = np.finfo(np.longdouble).nmant == 63 and np.dtype(np.longdouble).itemsize > 10
+_X87_VALUE_BYTES = 10
+
+
+def _x87_width(dtype: np.dtype[Any]) -> int:
+    """The padded width of one x87 component of `dtype`, or 0 if it has no padding."""
+    if _X87 and dtype.isnative and dtype.type in (np.longdouble, np.clongdouble):
+        return int(np.dtype(np.longdouble).itemsize)
+    return 0
+
+
+def _x87_value_bytes(block: np.ndarray[Any, Any], width: int) -> np.ndarray[Any, Any]:
+    """The value bytes of a C-contiguous block of long doubles, padding dropped."""
+    raw = block.view(np.uint8).reshape(-1, width)[:, :_X87_VALUE_BYTES]
+    return np.ascontiguousarray(raw)
+
+
+def _feed_x87(enc: Encoder, arr: np.ndarray[Any, Any], width: int) -> None:
+    step = max(1, CHUNK // arr.itemsize)
+    flat = arr.flat
+    for start in range(0, arr.size, step):
+        block = np.ascontiguousarray(flat[start : start + step])  # C order, bounded copy
+        enc.write(_x87_value_bytes(block, width))
+
+
+def _packed(dtype: np.dtype[Any]) -> np.dtype[Any] | None:
+    """For a structured dtype with padding between or after its fields (``align=True``,
+    explicit offsets): the same fields without gaps. Padding bytes are whatever was in
+    memory (``np.array(rows, dtype)`` leaves heap garbage there), so they are never hashed."""
+    if dtype.fields is None:
+        return None
+    from numpy.lib.recfunctions import repack_fields
+
+    packed: np.dtype[Any] = repack_fields(dtype, recurse=True)
+    return packed if packed.itemsize != dtype.itemsize else None
+
+
+def _feed_converted(enc: Encoder, arr: np.ndarray[Any, Any], packed: np.dtype[Any]) -> None:
+    """Elements in C order, converted to `packed` field by field, in bounded chunks."""
+    step = max(1, CHUNK // arr.itemsize)
+    flat = arr.flat
+    for start in range(0, arr.size, step):
+        enc.write(np.ascontiguousarray(flat[start : start + step]).astype(packed).view(np.uint8))
+
+
 def _is_raw(dtype: np.dtype[Any]) -> bool:
     """True when the element bytes are the value (no object references inside)."""
     if dtype.hasobject:
@@ -71,7 +118,15 @@ def encode_ndarray(enc: Encoder, arr: np.ndarray[Any, Any]) -> None:
     if not _is_raw(dtype):
         encode_object_elements(enc, arr)
         return
-    if arr.nbytes:
+    if not arr.nbytes:
+        return
+    width = _x87_width(dtype)
+    packed = _packed(dtype)
+    if width:
+        _feed_x87(enc, arr, width)
+    elif packed is not None:
+        _feed_converted(enc, arr, packed)
+    else:
         feed_c_order(enc, arr)
 
 
@@ -158,7 +213,13 @@ def encode_scalar(enc: Encoder, obj: np.generic) -> None:
     enc.write(b"w")
     encode_str(enc, dtype_descriptor(dtype))
     if _is_raw(dtype):
+        width = _x87_width(dtype)
         data = obj.tobytes()
+        packed = _packed(dtype)
+        if width:
+            data = _x87_value_bytes(np.frombuffer(data, np.uint8), width).tobytes()
+        elif packed is not None:
+            data = np.array(obj, dtype=dtype).astype(packed).tobytes()
         enc.write(U64(len(data)) + data)
     else:
         enc.encode(obj.item())

@@ -72,6 +72,12 @@ def encode_index(enc: Encoder, index: pd.Index) -> None:
             encode_ndarray(enc, np.asarray(codes))
     else:
         encode_values(enc, index.array)
+        freq = getattr(index, "freq", None)
+        if freq is not None and isinstance(index, (pd.DatetimeIndex, pd.TimedeltaIndex)):
+            # Observable (``idx.freq``, ``idx.shift(1)``); written only when set, so an
+            # index without one keeps the key it always had.
+            enc.write(b"Q")
+            encode_str(enc, freq.freqstr)
 
 
 def encode_values(enc: Encoder, values: Any) -> None:

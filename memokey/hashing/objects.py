@@ -10,9 +10,11 @@ from __future__ import annotations
 import copyreg
 import dataclasses
 import enum
+import functools
 import io
 import socket
 import sqlite3
+import sys
 import threading
 import types
 from typing import Any
@@ -61,11 +63,72 @@ def encode_name(enc: Encoder, tag: bytes, name: str) -> None:
 
 
 def encode_class(enc: Encoder, obj: type) -> None:
-    encode_name(enc, b"C", qualified_name(obj))
+    """By ``module:qualname``. A class defined inside a function has no unique name
+    (each call makes a new class with the same one), so its bases and body are added."""
+    name = qualified_name(obj)
+    encode_name(enc, b"C", name)
+    if "<locals>" in name:
+        _encode_class_body(enc, obj)
+
+
+#: Class attributes that are bookkeeping, not behaviour (`__slotnames__` is a cache
+#: that pickling adds on first use, so it would change the key of an unchanged class).
+#: `_abc_impl` is the ABC machinery's cache of subclass checks.
+_CLASS_BOOKKEEPING = frozenset(
+    {"__dict__", "__weakref__", "__module__", "__slotnames__", "_abc_impl"}
+)
+
+
+def _encode_class_body(enc: Encoder, cls: type) -> None:
+    if not enc.enter(cls):  # a method refers back to its class (``super()``)
+        return
+    try:
+        enc.write(b"B")
+        enc.encode(cls.__bases__)
+        members = {k: v for k, v in vars(cls).items() if k not in _CLASS_BOOKKEEPING}
+        enc.write(len(members).to_bytes(8, "little"))
+        name = ""
+        try:
+            for name, value in members.items():
+                encode_str(enc, name)
+                _encode_class_member(enc, value)
+        except Refusal as refusal:
+            refusal.segments.append(f".{name}")
+            raise
+    finally:
+        enc.leave(cls)
+
+
+def _encode_class_member(enc: Encoder, value: object) -> None:
+    """A class attribute; descriptors that pickle refuses are keyed by what they wrap."""
+    if isinstance(value, (staticmethod, classmethod)):
+        enc.write(b"s" if isinstance(value, staticmethod) else b"c")
+        enc.encode(value.__func__)
+    elif isinstance(value, functools.cached_property):  # its lock is not part of it
+        enc.write(b"a")
+        enc.encode((value.func, value.attrname))
+    elif isinstance(value, property):
+        enc.write(b"p")
+        enc.encode((value.fget, value.fset, value.fdel))
+    elif isinstance(value, (types.MemberDescriptorType, types.GetSetDescriptorType)):
+        encode_name(enc, b"m", value.__name__)  # a slot: its name is the whole story
+    else:
+        enc.write(b"v")
+        enc.encode(value)
 
 
 def encode_module(enc: Encoder, obj: types.ModuleType) -> None:
     encode_name(enc, b"M", obj.__name__)
+
+
+def encode_mappingproxy(enc: Encoder, obj: types.MappingProxyType[Any, Any]) -> None:
+    """A read-only view of a mapping: keyed as that mapping's items, in its order."""
+    if enc.enter(obj):
+        try:
+            enc.write(b"x")
+            enc.encode(dict(obj))
+        finally:
+            enc.leave(obj)
 
 
 def encode_attrs(enc: Encoder, attrs: dict[str, Any]) -> None:
@@ -86,8 +149,16 @@ def encode_attrs(enc: Encoder, attrs: dict[str, Any]) -> None:
 
 
 def _is_anonymous(func: types.FunctionType) -> bool:
+    """True when the name does not identify the function: a lambda, a nested function,
+    or one whose module cannot be imported (``exec``'d code, a deleted module)."""
     qualname = func.__qualname__
-    return "<lambda>" in qualname or "<locals>" in qualname
+    module = func.__module__
+    return (
+        "<lambda>" in qualname
+        or "<locals>" in qualname
+        or not isinstance(module, str)
+        or module not in sys.modules
+    )
 
 
 def encode_function(enc: Encoder, func: types.FunctionType) -> None:
@@ -111,16 +182,29 @@ def encode_function(enc: Encoder, func: types.FunctionType) -> None:
         encode_name(enc, b"u", function_id(func))
         enc.encode(logic_key_of(func))
         if _is_anonymous(func):
-            code = func.__code__
             enc.write(b"b")
-            enc.write(len(code.co_code).to_bytes(8, "little"))
-            enc.write(code.co_code)
-            enc.encode((code.co_consts, code.co_names, func.__defaults__, func.__kwdefaults__))
+            encode_code(enc, func.__code__)
+            enc.encode((func.__defaults__, func.__kwdefaults__))
             encode_closure(enc, func)
         else:
             enc.write(b"N")
     finally:
         enc.leave(func)
+
+
+def encode_code(enc: Encoder, code: types.CodeType) -> None:
+    """Everything that decides what a code object does: the signature (counts, flags and
+    parameter names, since callers can pass arguments by name), the bytecode with its
+    exception table, and the constants (nested code objects included) and names."""
+    enc.write(b"o")
+    counts = (code.co_argcount, code.co_posonlyargcount, code.co_kwonlyargcount, code.co_flags)
+    enc.write(b"".join(n.to_bytes(8, "little") for n in counts))
+    for raw in (code.co_code, getattr(code, "co_exceptiontable", b"")):
+        enc.write(len(raw).to_bytes(8, "little"))
+        enc.write(raw)
+    enc.encode(
+        (code.co_consts, code.co_names, code.co_varnames, code.co_freevars, code.co_cellvars)
+    )
 
 
 def encode_closure(enc: Encoder, func: types.FunctionType) -> None:
@@ -179,9 +263,11 @@ def _encode_fields(enc: Encoder, tag: bytes, obj: object, names: list[str]) -> N
         encode_class(enc, type(obj))
         enc.write(tag)
         attrs = {name: getattr(obj, name, _MISSING) for name in names}
-        if any(value is _MISSING for value in attrs.values()):
+        unset = tuple(k for k, v in attrs.items() if v is _MISSING)
+        if unset:  # some fields were never set: which ones is part of the key
             attrs = {k: (None if v is _MISSING else v) for k, v in attrs.items()}
-            enc.write(b"?")  # some field was never set; still a distinct key
+            enc.write(b"?")
+            enc.encode(unset)
         encode_attrs(enc, attrs)
     finally:
         enc.leave(obj)
@@ -237,6 +323,10 @@ def subclass_handler(base: type) -> Handler:
             enc.encode(to_base(obj))
             state = getattr(obj, "__dict__", None)
             encode_attrs(enc, state if isinstance(state, dict) else {})
+            slots = copyreg._slotnames(type(obj))  # type: ignore[attr-defined]
+            if slots:  # only the slots that are set; an unset one has no key entry
+                enc.write(b"L")
+                encode_attrs(enc, {n: getattr(obj, n) for n in slots if hasattr(obj, n)})
         finally:
             enc.leave(obj)
 
@@ -278,16 +368,12 @@ def encode_reduce_tuple(enc: Encoder, reduced: tuple[Any, ...]) -> None:
     except Refusal as refusal:
         refusal.segments.append(".<constructor args>")
         raise
-    if isinstance(state, dict):
+    if type(state) is dict:
         encode_attrs(enc, state)
-    elif (
-        isinstance(state, tuple)
-        and len(state) == 2
-        and all(s is None or isinstance(s, dict) for s in state)
-    ):  # (__dict__, slots) from objects with __slots__
+    elif _is_slots_state(state):  # (__dict__ or None, slots) from objects with __slots__
         enc.write(b"2")
         encode_attrs(enc, state[0] or {})
-        encode_attrs(enc, state[1] or {})
+        encode_attrs(enc, state[1])
     else:
         try:
             enc.encode(state)
@@ -297,3 +383,16 @@ def encode_reduce_tuple(enc: Encoder, reduced: tuple[Any, ...]) -> None:
     encode_items(enc, b"l", list(list_items) if list_items is not None else [])
     pairs = list(dict_items) if dict_items is not None else []
     encode_mapping_items(enc, b"d", pairs, len(pairs))
+
+
+def _is_slots_state(state: object) -> bool:
+    """True for exactly the shape `object.__getstate__` gives an object with set slots:
+    ``(None or a non-empty dict, a non-empty dict)``. Any other state (``({}, {})`` from a
+    custom ``__reduce__``, a dict subclass) is keyed as the value it is, since its
+    ``__setstate__`` can tell ``None`` from ``{}``."""
+    if type(state) is not tuple or len(state) != 2:
+        return False
+    attrs, slots = state
+    return (attrs is None or (type(attrs) is dict and bool(attrs))) and (
+        type(slots) is dict and bool(slots)
+    )

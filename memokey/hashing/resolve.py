@@ -61,6 +61,10 @@ def _python_handler(cls: type) -> Handler:
         return objects.encode_builtin_function
     if issubclass(cls, types.ModuleType):
         return objects.encode_module
+    if issubclass(cls, types.CodeType):
+        return objects.encode_code
+    if issubclass(cls, types.MappingProxyType):
+        return objects.encode_mappingproxy
     if issubclass(cls, memoryview):
         return buffers.encode_memoryview
     if issubclass(cls, array.array):
