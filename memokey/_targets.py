@@ -17,7 +17,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from memokey.errors import ConfigurationError
 from memokey.keys import MemoKey, function_id, logic_key_of, memo_dir
 from memokey.meta import argument_summary, build_meta, encode_meta
 from memokey.results import decode_result, read_header
@@ -29,7 +28,6 @@ __all__ = [
     "Place",
     "PlaceCache",
     "Target",
-    "check_namespace",
     "lookup",
     "unwrap_memoized",
     "write_meta",
@@ -144,22 +142,6 @@ def unwrap_memoized(func: Callable[..., Any]) -> Callable[..., Any]:
     while getattr(func, "__memokey_runner__", None) is not None:
         func = func.__wrapped__  # type: ignore[attr-defined]
     return func
-
-
-def check_namespace(namespace: str) -> str:
-    """`namespace` if it can be one path segment, else a `ConfigurationError`."""
-    if (
-        not isinstance(namespace, str)
-        or not namespace
-        or "/" in namespace
-        or namespace in (".", "..")
-        or namespace.strip() != namespace
-    ):
-        raise ConfigurationError(
-            f"namespace must be a non-empty name without '/' or surrounding spaces, "
-            f"got {namespace!r}; use e.g. 'default' or 'experiment-3'"
-        )
-    return namespace
 
 
 def lookup(target: Target) -> tuple[bool, Any]:

@@ -29,6 +29,7 @@ __all__ = [
     "MemoKey",
     "bind_call",
     "call_digest",
+    "check_namespace",
     "encode_or_raise",
     "function_id",
     "logic_key_of",
@@ -298,10 +299,25 @@ def _closure_error(func: types.FunctionType, refusal: Refusal) -> UnkeyableArgum
     )
 
 
+def check_namespace(namespace: str) -> str:
+    """`namespace` if it can be one path segment, else a `ConfigurationError`."""
+    if (
+        not isinstance(namespace, str)
+        or not namespace
+        or "/" in namespace
+        or namespace in (".", "..")
+        or namespace.strip() != namespace
+    ):
+        raise ConfigurationError(
+            f"namespace must be a non-empty name without '/' or surrounding spaces, "
+            f"got {namespace!r}; use e.g. 'default' or 'experiment-3'"
+        )
+    return namespace
+
+
 def memo_dir(namespace: str, function_id: str, logic_key: str | None, digest: str) -> str:
     """``memokey-v1/{namespace}/{function_id}[@{logic_key}]/{digest}`` (relative)."""
-    if not namespace or "/" in namespace:
-        raise ConfigurationError(f"namespace {namespace!r} must be a non-empty name without '/'")
+    check_namespace(namespace)
     suffix = f"@{logic_key}" if logic_key else ""
     return f"{SCHEME}/{namespace}/{function_id}{suffix}/{digest}"
 

@@ -31,7 +31,6 @@ from memokey._compute_once import async_locks, computing, computing_here, thread
 from memokey._targets import (
     PlaceCache,
     Target,
-    check_namespace,
     decoded,
     lookup,
     unwrap_memoized,
@@ -39,7 +38,7 @@ from memokey._targets import (
 )
 from memokey.errors import ConfigurationError, ShimError, WriteConflictError
 from memokey.keyfuncs import AnyKeyfunc, apply_keyfunc, check_keyfunc
-from memokey.keys import MemoKey, bind_call, call_digest, logic_key_of
+from memokey.keys import MemoKey, bind_call, call_digest, check_namespace, logic_key_of
 from memokey.leases import Lease, acquire_or_wait, holding_lease
 from memokey.remote import ERROR, Invocation, publish_failure, raise_failure
 from memokey.results import (
