@@ -138,14 +138,20 @@ class LocalPrimitives(Primitives):
                 os.link(tmp, path)  # FileExistsError: another writer won
             finally:
                 _unlink_quietly(tmp)  # a second name of the published file, or a loser
+            if self.fsync:
+                _fsync_directory(directory)
         else:
-            try:
-                os.replace(tmp, path)
-            except BaseException:
-                _unlink_quietly(tmp)
-                raise
+            self._replace(tmp, path)
+
+    def _replace(self, tmp: str, path: str) -> None:
+        """Move a finished temp file over `path` (atomic), then make it durable if asked."""
+        try:
+            os.replace(tmp, path)
+        except BaseException:
+            _unlink_quietly(tmp)
+            raise
         if self.fsync:
-            _fsync_directory(directory)
+            _fsync_directory(os.path.dirname(path))
 
     def read_versioned(self, path: str) -> tuple[bytes, str] | None:
         try:
@@ -162,13 +168,7 @@ class LocalPrimitives(Primitives):
                     raise stale(path)
                 tmp, st = _write_temp(os.path.dirname(path), data, fsync=self.fsync, stat=True)
                 assert st is not None
-                try:
-                    os.replace(tmp, path)
-                except BaseException:
-                    _unlink_quietly(tmp)
-                    raise
-                if self.fsync:
-                    _fsync_directory(os.path.dirname(path))
+                self._replace(tmp, path)
                 return _token(st)
         except FileNotFoundError:  # the directory or the object is gone
             raise stale(path, "the object no longer exists") from None
