@@ -23,7 +23,7 @@ from typing import Any
 
 from memokey_backends._local import TMP_PREFIX
 from memokey_backends._primitives import Primitives
-from memokey_backends._translate import DEFAULT_RETRY, RetryPolicy, call
+from memokey_backends._translate import DEFAULT_RETRY, RetryPolicy, call, translate
 from memokey_backends.errors import CapabilityError, InvalidRootError
 from memokey_backends.protocol import EntryInfo
 
@@ -243,6 +243,8 @@ class FsspecStore:
                     self._os_path(self._local_root, path), data, exclusive=exclusive
                 )
                 return
+            except FileExistsError as exc:  # lost the race: writing again would lose again
+                raise translate(exc, op="exclusive write", uri=self.uri(path)) from exc
             except OSError:
                 pass  # the general path repeats it (a write is safe to repeat) and translates
         full = self._full(path)
