@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol, runtime_checkable
 
 from memokey.errors import ConfigurationError, KeyfuncError
+from memokey.keys import bind_call
 
 __all__ = ["AnyKeyfunc", "Keyfunc", "NilArgs", "apply_keyfunc", "check_keyfunc", "nil_args"]
 
@@ -45,7 +46,9 @@ _signatures: weakref.WeakKeyDictionary[Callable[..., Any], inspect.Signature] = 
 
 
 def signature_of(func: Callable[..., Any]) -> inspect.Signature:
-    """`inspect.signature`, cached per function because it is slow on the hit path."""
+    """`inspect.signature`, cached per function, for its *shape* only (parameter names
+    and kinds): the cache does not follow reassigned defaults, so arguments are bound with
+    `memokey.keys.bind_call`, which does."""
     try:
         return _signatures[func]
     except (KeyError, TypeError):
@@ -107,9 +110,8 @@ class NilArgs:
     def __call__(
         self, c: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], /
     ) -> Call:
-        sig = signature_of(c)
-        bound = sig.bind(*args, **kwargs)  # a TypeError here is the call's own mistake
-        bound.apply_defaults()
+        bound = bind_call(c, args, kwargs)  # a TypeError here is the call's own mistake
+        sig = bound.signature
         var_kw = next((p.name for p in sig.parameters.values() if p.kind is p.VAR_KEYWORD), None)
         for name in self.names:
             param = sig.parameters.get(name)
@@ -168,10 +170,10 @@ def apply_keyfunc(
 def _bind(
     keyfunc: object, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> inspect.BoundArguments:
-    sig = signature_of(func)
     try:
-        bound = sig.bind(*args, **kwargs)
+        return bind_call(func, args, kwargs)
     except TypeError as exc:
+        sig = signature_of(func)
         argument = _failed_argument(sig, args, str(exc))
         which = f" (the failing argument: {argument})" if argument else ""
         raise KeyfuncError(
@@ -180,8 +182,6 @@ def _bind(
             f"{_name(func)} accepts",
             argument=argument,
         ) from exc
-    bound.apply_defaults()
-    return bound
 
 
 def _failed_argument(sig: inspect.Signature, args: tuple[Any, ...], message: str) -> str | None:

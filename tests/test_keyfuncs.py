@@ -196,3 +196,15 @@ def test_exception_raised_by_a_keyfunc_propagates_unchanged() -> None:
 
     with pytest.raises(Boom):
         apply_keyfunc(boom, q, ("c", "t"), {})
+
+
+def test_nil_args_keys_the_defaults_the_function_has_now() -> None:
+    def q(conn: object, limit: int = 3) -> int:
+        return limit
+
+    keyfunc = nil_args("conn")
+    _, before = apply_keyfunc(keyfunc, q, (object(),), {})
+    q.__defaults__ = (5,)
+    _, after = apply_keyfunc(keyfunc, q, (object(),), {})
+    assert before.arguments == {"conn": None, "limit": 3}
+    assert after.arguments == {"conn": None, "limit": 5}
