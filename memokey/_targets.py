@@ -48,7 +48,7 @@ class Place:
     namespace: str
     function_id: str
     logic_key: str | None
-    path_prefix: str  # "memokey-v1/{namespace}/{function_id}[@{logic_key}]/"
+    path_prefix: str  # "memokey-v2/{namespace}/{function_id}[@{logic_key}]/"
     uri_prefix: str  # store URL + "/" + path_prefix
 
     @classmethod

@@ -42,7 +42,7 @@ class CliError(Exception):
 def split_memo_uri(uri: str) -> tuple[str, str]:
     """(root URL, entry path) of a memo URI; a trailing ``/result`` or file name is dropped.
 
-    The entry path is ``memokey-v1/{namespace}/{function}/{digest}``.
+    The entry path is ``memokey-v2/{namespace}/{function}/{digest}``.
     """
     marker = f"/{SCHEME}/"
     at = uri.rstrip("/").find(marker)

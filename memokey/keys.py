@@ -37,7 +37,7 @@ __all__ = [
 ]
 
 #: The key scheme; part of every storage path. Any change to a digest needs a new one.
-SCHEME = "memokey-v1"
+SCHEME = "memokey-v2"
 
 _LOGIC_KEY_LINE = re.compile(r"^\s*function-logic-key:\s*(\S+)\s*$", re.MULTILINE)
 _LOGIC_KEY_CHARS = re.compile(r"[A-Za-z0-9._+-]+")
@@ -316,7 +316,7 @@ def check_namespace(namespace: str) -> str:
 
 
 def memo_dir(namespace: str, function_id: str, logic_key: str | None, digest: str) -> str:
-    """``memokey-v1/{namespace}/{function_id}[@{logic_key}]/{digest}`` (relative)."""
+    """``memokey-v2/{namespace}/{function_id}[@{logic_key}]/{digest}`` (relative)."""
     check_namespace(namespace)
     suffix = f"@{logic_key}" if logic_key else ""
     return f"{SCHEME}/{namespace}/{function_id}{suffix}/{digest}"

@@ -11,6 +11,9 @@ Layout (all integers big-endian)::
     version      1 byte    FORMAT_VERSION
     name length  1 byte    n
     name         n bytes   serializer name, ASCII
+    extra len    4 bytes   unsigned, m (0: no extra fields)
+    extra        m bytes   compact JSON object: facts about the entry (code fingerprint,
+                           ...) that a reader may check without a second request
     payload len  8 bytes   unsigned
     checksum    16 bytes   xxh3_128 digest of the payload
     payload      payload len bytes
@@ -27,11 +30,12 @@ storage_options={"fsync": True})``. Cloud stores are durable once a write return
 
 from __future__ import annotations
 
+import json
 import pickle
 import struct
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
@@ -55,11 +59,12 @@ __all__ = [
 ]
 
 MAGIC = b"MKR\x00"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 DEFAULT_SERIALIZER = "cloudpickle"
 _PICKLE_PROTOCOL = 5
 _FIXED = struct.Struct(">4sBB")
 _TAIL = struct.Struct(">Q16s")
+_EXTRA_LEN = struct.Struct(">I")
 _MAX_NAME = 255
 _PREFIX = MAGIC + bytes([FORMAT_VERSION])
 # Header starts (magic, version, name length, name) already seen -> serializer name.
@@ -161,10 +166,17 @@ class ResultHeader:
     payload_length: int
     checksum: bytes
     payload_offset: int
+    extra: Mapping[str, Any] = field(default_factory=dict)
 
 
-def encode_result(value: Any, serializer: str | Serializer = DEFAULT_SERIALIZER) -> bytes:
-    """Serialize `value` into a complete `result` object (header + payload).
+def encode_result(
+    value: Any,
+    serializer: str | Serializer = DEFAULT_SERIALIZER,
+    *,
+    extra: Mapping[str, Any] | None = None,
+) -> bytes:
+    """Serialize `value` into a complete `result` object (header + payload); `extra`
+    (JSON-able) is stored in the header for readers to check before decoding.
 
     Raises `SerializationError` when the value cannot be serialized; the caller stores
     nothing in that case.
@@ -187,14 +199,23 @@ def encode_result(value: Any, serializer: str | Serializer = DEFAULT_SERIALIZER)
         )
     name = chosen.name.encode("ascii")
     checksum = xxhash.xxh3_128_digest(payload)
+    fields = _encode_extra(extra)
     return b"".join(
         (
             _FIXED.pack(MAGIC, FORMAT_VERSION, len(name)),
             name,
+            _EXTRA_LEN.pack(len(fields)),
+            fields,
             _TAIL.pack(len(payload), checksum),
             payload,
         )
     )
+
+
+def _encode_extra(extra: Mapping[str, Any] | None) -> bytes:
+    if not extra:
+        return b""
+    return json.dumps(dict(extra), separators=(",", ":"), sort_keys=True).encode()
 
 
 def _parse_common(data: bytes) -> tuple[str, int, bytes, int] | None:
@@ -213,6 +234,10 @@ def _parse_common(data: bytes) -> tuple[str, int, bytes, int] | None:
             name = data[_FIXED.size : tail_at].decode("ascii")
         except UnicodeDecodeError:
             return None
+    if len(data) < tail_at + _EXTRA_LEN.size:
+        return None
+    (extra_len,) = _EXTRA_LEN.unpack_from(data, tail_at)
+    tail_at += _EXTRA_LEN.size + extra_len
     if len(data) < tail_at + _TAIL.size:
         return None
     length, checksum = _TAIL.unpack_from(data, tail_at)
@@ -220,7 +245,7 @@ def _parse_common(data: bytes) -> tuple[str, int, bytes, int] | None:
     if len(data) - offset != length:
         return None
     if len(_heads) < _MAX_HEADS:
-        _heads[data[:tail_at]] = name
+        _heads[data[: _FIXED.size + data[5]]] = name
     return name, length, checksum, offset
 
 
@@ -239,19 +264,37 @@ def read_header(data: bytes, uri: str) -> ResultHeader:
             "(upgrade memokey if the result was written by a newer one)",
         )
     tail_at = _FIXED.size + name_len
-    if len(view) < tail_at + _TAIL.size:
+    if len(view) < tail_at + _EXTRA_LEN.size:
         raise _corrupted(uri, "its header is truncated")
     try:
         name = bytes(view[_FIXED.size : tail_at]).decode("ascii")
     except UnicodeDecodeError:
         raise _corrupted(uri, "its serializer name is not ASCII") from None
+    (extra_len,) = _EXTRA_LEN.unpack_from(view, tail_at)
+    extra_at = tail_at + _EXTRA_LEN.size
+    tail_at = extra_at + extra_len
+    if len(view) < tail_at + _TAIL.size:
+        raise _corrupted(uri, "its header is truncated")
+    extra = _decode_extra(bytes(view[extra_at:tail_at]), uri)
     length, checksum = _TAIL.unpack_from(view, tail_at)
     offset = tail_at + _TAIL.size
     if len(view) - offset != length:
         raise _corrupted(
             uri, f"its payload is {len(view) - offset} bytes but the header says {length}"
         )
-    return ResultHeader(FORMAT_VERSION, name, length, checksum, offset)
+    return ResultHeader(FORMAT_VERSION, name, length, checksum, offset, extra)
+
+
+def _decode_extra(raw: bytes, uri: str) -> Mapping[str, Any]:
+    if not raw:
+        return MappingProxyType({})
+    try:
+        fields = json.loads(raw)
+    except ValueError:
+        raise _corrupted(uri, "its header's extra fields are not valid JSON") from None
+    if not isinstance(fields, dict):
+        raise _corrupted(uri, "its header's extra fields are not a JSON object")
+    return MappingProxyType(fields)
 
 
 def decode_result(data: bytes, uri: str) -> Any:

@@ -115,7 +115,7 @@ def test_rm_leaves_other_entries_alone(root_url: str) -> None:
 
 
 def test_rm_of_a_missing_entry_fails(root_url: str, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["rm", f"{root_url}/memokey-v1/default/m--f/{'0' * 32}"]) == 1
+    assert main(["rm", f"{root_url}/memokey-v2/default/m--f/{'0' * 32}"]) == 1
     assert "nothing is stored" in capsys.readouterr().err
 
 
@@ -123,8 +123,8 @@ def test_rm_of_a_missing_entry_fails(root_url: str, capsys: pytest.CaptureFixtur
     "uri",
     [
         "file:///tmp/no-scheme-here",
-        "file:///tmp/memokey-v1/default/m--f",
-        "memory://x/memokey-v1/a",
+        "file:///tmp/memokey-v2/default/m--f",
+        "memory://x/memokey-v2/a",
     ],
 )
 def test_uri_that_is_not_one_entry_is_refused(uri: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -133,8 +133,8 @@ def test_uri_that_is_not_one_entry_is_refused(uri: str, capsys: pytest.CaptureFi
 
 
 def test_split_memo_uri_separates_root_and_entry_path() -> None:
-    root, path = split_memo_uri("s3://bucket/pre/memokey-v1/ns/m--f/abc/meta.json")
-    assert (root, path) == ("s3://bucket/pre", "memokey-v1/ns/m--f/abc")
+    root, path = split_memo_uri("s3://bucket/pre/memokey-v2/ns/m--f/abc/meta.json")
+    assert (root, path) == ("s3://bucket/pre", "memokey-v2/ns/m--f/abc")
 
 
 def test_delegated_subcommand_gets_the_remaining_arguments(

@@ -41,7 +41,7 @@ def test_root_may_be_given_positionally(tmp_path: Path) -> None:
 
     assert one.runner.root == f"file://{tmp_path}"
     one()
-    assert (tmp_path / "memokey-v1").is_dir()
+    assert (tmp_path / "memokey-v2").is_dir()
 
 
 def test_root_may_be_given_by_keyword(tmp_path: Path) -> None:
@@ -50,7 +50,7 @@ def test_root_may_be_given_by_keyword(tmp_path: Path) -> None:
         return 1
 
     one()
-    assert (tmp_path / "memokey-v1" / "exp").is_dir()
+    assert (tmp_path / "memokey-v2" / "exp").is_dir()
 
 
 def test_root_given_twice_is_refused() -> None:
@@ -78,7 +78,7 @@ def test_wrapper_key_for_matches_memokey_key_for() -> None:
     key = f.key_for(3)
     assert key == memokey.key_for(f, x=3)
     assert key.namespace == "k"
-    assert key.uri.endswith(f"/memokey-v1/k/{key.function_id}/{key.digest}")
+    assert key.uri.endswith(f"/memokey-v2/k/{key.function_id}/{key.digest}")
     assert len(key.digest) == 32
 
 
@@ -211,4 +211,4 @@ def test_with_root_beats_the_decorators_root(tmp_path: Path) -> None:
 
     with memokey.root(f"file://{tmp_path}"):
         f(1)
-    assert (tmp_path / "memokey-v1").is_dir()
+    assert (tmp_path / "memokey-v2").is_dir()

@@ -32,7 +32,7 @@ def test_demo_misses_then_hits_and_a_second_run_only_hits(tmp_path: Path) -> Non
     first = _demo("--root", root_url)
     assert _statuses(first) == ["miss", "hit", "miss", "hit", "hit"]
     assert _statuses(_demo("--root", root_url)) == ["hit"] * 5
-    uris = [line.strip() for line in first if "/memokey-v1/demo/" in line]
+    uris = [line.strip() for line in first if "/memokey-v2/demo/" in line]
     assert len(uris) == 5
     assert all(str(tmp_path / "demo-root") in uri for uri in uris)
 
@@ -57,7 +57,7 @@ def test_demo_uses_memokey_root_when_no_root_is_given(tmp_path: Path) -> None:
         env={**os.environ, "MEMOKEY_ROOT": str(tmp_path / "env-root")},
     )
     assert proc.returncode == 0, proc.stderr
-    assert (tmp_path / "env-root" / "memokey-v1" / "demo").is_dir()
+    assert (tmp_path / "env-root" / "memokey-v2" / "demo").is_dir()
 
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sqlite_nil_args.py"

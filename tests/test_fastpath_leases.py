@@ -14,8 +14,8 @@ from memokey._heartbeat import Heartbeat
 from memokey.leases import read_lease, try_acquire
 from memokey_backends import Store, open_store
 
-MEMO_A = "memokey-v1/default/mod--f/aaaa"
-MEMO_B = "memokey-v1/default/mod--f/bbbb"
+MEMO_A = "memokey-v2/default/mod--f/aaaa"
+MEMO_B = "memokey-v2/default/mod--f/bbbb"
 
 
 @pytest.fixture

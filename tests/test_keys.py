@@ -190,9 +190,9 @@ def test_logic_key_changes_the_digest_of_a_function_passed_as_argument() -> None
 
 def test_memo_dir_layout() -> None:
     assert (
-        keys.memo_dir("default", "m--f", None, "ab" * 16) == f"memokey-v1/default/m--f/{'ab' * 16}"
+        keys.memo_dir("default", "m--f", None, "ab" * 16) == f"memokey-v2/default/m--f/{'ab' * 16}"
     )
-    assert keys.memo_dir("exp", "m--f", "v2", "cd") == "memokey-v1/exp/m--f@v2/cd"
+    assert keys.memo_dir("exp", "m--f", "v2", "cd") == "memokey-v2/exp/m--f@v2/cd"
 
 
 def test_memo_dir_rejects_a_namespace_with_a_slash() -> None:
@@ -202,6 +202,6 @@ def test_memo_dir_rejects_a_namespace_with_a_slash() -> None:
 
 def test_memokey_build_joins_root_and_path() -> None:
     key = keys.MemoKey.build("default", "m--f", "v2", "cd", "file:///tmp/root/")
-    assert key.path == "memokey-v1/default/m--f@v2/cd"
-    assert key.uri == "file:///tmp/root/memokey-v1/default/m--f@v2/cd"
-    assert keys.SCHEME == "memokey-v1"
+    assert key.path == "memokey-v2/default/m--f@v2/cd"
+    assert key.uri == "file:///tmp/root/memokey-v2/default/m--f@v2/cd"
+    assert keys.SCHEME == "memokey-v2"

@@ -20,7 +20,7 @@ from memokey.leases import (
 )
 from memokey_backends import Store, open_store
 
-MEMO = "memokey-v1/default/mod--f/0123abcd"
+MEMO = "memokey-v2/default/mod--f/0123abcd"
 
 
 @pytest.fixture(params=["memory", "file", "s3", "azure"])

@@ -110,6 +110,6 @@ def test_a_waiter_takes_over_after_the_holder_is_killed(root: Root, tmp_path: Pa
     assert out.strip() == "42"
     assert (marks / f"ran-{waiter.pid}").exists()
     store = open_store(root.url, **root.options)
-    entries = store.list("memokey-v1/default", recursive=True)
+    entries = store.list("memokey-v2/default", recursive=True)
     memo_dir = entries[0].path.rsplit("/", 1)[0]
     assert read_lease(store, memo_dir) is None  # the waiter released the lease it took

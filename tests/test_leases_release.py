@@ -10,7 +10,7 @@ import pytest
 from memokey.leases import holding_lease, read_lease
 from memokey_backends import Store, open_store
 
-MEMO = "memokey-v1/default/mod--f/feedface"
+MEMO = "memokey-v2/default/mod--f/feedface"
 
 
 @pytest.fixture

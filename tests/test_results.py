@@ -23,7 +23,7 @@ from memokey.results import (
     serializers,
 )
 
-URI = "file:///cache/memokey-v1/default/mod--f/0123/result"
+URI = "file:///cache/memokey-v2/default/mod--f/0123/result"
 
 
 def _unique(name: str) -> str:

@@ -86,7 +86,7 @@ def test_result_is_published_under_the_documented_layout(root_url: str) -> None:
     runner = MemoizingRunner(root_url, namespace="exp")
     runner(double, (4,), {})
     key = runner.key_for(double, (4,), {})
-    assert key.path == f"memokey-v1/exp/{key.function_id}/{key.digest}"
+    assert key.path == f"memokey-v2/exp/{key.function_id}/{key.digest}"
     assert key.uri.endswith(key.path)
     names = {e.path.rsplit("/", 1)[-1] for e in open_store(root_url).list(key.path)}
     assert names == {"result", "meta.json"}

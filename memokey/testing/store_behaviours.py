@@ -170,8 +170,8 @@ class ListingBehaviour(StoreFixtures):
         assert store.list("no/such/prefix", recursive=True) == []
 
     def test_list_of_the_root_shows_top_level_entries(self, store: Store) -> None:
-        store.write("memokey-v1/default/x", b"1")
-        assert [e.path for e in store.list("")] == ["memokey-v1"]
+        store.write("memokey-v2/default/x", b"1")
+        assert [e.path for e in store.list("")] == ["memokey-v2"]
 
 
 class DeleteBehaviour(StoreFixtures):

@@ -74,7 +74,7 @@ def test_default_runner_computes_once_and_stores_under_the_root(store_root: Loca
     assert (square(7), square(7), square(x=7)) == (49, 49, 49)
     assert CALLS == [7]
     key = square.key_for(7)
-    assert key.uri.startswith(open_store(url, **options).url + "/memokey-v1/")
+    assert key.uri.startswith(open_store(url, **options).url + "/memokey-v2/")
     assert open_store(url, **options).exists(result_path(key))
 
 
