@@ -1,0 +1,145 @@
+"""Misbehaving TCP servers for fault tests: real sockets, served by threads in the test.
+
+- `SilentServer` accepts connections and never answers (a hung load balancer or a
+  frozen server process).
+- `ErrorServer` answers every HTTP request with one status (a failing service).
+- `StallingProxy` forwards to a real server but stops forwarding a connection's uploads
+  after a number of bytes (a network that dies in the middle of a large write); new
+  connections still get through, so cleanup requests reach the server.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+from types import TracebackType
+
+__all__ = ["ErrorServer", "SilentServer", "StallingProxy"]
+
+
+class _Listener:
+    """A listening socket on 127.0.0.1 whose accepted connections `handle` serves."""
+
+    def __init__(self) -> None:
+        self._sock = socket.socket()
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(128)
+        self.port: int = self._sock.getsockname()[1]
+        self._closed = threading.Event()
+        self._conns: list[socket.socket] = []
+        self._lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _accept(self) -> None:
+        while not self._closed.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                return
+            with self._lock:
+                self._conns.append(conn)
+            threading.Thread(target=self.handle, args=(conn,), daemon=True).start()
+
+    def handle(self, conn: socket.socket) -> None:
+        """Serve one accepted connection (subclasses)."""
+
+    def track(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._conns.append(sock)
+
+    def close(self) -> None:
+        self._closed.set()
+        with contextlib.suppress(OSError):
+            self._sock.close()
+        with self._lock:
+            conns, self._conns = self._conns, []
+        for conn in conns:
+            with contextlib.suppress(OSError):
+                conn.close()
+
+    def __enter__(self) -> _Listener:
+        return self
+
+    def __exit__(
+        self, t: type[BaseException] | None, v: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+class SilentServer(_Listener):
+    """Accepts every connection, reads nothing, answers nothing, closes nothing."""
+
+
+class ErrorServer(_Listener):
+    """Answers every HTTP request with `status` and an empty body."""
+
+    def __init__(self, status: int = 500) -> None:
+        self.status = status
+        super().__init__()
+
+    def handle(self, conn: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                head = b""
+                while b"\r\n\r\n" not in head:
+                    chunk = conn.recv(1 << 16)
+                    if not chunk:
+                        return
+                    head += chunk
+                length = 0
+                for line in head.split(b"\r\n"):
+                    if line.lower().startswith(b"content-length:"):
+                        length = int(line.split(b":", 1)[1])
+                body = head.split(b"\r\n\r\n", 1)[1]
+                while len(body) < length:
+                    chunk = conn.recv(1 << 16)
+                    if not chunk:
+                        return
+                    body += chunk
+                conn.sendall(
+                    f"HTTP/1.1 {self.status} Failing On Purpose\r\nContent-Length: 0\r\n"
+                    "Connection: close\r\n\r\n".encode()
+                )
+                conn.close()
+                return
+
+
+class StallingProxy(_Listener):
+    """Forwards to 127.0.0.1:`upstream`; a connection that has sent more than
+    `stall_after` bytes upstream is left hanging (its further bytes are never forwarded)."""
+
+    def __init__(self, upstream: int, stall_after: int) -> None:
+        self.upstream = upstream
+        self.stall_after = stall_after
+        self.stalled = threading.Event()
+        super().__init__()
+
+    def handle(self, conn: socket.socket) -> None:
+        try:
+            up = socket.create_connection(("127.0.0.1", self.upstream))
+        except OSError:
+            conn.close()
+            return
+        self.track(up)
+        threading.Thread(target=self._pipe, args=(up, conn, None), daemon=True).start()
+        self._pipe(conn, up, self.stall_after)
+
+    def _pipe(self, src: socket.socket, dst: socket.socket, limit: int | None) -> None:
+        sent = 0
+        with contextlib.suppress(OSError):
+            while True:
+                chunk = src.recv(1 << 16)
+                if not chunk:
+                    dst.shutdown(socket.SHUT_WR)
+                    return
+                if limit is not None and sent + len(chunk) > limit:
+                    self.stalled.set()
+                    return  # stop reading: the client's send blocks, nothing more arrives
+                dst.sendall(chunk)
+                sent += len(chunk)
