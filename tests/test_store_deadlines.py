@@ -52,7 +52,8 @@ def test_a_server_that_never_answers_fails_with_store_unavailable_naming_the_url
         OPERATIONS[operation](store)
     message = str(info.value)
     assert url in message
-    assert "1.5 s" in message and "timeout" in message
+    assert "1.5 s" in message
+    assert "timeout" in message
 
 
 @pytest.mark.parametrize("bad", [0, -1, float("inf"), float("nan"), "10", True])

@@ -22,7 +22,8 @@ CLOUD_WORDS = ("credential", "bucket")
 
 def _assert_local_advice(message: str, path: str) -> None:
     assert path in message
-    assert "MEMOKEY_ROOT" in message and "memokey.root(" in message
+    assert "MEMOKEY_ROOT" in message
+    assert "memokey.root(" in message
     assert not any(word in message.lower() for word in CLOUD_WORDS), message
     assert "unexpected" not in message
 
@@ -74,4 +75,5 @@ def test_an_unwritable_local_root_says_make_it_writable(exc: OSError) -> None:
 
 def test_a_cloud_permission_error_keeps_its_credential_hint() -> None:
     err = translate(PermissionError("denied"), op="write", uri="s3://b/memo/k")
-    assert "credentials" in str(err) and "bucket" in str(err)
+    assert "credentials" in str(err)
+    assert "bucket" in str(err)

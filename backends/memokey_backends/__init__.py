@@ -14,6 +14,8 @@ from typing import Any
 from memokey_backends.errors import (
     BackendNotInstalledError,
     CapabilityError,
+    ConfigurationError,
+    InvalidPathError,
     InvalidRootError,
     MemokeyError,
     StoreError,
@@ -27,7 +29,9 @@ from memokey_backends.registry import StoreFactory, get_factory, register, regis
 __all__ = [
     "BackendNotInstalledError",
     "CapabilityError",
+    "ConfigurationError",
     "EntryInfo",
+    "InvalidPathError",
     "InvalidRootError",
     "MemokeyError",
     "Store",
