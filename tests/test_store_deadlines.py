@@ -30,7 +30,7 @@ OPERATIONS: dict[str, Callable[[Store], object]] = {
     "swap": lambda s: s.swap("k/lease", b"x", version="1"),
     "exists": lambda s: s.exists("k/result"),
     "info": lambda s: s.info("k/result"),
-    "list": lambda s: s.list("k", recursive=True),
+    "list": lambda s: s.list("k"),
     "delete": lambda s: s.delete("k/result"),
 }
 

@@ -17,12 +17,24 @@ from collections.abc import Iterator
 
 import pytest
 
-from helpers.servers import REPO_ROOT, azure_options, free_port, gcs_options, s3_options
-from helpers.tcp import ErrorServer
+from helpers.servers import (
+    REPO_ROOT,
+    Server,
+    azure_options,
+    free_port,
+    gcs_options,
+    s3_options,
+)
+from helpers.tcp import ErrorServer, FlakyProxy
 
 pytestmark = [pytest.mark.cloud, pytest.mark.slow, pytest.mark.timeout(300)]
 
 OPTIONS = {"s3": s3_options, "gs": gcs_options, "az": azure_options}
+FIXTURES = {
+    "s3": ("moto_server", "s3_root"),
+    "gs": ("gcs_server", "gcs_root"),
+    "az": ("azurite_server", "azure_root"),
+}
 
 _FAILING_UPLOAD = textwrap.dedent(
     """
@@ -78,6 +90,40 @@ def test_an_upload_to_a_stopped_server_prints_no_sdk_tracebacks(scheme: str) -> 
     assert out.split() == ["StoreUnavailableError"] * 2
     assert "Traceback" not in err
     assert err.strip() == "", err[:2000]
+
+
+_RECOVERING_CALLS = textwrap.dedent(
+    """
+    import json, sys
+    sys.path[:0] = [{repo!r}, {backends!r}]
+    from memokey_backends import open_store
+    store = open_store({url!r}, **json.loads({options!r}))
+    store.write("ns/f/d", b"value", exclusive=True)
+    print(store.read("ns/f/d").decode())
+    """
+)
+
+
+@pytest.mark.parametrize("scheme", sorted(OPTIONS))
+def test_a_call_that_succeeds_after_two_server_errors_prints_nothing(
+    scheme: str, request: pytest.FixtureRequest
+) -> None:
+    server: Server = request.getfixturevalue(FIXTURES[scheme][0])
+    root: tuple[str, dict[str, object]] = request.getfixturevalue(FIXTURES[scheme][1])
+    with FlakyProxy(server.port, failures=2) as proxy:
+        script = _RECOVERING_CALLS.format(
+            repo=str(REPO_ROOT),
+            backends=str(REPO_ROOT / "backends"),
+            url=root[0],
+            options=json.dumps(OPTIONS[scheme](proxy.endpoint)),
+        )
+        env = {**os.environ, "GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT": "false"}
+        done = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120
+        )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip() == "value"
+    assert done.stderr.strip() == "", done.stderr[:2000]
 
 
 def test_sdk_records_still_reach_handlers_the_user_configured() -> None:

@@ -13,7 +13,8 @@ cache hit is then one ``open`` + ``read``. Only success and "absent" take that p
 other `OSError` is repeated through the general path, so errors look the same.
 
 Every operation has an overall deadline (`timeout` seconds, retries included; writes
-get one more second per `WRITE_RATE` bytes), enforced on network filesystems by
+get one more second per `WRITE_RATE` bytes, recursive listings `LISTING_FACTOR` times
+the timeout), enforced on network filesystems by
 `_deadline`. Object paths are checked before any request: characters a backend would
 parse instead of store (``?`` and ``#`` start a URL query or fragment for s3fs and the
 Azure SDK, ``*?[`` are glob patterns to fsspec's ``rm``, backslash is a separator on
@@ -40,13 +41,16 @@ from memokey_backends._translate import DEFAULT_RETRY, RetryPolicy, call, transl
 from memokey_backends.errors import CapabilityError, InvalidPathError
 from memokey_backends.protocol import EntryInfo
 
-__all__ = ["DEFAULT_TIMEOUT", "WRITE_RATE", "FsspecStore", "check_path_text"]
+__all__ = ["DEFAULT_TIMEOUT", "LISTING_FACTOR", "WRITE_RATE", "FsspecStore", "check_path_text"]
 
 DEFAULT_TIMEOUT = 60.0
 """Seconds one store operation may take, retries included (the ``timeout`` option)."""
 WRITE_RATE = 8 * 2**20
 """Bytes per second a write is assumed to reach at least: a large write's deadline is
 `timeout` plus its size at this rate, so that big results are not cut off."""
+
+LISTING_FACTOR = 10
+"""A recursive listing (``memokey ls``, gc) gets this many times `timeout`."""
 
 _BAD = "\x00-\x1f\x7f?#*\\[\\]\\\\"
 _UNSAFE = re.compile(f"[{_BAD}]")
@@ -175,8 +179,8 @@ class FsspecStore:
         parts = [p for p in path.split("/") if p]
         return "/".join([self.url, *parts])
 
-    def _call(self, op: str, path: str, fn: Any, *, size: int = 0) -> Any:
-        timeout = self.timeout + size / WRITE_RATE
+    def _call(self, op: str, path: str, fn: Any, *, extra: float = 0.0) -> Any:
+        timeout = self.timeout + extra
         return call(fn, op=op, uri=self.uri(path), retry=self._retry, timeout=timeout)
 
     # -- reads ---------------------------------------------------------------------------
@@ -273,7 +277,9 @@ class FsspecStore:
                 entries.append(self._entry(info))
             return sorted(entries, key=lambda e: e.path)
 
-        result: list[EntryInfo] = self._call("list", prefix, go)
+        # A recursive listing pages through the whole prefix: it may take many requests.
+        extra = self.timeout * (LISTING_FACTOR - 1) if recursive else 0.0
+        result: list[EntryInfo] = self._call("list", prefix, go, extra=extra)
         return result
 
     # -- writes --------------------------------------------------------------------------
@@ -294,7 +300,7 @@ class FsspecStore:
             "exclusive write" if exclusive else "write",
             path,
             lambda: self.primitives.write(full, data, exclusive=exclusive),
-            size=len(data),
+            extra=len(data) / WRITE_RATE,
         )
 
     def swap(self, path: str, data: bytes, *, version: str) -> str:
@@ -309,7 +315,7 @@ class FsspecStore:
             "compare-and-swap",
             path,
             lambda: self.primitives.swap(full, data, version=version),
-            size=len(data),
+            extra=len(data) / WRITE_RATE,
         )
         return result
 

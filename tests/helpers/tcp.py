@@ -3,6 +3,8 @@
 - `SilentServer` accepts connections and never answers (a hung load balancer or a
   frozen server process).
 - `ErrorServer` answers every HTTP request with one status (a failing service).
+- `FlakyProxy` answers the first few HTTP requests with 500, then forwards the rest to a
+  real server (a service that recovers after a couple of internal errors).
 - `StallingProxy` forwards to a real server but stops forwarding a connection's uploads
   after a number of bytes (a network that dies in the middle of a large write); new
   connections still get through, so cleanup requests reach the server.
@@ -15,7 +17,7 @@ import socket
 import threading
 from types import TracebackType
 
-__all__ = ["ErrorServer", "SilentServer", "StallingProxy"]
+__all__ = ["ErrorServer", "FlakyProxy", "SilentServer", "StallingProxy"]
 
 
 class _Listener:
@@ -76,6 +78,23 @@ class SilentServer(_Listener):
     """Accepts every connection, reads nothing, answers nothing, closes nothing."""
 
 
+def _read_request_head(conn: socket.socket) -> bytes | None:
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = conn.recv(1 << 16)
+        if not chunk:
+            return None
+        head += chunk
+    return head
+
+
+def _content_length(head: bytes) -> int:
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            return int(line.split(b":", 1)[1])
+    return 0
+
+
 class ErrorServer(_Listener):
     """Answers every HTTP request with `status` and an empty body."""
 
@@ -85,29 +104,62 @@ class ErrorServer(_Listener):
 
     def handle(self, conn: socket.socket) -> None:
         with contextlib.suppress(OSError):
-            while True:
-                head = b""
-                while b"\r\n\r\n" not in head:
-                    chunk = conn.recv(1 << 16)
-                    if not chunk:
-                        return
-                    head += chunk
-                length = 0
-                for line in head.split(b"\r\n"):
-                    if line.lower().startswith(b"content-length:"):
-                        length = int(line.split(b":", 1)[1])
-                body = head.split(b"\r\n\r\n", 1)[1]
-                while len(body) < length:
-                    chunk = conn.recv(1 << 16)
-                    if not chunk:
-                        return
-                    body += chunk
-                conn.sendall(
-                    f"HTTP/1.1 {self.status} Failing On Purpose\r\nContent-Length: 0\r\n"
-                    "Connection: close\r\n\r\n".encode()
-                )
-                conn.close()
-                return
+            _answer_with(conn, self.status)
+
+
+def _answer_with(conn: socket.socket, status: int) -> None:
+    """Read one HTTP request from `conn`, answer `status` with no body, close."""
+    head = _read_request_head(conn)
+    if head is None:
+        return
+    body = head.split(b"\r\n\r\n", 1)[1]
+    # A client that sent "Expect: 100-continue" waits for us before sending the body.
+    expecting = b"100-continue" in head.lower()
+    while not expecting and len(body) < _content_length(head):
+        chunk = conn.recv(1 << 16)
+        if not chunk:
+            return
+        body += chunk
+    conn.sendall(
+        f"HTTP/1.1 {status} Failing On Purpose\r\nContent-Length: 0\r\n"
+        "Connection: close\r\n\r\n".encode()
+    )
+    conn.close()
+
+
+class FlakyProxy(_Listener):
+    """Answers the first `failures` connections' requests with HTTP 500, then forwards
+    every later connection to 127.0.0.1:`upstream` untouched."""
+
+    def __init__(self, upstream: int, failures: int) -> None:
+        self.upstream = upstream
+        self.failures = failures
+        self._count_lock = threading.Lock()
+        super().__init__()
+
+    def handle(self, conn: socket.socket) -> None:
+        with self._count_lock:
+            fail = self.failures > 0
+            self.failures -= fail
+        if fail:
+            with contextlib.suppress(OSError):
+                _answer_with(conn, 500)
+            return
+        try:
+            up = socket.create_connection(("127.0.0.1", self.upstream))
+        except OSError:
+            conn.close()
+            return
+        self.track(up)
+        threading.Thread(target=_forward, args=(up, conn), daemon=True).start()
+        _forward(conn, up)
+
+
+def _forward(src: socket.socket, dst: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        while chunk := src.recv(1 << 16):
+            dst.sendall(chunk)
+        dst.shutdown(socket.SHUT_WR)
 
 
 class StallingProxy(_Listener):
