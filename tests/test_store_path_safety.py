@@ -75,3 +75,15 @@ def test_names_with_angle_brackets_dashes_plus_and_at_signs_stay_usable(
     path = "memokey-v2/my.ns_1+x/mod--f.<locals>.<lambda>@v2/0123abcd"
     store.write(path, b"ok", exclusive=True)
     assert store.read(path) == b"ok"
+
+
+def test_a_recursive_delete_removes_a_symlink_not_what_it_points_to(tmp_path: Any) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "precious").write_bytes(b"keep")
+    store = open_store(str(tmp_path / "root"))
+    store.write("ns/keep", b"x")
+    (tmp_path / "root" / "ns" / "link").symlink_to(outside, target_is_directory=True)
+    store.delete("ns/link", recursive=True)
+    assert (outside / "precious").read_bytes() == b"keep"
+    assert not (tmp_path / "root" / "ns" / "link").exists()
