@@ -11,6 +11,7 @@ import re
 import threading
 from typing import Any
 
+from memokey_backends._primitives import IncompleteUpload
 from memokey_backends.errors import (
     BackendNotInstalledError,
     CapabilityError,
@@ -23,7 +24,7 @@ from memokey_backends.errors import (
     StoreUnavailableError,
     WriteConflictError,
 )
-from memokey_backends.protocol import EntryInfo, Store
+from memokey_backends.protocol import EntryInfo, Store, SupportsUploadCleanup
 from memokey_backends.registry import StoreFactory, get_factory, register, registry
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "CapabilityError",
     "ConfigurationError",
     "EntryInfo",
+    "IncompleteUpload",
     "InvalidPathError",
     "InvalidRootError",
     "MemokeyError",
@@ -39,6 +41,7 @@ __all__ = [
     "StoreFactory",
     "StorePermissionError",
     "StoreUnavailableError",
+    "SupportsUploadCleanup",
     "WriteConflictError",
     "clear_store_cache",
     "open_store",

@@ -343,16 +343,20 @@ class FsspecStore:
         at least `older_than` seconds ago (S3 multipart uploads, billed until aborted).
 
         A writer that was killed (``kill -9``, OOM) cannot abort its own; ``memokey gc``
-        finds them here. Backends without such uploads report none.
+        finds them here. Backends without such uploads report none. With `older_than`,
+        an upload whose start time the backend does not report is left out.
         """
         cutoff = time.time() - older_than
         root = self.root
 
+        def old_enough(upload: IncompleteUpload) -> bool:
+            if older_than <= 0:
+                return True
+            return upload.initiated is not None and upload.initiated <= cutoff
+
         def go() -> builtins.list[IncompleteUpload]:
             found = self.primitives.incomplete_uploads(root)
-            return [
-                u.relative_to(root) for u in found if u.initiated is None or u.initiated <= cutoff
-            ]
+            return [u.relative_to(root) for u in found if old_enough(u)]
 
         result: builtins.list[IncompleteUpload] = self._call("list uploads", "", go)
         return result
@@ -365,7 +369,7 @@ class FsspecStore:
         """
         count = 0
         for upload in self.incomplete_uploads(older_than=older_than):
-            full = self._full(upload.path)
+            full = f"{self.root}/{upload.path}"  # listed, not user input: no path check
             self._call(
                 "abort upload",
                 upload.path,
