@@ -12,6 +12,7 @@ that can hang on a silent server.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import inspect
 import threading
 import time
@@ -82,7 +83,7 @@ def run_coroutine(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T])
         future.cancel()
         if started.wait(0.2):
             settled.wait(CLEANUP_GRACE)
-        if isinstance(exc, TimeoutError):
+        if isinstance(exc, (TimeoutError, concurrent.futures.TimeoutError)):  # distinct on 3.10
             raise DeadlineExceeded("the operation's deadline has passed") from None
         raise  # KeyboardInterrupt, SystemExit
 
