@@ -1,0 +1,131 @@
+"""Signing keys: how they are given, refused, rotated and kept out of sight; and what a
+signed hit costs in requests."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import memokey
+from memokey.errors import ConfigurationError, SignatureError
+from memokey.results import decode_result, encode_result, read_header
+from memokey.signing import SIGNING_KEY_ENV, Signer, key_text, parse_keys, place_of
+
+OLD = "the old key - retired next week"
+NEW = "the new key - signing from today"
+PATH = "memokey-v2/default/m--f/00ff/result"
+URI = "s3://bucket/prefix/" + PATH
+
+
+def double(x: int) -> int:
+    return 2 * x
+
+
+def signer(*keys: str | bytes) -> Signer:
+    return Signer(parse_keys(list(keys)))
+
+
+@pytest.mark.parametrize("bad", ["", "short", b"0123456789abcde", "long enough key,", 12345, []])
+def test_empty_short_or_ill_typed_keys_are_refused_saying_how_to_make_one(bad: Any) -> None:
+    with pytest.raises(ConfigurationError, match="signing"):
+        memokey.memoize("memory://k", signing_key=bad)(double)
+
+
+def test_str_and_bytes_keys_are_the_same_key() -> None:
+    data = encode_result(1, signer=signer(NEW), path=PATH)
+    assert decode_result(data, URI, signer=signer(NEW.encode())) == 1
+
+
+def test_a_binary_key_survives_the_trip_through_an_environment_variable() -> None:
+    raw = bytes(range(256))[:40]
+    assert parse_keys(key_text(raw)) == (raw,)
+    assert parse_keys(signer(raw, NEW).environment_value) == (raw, NEW.encode())
+
+
+def test_rotation_signs_with_the_first_key_and_accepts_any() -> None:
+    by_old = encode_result("old", signer=signer(OLD), path=PATH)
+    rotating = signer(NEW, OLD)
+    assert decode_result(by_old, URI, signer=rotating) == "old"
+    by_new = encode_result("new", signer=rotating, path=PATH)
+    assert decode_result(by_new, URI, signer=signer(NEW)) == "new"
+    with pytest.raises(SignatureError, match=rotating.key_ids[0].hex()):
+        decode_result(by_new, URI, signer=signer(OLD))
+
+
+def test_the_environment_key_applies_to_functions_decorated_before_it_was_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(SIGNING_KEY_ENV, raising=False)
+    f = memokey.memoize(str(tmp_path))(double)
+    monkeypatch.setenv(SIGNING_KEY_ENV, f"{NEW},{OLD}")
+    assert f(2) == 4
+    data = (Path(f.key_for(2).uri.removeprefix("file://")) / "result").read_bytes()
+    assert read_header(data, URI).signature
+    monkeypatch.setenv(SIGNING_KEY_ENV, OLD)  # the reader no longer has the signing key
+    with pytest.raises(SignatureError, match="does not have"):
+        f(2)
+
+
+def test_an_explicit_key_wins_over_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(SIGNING_KEY_ENV, OLD)
+    f = memokey.memoize(str(tmp_path), signing_key=NEW)(double)
+    assert f(3) == 6
+    monkeypatch.delenv(SIGNING_KEY_ENV)
+    assert memokey.memoize(str(tmp_path), signing_key=NEW)(double)(3) == 6
+
+
+def test_a_bad_environment_key_is_a_configuration_error_at_the_call(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    f = memokey.memoize(str(tmp_path))(double)
+    monkeypatch.setenv(SIGNING_KEY_ENV, "tiny")
+    with pytest.raises(ConfigurationError, match=SIGNING_KEY_ENV):
+        f(1)
+
+
+def test_a_signed_result_is_read_by_a_reader_without_a_key() -> None:
+    data = encode_result([1, 2], signer=signer(NEW), path=PATH)
+    assert decode_result(data, URI) == [1, 2]
+
+
+def test_the_signature_binds_the_last_path_components_not_the_root() -> None:
+    assert place_of(URI) == PATH
+    data = encode_result(7, signer=signer(NEW), path=PATH)
+    assert decode_result(data, "gs://other-bucket/copied/" + PATH, signer=signer(NEW)) == 7
+    with pytest.raises(SignatureError, match="another key's path"):
+        decode_result(data, URI.replace("00ff", "00fe"), signer=signer(NEW))
+
+
+def test_a_torn_signed_result_is_reported_as_corrupted() -> None:
+    data = bytearray(encode_result(b"x" * 1000, signer=signer(NEW), path=PATH))
+    data[200] ^= 1
+    with pytest.raises(memokey.ResultCorruptedError):
+        decode_result(bytes(data), URI, signer=signer(NEW))
+
+
+def test_keys_never_appear_in_reprs_or_pickled_errors() -> None:
+    s = signer(NEW)
+    assert NEW not in repr(s)
+    runner = memokey.MemoizingRunner("memory://k", signing_key=NEW)
+    assert NEW.encode() not in pickle.dumps(repr(runner))
+
+
+def test_a_signed_hit_is_still_one_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    runner = memokey.MemoizingRunner(str(tmp_path), signing_key=NEW)
+    assert runner(double, (5,), {}) == 10
+    store = runner._roots.store()
+    reads: list[str] = []
+    original = store.read
+
+    def counting(path: str) -> bytes | None:
+        reads.append(path)
+        return original(path)
+
+    monkeypatch.setattr(store, "read", counting)
+    assert runner(double, (5,), {}) == 10
+    assert len(reads) == 1
