@@ -13,8 +13,8 @@ to another bucket and stay valid.
 
 Construction (see SECURITY.md for why): for each object a fresh 16-byte salt; a one-time
 key ``k = HMAC-SHA256(K, label | alg | kind | place | salt)``; the tag is AES-256-GMAC under
-``k`` over every signed byte (header and payload), or HMAC-SHA256 under ``k`` when the
-`cryptography` package is absent. GMAC is a real MAC over the full payload (not over the
+``k`` over every signed byte (header and payload); for objects under 64 KiB, or when the
+`cryptography` package is absent, HMAC-SHA256 under ``k``. GMAC is a real MAC over the full payload (not over the
 non-cryptographic xxh3 checksum, whose collisions an attacker can craft) and runs at
 memory speed (~10 GB/s with AES-NI/PCLMUL), where HMAC-SHA256 manages ~1.4 GB/s. Both are
 accepted when verifying; both are keyed by K, so neither is a downgrade.
@@ -63,6 +63,7 @@ ALG_AES_GMAC = 2
 _LABEL = b"memokey-sign-v1\x00"
 _KEY_ID_LABEL = b"memokey-key-id-v1"
 _CHUNK = 1 << 28  # GMAC is fed in pieces: one call takes at most 2**31 - 1 bytes
+_GMAC_FROM = 1 << 16  # below this, HMAC-SHA256 is faster than setting up AES-GCM
 _PLACE_DEPTH = len(memo_dir("n", "f", None, "d").split("/")) + 1  # + the object's name
 
 KeySpec = str | bytes | Sequence[str | bytes]
@@ -70,7 +71,7 @@ KeySpec = str | bytes | Sequence[str | bytes]
 
 try:  # the fast MAC; without `cryptography`, signing falls back to HMAC-SHA256
     from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-except ImportError:  # pragma: no cover - cryptography ships with the `signing` extra
+except ImportError:  # pragma: no cover - a dependency; kept optional for vendored installs
     Cipher = None  # type: ignore[assignment,misc]
 
 
@@ -163,7 +164,8 @@ class Signer:
     def trailer(self, signed: Sequence[Any], *, kind: str, place: str) -> bytes:
         """The 64-byte trailer signing the concatenation of the buffers in `signed`
         (never joined: a large payload is not copied) at `place` as `kind`."""
-        alg = ALG_AES_GMAC if Cipher is not None else ALG_HMAC_SHA256
+        size = sum(memoryview(part).nbytes for part in signed)
+        alg = ALG_AES_GMAC if Cipher is not None and size >= _GMAC_FROM else ALG_HMAC_SHA256
         salt = os.urandom(16)
         tag = _tag(self._keys[0], alg, kind, place, salt, signed)
         return TRAILER.pack(MARK, alg, b"\0\0\0", self.key_ids[0], salt, tag)
@@ -190,7 +192,7 @@ class Signer:
         if alg == ALG_AES_GMAC and Cipher is None:  # pragma: no cover - extra not installed
             raise SignatureError(
                 f"the {kind} at {uri} is signed with AES-GMAC, which needs the "
-                "`cryptography` package: pip install 'memokey[signing]'",
+                "`cryptography` package (a memokey dependency): pip install cryptography",
                 uri=uri,
             )
         if not hmac.compare_digest(_tag(key, alg, kind, place, salt, signed), tag):
@@ -203,7 +205,9 @@ def _key_id(key: bytes) -> bytes:
 
 def _tag(key: bytes, alg: int, kind: str, place: str, salt: bytes, signed: Sequence[Any]) -> bytes:
     info = b"".join((_LABEL, bytes([alg]), kind.encode(), b"\0", place.encode(), b"\0", salt))
-    one_time = hmac.new(key, info, hashlib.sha256).digest()
+    one_time = hmac.digest(key, info, "sha256")
+    if alg == ALG_HMAC_SHA256 and len(signed) == 1:
+        return hmac.digest(one_time, signed[0], "sha256")
     if alg == ALG_HMAC_SHA256:
         mac = hmac.new(one_time, digestmod=hashlib.sha256)
         for part in signed:
