@@ -12,11 +12,13 @@ validly signed object copied to another key's path, or renamed from ``error`` to
 to another bucket and stay valid.
 
 Construction (see SECURITY.md for why): for each object a fresh 16-byte salt; a one-time
-key ``k = HMAC-SHA256(K, label | alg | kind | place | salt)``; the tag is AES-256-GMAC under
-``k`` over every signed byte (header and payload); for objects under 64 KiB, or when the
-`cryptography` package is absent, HMAC-SHA256 under ``k``. GMAC is a real MAC over the full payload (not over the
-non-cryptographic xxh3 checksum, whose collisions an attacker can craft) and runs at
-memory speed (~10 GB/s with AES-NI/PCLMUL), where HMAC-SHA256 manages ~1.4 GB/s. Both are
+key ``k = HMAC-SHA256(K, label | alg | kind | place | salt)``; the tag is AES-256-GMAC
+under ``k`` over every signed byte (header and payload), or HMAC-SHA256 under ``k`` for
+objects under 64 KiB (cheaper to set up) and when `cryptography` is absent. GMAC is a
+real MAC over the full payload, not over the non-cryptographic xxh3 checksum (whose
+collisions an attacker can craft), and runs at memory speed (~10 GB/s with AES-NI and
+PCLMUL) where HMAC-SHA256 manages ~1.4 GB/s. A verified signature replaces the checksum
+check, so a signed 1 GiB hit costs about what an unsigned one does. Both algorithms are
 accepted when verifying; both are keyed by K, so neither is a downgrade.
 
 The signature travels as a fixed 64-byte trailer::
