@@ -48,9 +48,9 @@ __all__ = [
     "KeySpec",
     "Signer",
     "env_signer",
+    "env_value",
     "parse_keys",
     "place_of",
-    "resolve_signer",
     "seal",
     "unseal",
 ]
@@ -271,6 +271,29 @@ def _forged(uri: str, kind: str) -> SignatureError:
     )
 
 
+_ENV_DATA: Any = getattr(os.environ, "_data", None)
+_ENV_KEY: Any = getattr(os.environ, "encodekey", None)
+_ENV_VALUE: Any = getattr(os.environ, "decodevalue", None)
+
+
+def env_value(name: str) -> str | None:
+    """``os.environ.get(name)`` in ~50 ns instead of ~1 µs: the hit path reads two
+    variables per call. It looks in the mapping `os.environ` keeps (which its setters
+    and `monkeypatch.setenv` update), falling back to `os.environ.get`."""
+    if _ENV_DATA is None or _ENV_KEY is None or _ENV_VALUE is None:  # pragma: no cover
+        return os.environ.get(name)
+    raw = _ENV_DATA.get(_env_keys.get(name) or _env_key(name))
+    return None if raw is None else str(_ENV_VALUE(raw))
+
+
+_env_keys: dict[str, Any] = {}
+
+
+def _env_key(name: str) -> Any:
+    _env_keys[name] = key = _ENV_KEY(name)
+    return key
+
+
 _env_cache: tuple[str | None, Signer | None] = (None, None)
 
 
@@ -278,15 +301,10 @@ def env_signer() -> Signer | None:
     """The signer for ``MEMOKEY_SIGNING_KEY`` (None when unset or empty), read per call
     so that setting the variable later takes effect; parsed once per value."""
     global _env_cache
-    raw = os.environ.get(SIGNING_KEY_ENV)
+    raw = env_value(SIGNING_KEY_ENV)
     cached_raw, cached = _env_cache
     if raw == cached_raw:
         return cached
     signer = None if not raw else Signer(parse_keys(raw, source=SIGNING_KEY_ENV))
     _env_cache = (raw, signer)
     return signer
-
-
-def resolve_signer(explicit: Signer | None) -> Signer | None:
-    """An explicitly configured signer wins; else the environment's."""
-    return explicit if explicit is not None else env_signer()

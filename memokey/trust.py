@@ -10,13 +10,12 @@ it: the stricter setting wins.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any
 
 from memokey.errors import ConfigurationError
 from memokey.results import DEFAULT_SERIALIZER, Serializer, decode_result, encode_result
-from memokey.signing import KeySpec, Signer, parse_keys, resolve_signer
+from memokey.signing import KeySpec, Signer, env_signer, env_value, parse_keys
 
 __all__ = ["ALLOW_PICKLE_ENV", "OPEN", "Trust", "TrustSettings", "env_allows_pickle"]
 
@@ -25,9 +24,10 @@ _FALSE = ("0", "false", "no", "off")
 _TRUE = ("", "1", "true", "yes", "on")
 
 
-def env_allows_pickle() -> bool:
-    """False when ``MEMOKEY_ALLOW_PICKLE`` says no (0/false/no/off)."""
-    raw = os.environ.get(ALLOW_PICKLE_ENV, "").strip().lower()
+def env_allows_pickle(value: str | None = None) -> bool:
+    """False when ``MEMOKEY_ALLOW_PICKLE`` (or `value`) says no (0/false/no/off)."""
+    raw = (env_value(ALLOW_PICKLE_ENV) if value is None else value) or ""
+    raw = raw.strip().lower()
     if raw in _FALSE:
         return False
     if raw in _TRUE:
@@ -76,18 +76,20 @@ class TrustSettings:
         self.allow_pickle = allow_pickle
         if allow_pickle is False:
             self._check_format(False)
-        self._last: Trust | None = None
+        self._last: tuple[Signer | None, str | None, Trust] | None = None
 
     def current(self) -> Trust:
         """The settings for a call starting now (cheap: one object per change)."""
-        signer = resolve_signer(self.signer)
-        allow = self.allow_pickle is not False and env_allows_pickle()
+        signer = self.signer if self.signer is not None else env_signer()
+        raw = env_value(ALLOW_PICKLE_ENV)
         last = self._last
-        if last is not None and last.signer is signer and last.allow_pickle == allow:
-            return last
+        if last is not None and last[0] is signer and last[1] == raw:
+            return last[2]
+        allow = self.allow_pickle is not False and env_allows_pickle(raw or "")
         self._check_format(allow)
-        self._last = Trust(self.serializer, allow, signer)
-        return self._last
+        trust = Trust(self.serializer, allow, signer)
+        self._last = (signer, raw, trust)
+        return trust
 
     def _check_format(self, allow_pickle: bool) -> None:
         if not allow_pickle and self.serializer.runs_code:
