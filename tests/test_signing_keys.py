@@ -129,3 +129,10 @@ def test_a_signed_hit_is_still_one_read(tmp_path: Path, monkeypatch: pytest.Monk
     monkeypatch.setattr(store, "read", counting)
     assert runner(double, (5,), {}) == 10
     assert len(reads) == 1
+
+
+def test_the_key_a_child_process_gets_is_not_in_the_jobs_repr() -> None:
+    from memokey.shims.base import Job
+
+    job = Job(call=lambda: None, memo_uri="file:///x", environment={SIGNING_KEY_ENV: NEW})
+    assert NEW not in repr(job)

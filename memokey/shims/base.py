@@ -43,7 +43,9 @@ class Job:
     label: str = ""
     # Variables the far side's environment needs (the signing key); a subprocess shim
     # sets them for its child, workers elsewhere must have them already.
-    environment: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    environment: Mapping[str, str] = field(
+        default_factory=lambda: MappingProxyType({}), repr=False
+    )
 
 
 class Shim(abc.ABC):
