@@ -8,7 +8,7 @@ import os
 import pickle
 import subprocess
 import sys
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +17,10 @@ import pytest
 import memokey
 import memokey.shims
 from helpers.exploits import Exploit
-from memokey.errors import ShimError
+from memokey.errors import ShimError, SignatureError
 from memokey.remote import INVOCATION, Invocation, encode_invocation, execute
 from memokey.results import read_header
-from memokey.shims import subprocess_shim
+from memokey.shims import ExecutorShim, subprocess_shim
 from memokey.signing import SEAL_PREFIX, SIGNING_KEY_ENV, Signer, parse_keys
 from memokey_backends import open_store
 
@@ -203,3 +203,15 @@ def _done() -> Future[None]:
     future: Future[None] = Future()
     future.set_result(None)
     return future
+
+
+def test_a_worker_without_the_key_publishes_a_result_the_caller_refuses_saying_why(
+    file_root: Location, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(SIGNING_KEY_ENV, raising=False)
+    url, _ = file_root
+    with ThreadPoolExecutor(1) as pool:  # runs `execute` here, without the explicit key
+        shim = ExecutorShim(pool, runs_elsewhere=True)
+        f = memokey.memoize(url, shim=shim, signing_key=KEY)(add)
+        with pytest.raises(SignatureError, match=f"Set {SIGNING_KEY_ENV} in the workers'"):
+            f(1, 1)

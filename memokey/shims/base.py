@@ -43,9 +43,7 @@ class Job:
     label: str = ""
     # Variables the far side's environment needs (the signing key); a subprocess shim
     # sets them for its child, workers elsewhere must have them already.
-    environment: Mapping[str, str] = field(
-        default_factory=lambda: MappingProxyType({}), repr=False
-    )
+    environment: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), repr=False)
 
 
 class Shim(abc.ABC):

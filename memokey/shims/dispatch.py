@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from memokey.errors import ShimError
+from memokey.errors import ShimError, SignatureError
 from memokey.remote import ERROR, INVOCATION, Invocation, encode_invocation, raise_failure
 from memokey.shims.base import Job, Shim
 from memokey.signing import SIGNING_KEY_ENV
@@ -68,7 +68,14 @@ def finish_elsewhere(
 ) -> Any:
     """After the shim's future completed: the published value, or the published error
     re-raised, or `ShimError` when the far side published neither."""
-    found, value = lookup()
+    try:
+        found, value = lookup()
+    except SignatureError as exc:
+        raise SignatureError(
+            f"{exc} (It was just published by {shim!r}'s far side: does it have the "
+            f"signing key? Set {SIGNING_KEY_ENV} in the workers' environment.)",
+            uri=getattr(exc, "uri", store.uri(memo_dir)),
+        ) from exc
     if found:
         store.delete(f"{memo_dir}/{INVOCATION}")
         return value
