@@ -7,6 +7,7 @@ marker file when they run, and the marker must not exist afterwards.
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -213,3 +214,21 @@ def test_a_signed_error_record_moved_to_another_key_is_refused(store_root: Locat
     )
     with pytest.raises(SignatureError, match="copied from another key's path"):
         f(4)
+
+
+async def async_add_one(x: int) -> int:
+    return x + 1
+
+
+def test_coroutine_functions_sign_and_refuse_the_same_way(
+    store_root: Location, tmp_path: Path
+) -> None:
+    f = memoized(store_root, async_add_one, signing_key=KEY)
+    assert asyncio.run(f(1)) == 2
+    assert asyncio.run(f(1)) == 2
+    assert read_header(stored(store_root, f.key_for(1).path + "/result"), "x").signature
+    marker = tmp_path / "ran"
+    plant(store_root, f.key_for(2).path + "/result", crafted_result(marker))
+    with pytest.raises(SignatureError, match="is not signed"):
+        asyncio.run(f(2))
+    assert not marker.exists()
