@@ -179,7 +179,7 @@ class Signer:
         `SignatureError`."""
         if len(trailer) != TRAILER_SIZE or not trailer.startswith(MARK):
             raise unsigned(uri, kind)
-        _mark, alg, _reserved, key_id, salt, tag = TRAILER.unpack(trailer)
+        _mark, alg, reserved, key_id, salt, tag = TRAILER.unpack(trailer)
         key = self._by_id.get(key_id)
         if key is None:
             raise SignatureError(
@@ -189,7 +189,7 @@ class Signer:
                 f"trust it, or delete the object with `memokey rm {uri}`",
                 uri=uri,
             )
-        if alg not in (ALG_AES_GMAC, ALG_HMAC_SHA256):
+        if alg not in (ALG_AES_GMAC, ALG_HMAC_SHA256) or reserved != b"\0\0\0":
             raise _forged(uri, kind)
         if alg == ALG_AES_GMAC and Cipher is None:  # pragma: no cover - extra not installed
             raise SignatureError(

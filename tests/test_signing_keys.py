@@ -136,3 +136,19 @@ def test_the_key_a_child_process_gets_is_not_in_the_jobs_repr() -> None:
 
     job = Job(call=lambda: None, memo_uri="file:///x", environment={SIGNING_KEY_ENV: NEW})
     assert NEW not in repr(job)
+
+
+@pytest.mark.parametrize("offset", [4, 5, 16, 24, 40, 63], ids=lambda o: f"trailer byte {o}")
+def test_any_changed_byte_of_the_signature_is_refused(offset: int) -> None:
+    data = bytearray(encode_result("value", signer=signer(NEW), path=PATH))
+    data[len(data) - 64 + offset] ^= 1
+    with pytest.raises(SignatureError):
+        decode_result(bytes(data), URI, signer=signer(NEW))
+
+
+def test_large_objects_are_signed_with_gmac_and_small_ones_with_hmac() -> None:
+    small = encode_result(b"x", signer=signer(NEW), path=PATH)
+    large = encode_result(b"x" * (1 << 17), signer=signer(NEW), path=PATH)
+    assert read_header(small, URI).signature[4] == 1  # HMAC-SHA256
+    assert read_header(large, URI).signature[4] == 2  # AES-GMAC
+    assert decode_result(large, URI, signer=signer(NEW)) == b"x" * (1 << 17)
