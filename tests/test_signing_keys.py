@@ -152,3 +152,34 @@ def test_large_objects_are_signed_with_gmac_and_small_ones_with_hmac() -> None:
     assert read_header(small, URI).signature[4] == 1  # HMAC-SHA256
     assert read_header(large, URI).signature[4] == 2  # AES-GMAC
     assert decode_result(large, URI, signer=signer(NEW)) == b"x" * (1 << 17)
+
+
+def test_keyed_local_runners_sign_and_verify_too(tmp_path: Path) -> None:
+    runner = memokey.KeyedLocalRunner(
+        str(tmp_path), keyfunc=memokey.nil_args("unused"), signing_key=NEW
+    )
+
+    def scaled(x: int, unused: object = None) -> int:
+        return 3 * x
+
+    f = memokey.use_runner(runner)(scaled)
+    assert f(2, unused=object()) == 6
+    result = Path(f.key_for(2).uri.removeprefix("file://")) / "result"
+    assert read_header(result.read_bytes(), URI).signature
+    unsigned = memokey.use_runner(
+        memokey.KeyedLocalRunner(str(tmp_path), keyfunc=memokey.nil_args("unused"))
+    )(scaled)
+    assert unsigned(2) == 6  # a reader without a key reads it
+    result.write_bytes(encode_result(6))
+    with pytest.raises(SignatureError, match="is not signed"):
+        f(2)
+
+
+def test_without_a_key_results_carry_no_signature(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(SIGNING_KEY_ENV, raising=False)
+    f = memokey.memoize(str(tmp_path))(double)
+    f(1)
+    data = (Path(f.key_for(1).uri.removeprefix("file://")) / "result").read_bytes()
+    assert read_header(data, URI).signature == b""
