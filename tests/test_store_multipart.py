@@ -62,6 +62,18 @@ def test_a_large_write_cut_off_mid_way_aborts_its_multipart_upload(
     assert open_store(f"s3://{bucket}/root", **moto_server.options).read("ns/f/d") is None
 
 
+def test_a_large_write_whose_connection_breaks_mid_way_aborts_its_multipart_upload(
+    moto_server: Server, bucket: str
+) -> None:
+    # s3fs aborted on errors (not on cancellation); memokey's own upload must keep that.
+    with StallingProxy(moto_server.port, stall_after=8 * 2**20, reset=True) as proxy:
+        store = open_store(f"s3://{bucket}/root", **s3_options(proxy.endpoint))
+        with pytest.raises(StoreUnavailableError):
+            store.write("ns/f/d", b"\0" * BIG, exclusive=True)
+        assert proxy.stalled.is_set()
+    assert _uploads(moto_server, bucket) == []
+
+
 _INTERRUPTED_WRITER = textwrap.dedent(
     """
     import sys

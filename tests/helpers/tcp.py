@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import struct
 import threading
 from types import TracebackType
 
@@ -164,11 +165,13 @@ def _forward(src: socket.socket, dst: socket.socket) -> None:
 
 class StallingProxy(_Listener):
     """Forwards to 127.0.0.1:`upstream`; a connection that has sent more than
-    `stall_after` bytes upstream is left hanging (its further bytes are never forwarded)."""
+    `stall_after` bytes upstream is left hanging (its further bytes are never forwarded),
+    or, with ``reset=True``, is reset (the client sees "connection reset by peer")."""
 
-    def __init__(self, upstream: int, stall_after: int) -> None:
+    def __init__(self, upstream: int, stall_after: int, *, reset: bool = False) -> None:
         self.upstream = upstream
         self.stall_after = stall_after
+        self.reset = reset
         self.stalled = threading.Event()
         super().__init__()
 
@@ -192,6 +195,10 @@ class StallingProxy(_Listener):
                     return
                 if limit is not None and sent + len(chunk) > limit:
                     self.stalled.set()
-                    return  # stop reading: the client's send blocks, nothing more arrives
+                    if self.reset:  # SO_LINGER 0: close() sends RST
+                        src.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                        src.close()
+                        dst.close()
+                    return  # else stop reading: the client's send blocks
                 dst.sendall(chunk)
                 sent += len(chunk)
