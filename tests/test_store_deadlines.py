@@ -71,3 +71,15 @@ def test_the_timeout_option_is_memokeys_and_not_passed_to_the_filesystem() -> No
 def test_cloud_stores_have_a_deadline_of_at_most_a_minute_by_default() -> None:
     store = open_store("s3://bucket/root", **s3_options("http://127.0.0.1:9"))
     assert 0 < store.timeout <= 60  # type: ignore[attr-defined]
+
+
+def test_the_environment_sets_the_deadline_when_the_options_do_not(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MEMOKEY_STORE_TIMEOUT", "12.5")
+    assert open_store("s3://env-bucket/a", **s3_options("http://127.0.0.1:9")).timeout == 12.5  # type: ignore[attr-defined]
+    store = open_store("s3://env-bucket/b", timeout=3, **s3_options("http://127.0.0.1:9"))
+    assert store.timeout == 3  # type: ignore[attr-defined]
+    monkeypatch.setenv("MEMOKEY_STORE_TIMEOUT", "soon")
+    with pytest.raises(ConfigurationError, match="MEMOKEY_STORE_TIMEOUT"):
+        open_store("s3://env-bucket/c", **s3_options("http://127.0.0.1:9"))
