@@ -153,7 +153,8 @@ def get_serializer(name: str | Serializer) -> Serializer:
 def _check_name(name: str) -> None:
     if not isinstance(name, str) or not name or not name.isascii() or len(name) > _MAX_NAME:
         raise ConfigurationError(
-            f"a serializer name must be 1-{_MAX_NAME} ASCII characters, got {name!r}"
+            f"a serializer name must be 1-{_MAX_NAME} ASCII characters, got {name!r}; "
+            "choose a short ASCII name such as 'json' or 'my-arrow'"
         )
 
 

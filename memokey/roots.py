@@ -62,7 +62,10 @@ def _as_url(url: str | os.PathLike[str]) -> str:
     if isinstance(url, os.PathLike):
         url = os.fspath(url)
     if not isinstance(url, str) or not url:
-        raise ConfigurationError(f"a memokey root is a non-empty URL or path string, got {url!r}")
+        raise ConfigurationError(
+            f"a memokey root is a non-empty URL or path string, got {url!r}; write e.g. "
+            "'s3://my-bucket/memo' or '/data/memo'"
+        )
     return url
 
 
