@@ -14,12 +14,12 @@ import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from types import MappingProxyType
 from typing import Any
 
 from memokey.errors import ConfigurationError, MemokeyError
 from memokey.names import check_logic_key, check_namespace
 from memokey.results import Serializer, get_serializer, serializers
+from memokey.roots import check_storage_options
 from memokey.shims.base import Shim
 
 __all__ = ["MAX_LEASE_SECONDS", "MIN_LEASE_SECONDS", "Settings", "check_settings", "check_shim"]
@@ -54,19 +54,6 @@ def check_root(root: object) -> str | None:
             "MEMOKEY_ROOT or the user cache directory)"
         )
     return root
-
-
-def check_storage_options(options: object) -> Mapping[str, Any]:
-    """`options` as a read-only mapping of option names, or a `ConfigurationError`."""
-    if options is None:
-        return MappingProxyType({})
-    if not isinstance(options, Mapping) or not all(isinstance(k, str) for k in options):
-        raise ConfigurationError(
-            f"storage_options={options!r} is not a mapping of option names to values; write "
-            "e.g. storage_options={'profile': 'dev'} (the fsspec filesystem's keyword "
-            "arguments), or leave it out"
-        )
-    return MappingProxyType(dict(options))
 
 
 def check_serializer(serializer: object) -> Serializer:
