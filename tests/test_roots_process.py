@@ -80,7 +80,7 @@ def test_set_root_storage_options_travel_with_it() -> None:
     [(("",), {}), ((42,), {}), (("/tmp/a\x00b",), {})],
 )
 def test_a_bad_process_root_fails_at_once(args: tuple[Any, ...], options: dict[str, Any]) -> None:
-    with pytest.raises(ConfigurationError, match="write e.g."):
+    with pytest.raises(ConfigurationError, match=r"write e\.g\."):
         memokey.set_root(*args, **options)
     assert memokey.roots.process_root() is None
 
