@@ -42,6 +42,8 @@ from typing import Any
 import cloudpickle
 import xxhash
 
+from memokey._fixes import rm_command
+from memokey._roundtrip import check_round_trip
 from memokey.errors import ConfigurationError, ResultCorruptedError, SerializationError
 
 __all__ = [
@@ -198,6 +200,7 @@ def encode_result(
             "nothing was stored. Fix its dumps function to return bytes",
             serializer=chosen.name,
         )
+    check_round_trip(chosen.name, chosen.loads, payload, value)
     name = chosen.name.encode("ascii")
     checksum = xxhash.xxh3_128_digest(payload)
     fields = _encode_extra(extra)
@@ -321,7 +324,7 @@ def decode_result(data: bytes, uri: str) -> Any:
         raise SerializationError(
             f"the stored result at {uri} is intact but could not be deserialized with "
             f"{serializer.name!r} ({type(exc).__name__}: {exc}). Make the classes it needs "
-            f"importable here, or delete it with `memokey rm {uri}` to recompute",
+            f"importable here, or delete it with `{rm_command(uri)}` to recompute",
             uri=uri,
             serializer=serializer.name,
         ) from exc
@@ -330,6 +333,6 @@ def decode_result(data: bytes, uri: str) -> Any:
 def _corrupted(uri: str, why: str) -> ResultCorruptedError:
     return ResultCorruptedError(
         f"the stored result at {uri} is corrupted: {why}. It was not used; inspect it, then "
-        f"delete it with `memokey rm {uri}` so the next call recomputes it",
+        f"delete it with `{rm_command(uri)}` so the next call recomputes it",
         uri=uri,
     )
