@@ -40,7 +40,7 @@ __all__ = [
 #: The key scheme; part of every storage path. Any change to a digest needs a new one.
 SCHEME = "memokey-v2"
 
-_LOGIC_KEY_LINE = re.compile(r"^\s*function-logic-key:\s*(\S+)\s*$", re.MULTILINE)
+_LOGIC_KEY_LINE = re.compile(r"^\s*function-logic-key:(.*)$", re.MULTILINE)
 #: Attribute a decorator may set on its wrapper to carry an explicit ``logic_key=``.
 LOGIC_KEY_ATTR = "__memokey_logic_key__"
 
@@ -65,7 +65,7 @@ def logic_key_of(func: Callable[..., Any], explicit: str | None = None) -> str |
     if key is None:
         doc = getattr(func, "__doc__", None)
         match = _LOGIC_KEY_LINE.search(doc) if isinstance(doc, str) else None
-        key = match.group(1) if match else None
+        key = match.group(1).strip() if match else None  # malformed: refused below
     return None if key is None else check_logic_key(key, func)
 
 
