@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import random
 import secrets
 import threading
@@ -309,10 +310,10 @@ def try_acquire(
 ) -> Lease | None:
     """Take the lease on `memo_dir` if it is free or stale (expired, or its holder on this
     machine has ended); None if a live holder has it."""
-    if lease_seconds <= 0:
+    if not 0 < lease_seconds < math.inf:  # inf: a dead holder would block forever
         raise LeaseError(
-            f"lease_seconds must be positive, got {lease_seconds!r}; pass a duration longer "
-            "than a heartbeat round trip to the store (the default is 60 s)."
+            f"lease_seconds must be positive and finite, got {lease_seconds!r}; pass a "
+            "duration longer than a heartbeat round trip to the store (the default is 60 s)."
         )
     path = _lease_path(memo_dir)
     record = LeaseRecord.fresh(lease_seconds)

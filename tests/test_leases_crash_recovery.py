@@ -196,3 +196,9 @@ def test_after_the_holder_is_sigkilled_the_next_caller_computes_before_its_lease
     assert report["at"] < held.expires_at  # taken over, not waited out
     who = "waiting caller" if already_waiting else "next caller"
     print(f"{root.kind}: {who} returned {report['at'] - killed_at:.2f} s after the SIGKILL")
+
+
+@pytest.mark.parametrize("seconds", [float("inf"), float("nan"), 0.0])
+def test_a_lease_that_could_never_expire_is_refused(store: Store, seconds: float) -> None:
+    with pytest.raises(LeaseError, match="positive and finite"):
+        try_acquire(store, MEMO, lease_seconds=seconds)
