@@ -78,3 +78,20 @@ def test_a_large_unreadable_result_names_a_rm_command_that_works_when_pasted(
     before = RUNS["large"]
     make(size)  # the entry is gone: computed again (and stored again)
     assert RUNS["large"] == before + 1
+
+
+def test_a_remote_run_refuses_to_publish_a_result_that_cannot_be_read_back(
+    tmp_path: Path,
+) -> None:
+    from memokey.shims import subprocess_shim
+
+    url = f"file://{tmp_path}/remote"
+
+    @memokey.memoize(url, shim=subprocess_shim)
+    def make_remote(size: int) -> Unreadable:
+        return Unreadable(size)
+
+    with pytest.raises(SerializationError, match="cannot be read back"):
+        make_remote(10)
+    key = make_remote.key_for(10)
+    assert not open_store(url).exists(f"{key.path}/result")
