@@ -1,0 +1,147 @@
+"""Whatever user or library code raises while a value is keyed, the caller gets
+`UnkeyableArgumentError` naming the argument path (``cfg['x'][3]``), never a raw error
+from inside memokey; a malformed ``__reduce_ex__`` is refused with what was wrong."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import memokey.keys as keys
+from memokey.errors import MemokeyError, UnkeyableArgumentError
+from memokey.hashing import digest
+
+
+def run(cfg: Any, n: int = 0) -> None:
+    pass
+
+
+def _refusal(value: object) -> UnkeyableArgumentError:
+    bound = keys.bind_call(run, (value,), {})
+    with pytest.raises(UnkeyableArgumentError) as info:
+        keys.call_digest(run, bound)
+    return info.value
+
+
+class Reduces:
+    """An object whose ``__reduce_ex__`` returns `result` (or raises it)."""
+
+    def __init__(self, result: object) -> None:
+        self.result = result
+
+    def __reduce_ex__(self, protocol: object) -> Any:
+        if isinstance(self.result, BaseException):
+            raise self.result
+        return self.result
+
+
+@pytest.mark.parametrize(
+    "result",
+    [42, None, (), (len,), ("not callable", ()), (dict, "not a tuple"), (dict, (), 1, 2, 3, 4, 5)],
+    ids=["int", "none", "empty", "one-tuple", "non-callable", "args-not-tuple", "seven"],
+)
+def test_malformed_reduce_ex_is_refused_with_its_path(result: object) -> None:
+    error = _refusal({"x": [0, 1, 2, Reduces(result)]})
+    assert error.parameter == "cfg"
+    assert error.path == "cfg['x'][3]"
+    assert "__reduce_ex__" in str(error)
+
+
+def test_reduce_ex_that_raises_is_refused_with_its_path() -> None:
+    error = _refusal({"x": [0, Reduces(ZeroDivisionError("boom"))]})
+    assert error.path == "cfg['x'][1]"
+    assert "boom" in str(error)
+
+
+@dataclasses.dataclass
+class WithProperty:
+    a: int
+
+    @property
+    def b(self) -> int:
+        raise RuntimeError("property exploded")
+
+
+@dataclasses.dataclass
+class Broken:
+    value: Any
+
+
+def test_raising_dataclass_field_is_refused_with_its_path() -> None:
+    cls = dataclasses.make_dataclass("Bad", [("a", int)])
+    cls.a = property(lambda self: 1 / 0)  # type: ignore[attr-defined]
+    error = _refusal([Broken(cls.__new__(cls))])
+    assert error.path == "cfg[0].value"
+    assert isinstance(error, MemokeyError)
+
+
+class BadLen(list):  # type: ignore[type-arg]
+    def __len__(self) -> int:
+        raise RuntimeError("len exploded")
+
+
+def test_broken_len_in_a_list_subclass_is_refused_with_its_path() -> None:
+    error = _refusal({"rows": BadLen([1, 2])})
+    assert error.path == "cfg['rows']"
+
+
+class BadGetState:
+    def __getstate__(self) -> Any:
+        raise OSError("state unavailable")
+
+
+def test_raising_getstate_is_refused() -> None:
+    error = _refusal((1, BadGetState()))
+    assert error.path == "cfg[1]"
+    with pytest.raises(UnkeyableArgumentError, match="state unavailable"):
+        digest(BadGetState())
+
+
+class Flaky:
+    """Fails only the first time it is reduced, as a racy or stateful object might."""
+
+    calls = 0
+
+    def __reduce_ex__(self, protocol: object) -> Any:
+        Flaky.calls += 1
+        if Flaky.calls == 1:
+            raise ValueError("first time only")
+        return (Flaky, ())
+
+
+def test_an_object_that_fails_only_once_still_surfaces_as_unkeyable() -> None:
+    Flaky.calls = 0
+    error = _refusal([Flaky()])
+    assert error.parameter == "cfg"
+
+
+_HOSTILE_RESULTS = st.one_of(
+    st.integers(),
+    st.text(max_size=3).map(lambda s: s + "\0"),  # not a usable global name either
+    st.tuples(st.integers()),
+    st.tuples(st.none(), st.integers()),
+    st.tuples(st.just(dict), st.integers()),
+    st.sampled_from(
+        [ValueError("v"), TypeError("t"), KeyError("k"), RecursionError("r"), MemoryError()]
+    ),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(result=_HOSTILE_RESULTS, depth=st.integers(min_value=0, max_value=4))
+def test_hostile_reducers_never_escape_as_raw_errors(result: object, depth: int) -> None:
+    value: Any = Reduces(result)
+    path = "cfg"
+    for level in range(depth):
+        value = [level, value] if level % 2 else {"k": value}
+        path = path + ("[1]" if level % 2 else "['k']")
+    try:
+        keys.call_digest(run, keys.bind_call(run, (value,), {}))
+    except UnkeyableArgumentError as error:
+        assert error.parameter == "cfg"
+    except MemoryError:
+        pass  # never swallowed: memory exhaustion is not a property of the value
