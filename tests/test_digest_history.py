@@ -67,6 +67,7 @@ def foreign_reducer() -> Iterator[None]:
     def reduce_anything(obj: Any) -> Any:
         return (type(obj), ("replaced",))
 
+    reduce_anything.__module__ = "otherlib.pickling"  # as defined by another package
     for cls in (ValueError, _Custom, OSError):
         copyreg.pickle(cls, reduce_anything)
     yield

@@ -43,6 +43,16 @@ class Refusal(Exception):
         return root + "".join(reversed(self.segments))
 
 
+#: Not a property of the value: refusals carry their own reason, a RecursionError is
+#: reported as too deep by the caller, and memory exhaustion is never swallowed.
+_PASS_THROUGH = (Refusal, RecursionError, MemoryError)
+
+
+def _type_name(obj: object) -> str:
+    cls = type(obj)
+    return f"{getattr(cls, '__module__', '?')}.{getattr(cls, '__qualname__', '?')}"
+
+
 class Encoder:
     """One canonical stream. `ancestors` maps the ids of the containers being encoded
     (the current path only) to their depth, to write a back-reference for a cycle."""
@@ -59,10 +69,20 @@ class Encoder:
         self.structural_only = structural_only
 
     def encode(self, obj: object) -> None:
-        handler = HANDLERS.get(type(obj))
-        if handler is None:
-            handler = resolve_handler(type(obj))
-        handler(self, obj)
+        try:
+            handler = HANDLERS.get(type(obj))
+            if handler is None:
+                handler = resolve_handler(type(obj))
+            handler(self, obj)
+        except _PASS_THROUGH:
+            raise
+        except Exception as exc:
+            # User or library code (a property, ``__reduce_ex__``, ``__len__``, pyarrow)
+            # failed while this value was read: refuse it here, so the containers on the
+            # way up add the path to it.
+            raise Refusal(
+                f"reading this {_type_name(obj)} raised {type(exc).__name__}: {exc}"
+            ) from exc
 
     def sub_digest(self, obj: object) -> bytes:
         """The 16-byte digest of `obj` alone (same cycle context), for order-free sets

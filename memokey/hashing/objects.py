@@ -19,6 +19,7 @@ import threading
 import types
 from typing import Any
 
+from memokey.hashing.class_caches import is_cache
 from memokey.hashing.core import (
     Encoder,
     Handler,
@@ -28,6 +29,7 @@ from memokey.hashing.core import (
     encode_str,
 )
 from memokey.hashing.naming import module_name, qualified_name
+from memokey.hashing.reduction import reduce_value
 
 #: Objects that stand for a resource or a live computation, not a value.
 UNKEYABLE_TYPES: tuple[type, ...] = (
@@ -71,21 +73,13 @@ def encode_class(enc: Encoder, obj: type) -> None:
         _encode_class_body(enc, obj)
 
 
-#: Class attributes that are bookkeeping, not behaviour (`__slotnames__` is a cache
-#: that pickling adds on first use, so it would change the key of an unchanged class).
-#: `_abc_impl` is the ABC machinery's cache of subclass checks.
-_CLASS_BOOKKEEPING = frozenset(
-    {"__dict__", "__weakref__", "__module__", "__slotnames__", "_abc_impl"}
-)
-
-
 def _encode_class_body(enc: Encoder, cls: type) -> None:
     if not enc.enter(cls):  # a method refers back to its class (``super()``)
         return
     try:
         enc.write(b"B")
         enc.encode(cls.__bases__)
-        members = {k: v for k, v in vars(cls).items() if k not in _CLASS_BOOKKEEPING}
+        members = {k: v for k, v in vars(cls).items() if not is_cache(k, v)}
         enc.write(len(members).to_bytes(8, "little"))
         name = ""
         try:
@@ -341,14 +335,7 @@ def encode_reduced(enc: Encoder, obj: object) -> None:
     if not enc.enter(obj):
         return
     try:
-        reducer = copyreg.dispatch_table.get(type(obj))
-        try:
-            reduced = reducer(obj) if reducer is not None else obj.__reduce_ex__(5)
-        except Exception as exc:
-            raise Refusal(
-                f"a {type(obj).__module__}.{type(obj).__qualname__} cannot be reduced "
-                f"to a value ({exc})"
-            ) from exc
+        reduced = reduce_value(obj)
         if isinstance(reduced, str):  # a global: the name is the value
             module = module_name(getattr(obj, "__module__", None))
             encode_name(enc, b"g", f"{module}:{reduced}")

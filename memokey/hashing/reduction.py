@@ -1,0 +1,99 @@
+"""What pickle would rebuild an object from, read so that the answer is a property of the
+value alone, never of the process's history.
+
+Two things in plain ``pickle`` depend on history. ``copyreg.dispatch_table`` is global:
+importing a library can register reducers for types it does not own (``import
+dask.distributed`` registers hundreds, for every exception class among others), so the
+same value would reduce differently before and after that import. Only reducers that
+the type's own package (or ``copyreg`` itself) registered are honoured here. And a
+built-in exception reduces to ``(cls, args, {})`` once its ``__dict__`` has merely been
+read, ``(cls, args)`` before; both rebuild the same exception, so the empty state is
+dropped.
+"""
+
+from __future__ import annotations
+
+import copyreg
+import types
+from typing import Any
+
+from memokey.hashing.core import Refusal
+
+_FUNCTIONS = (types.FunctionType, types.BuiltinFunctionType)
+
+
+def reduce_value(obj: object) -> str | tuple[Any, ...]:
+    """``obj``'s reduction: a global's name, or a checked tuple of 2 to 6 items."""
+    cls = type(obj)
+    reducer = copyreg.dispatch_table.get(cls)
+    try:
+        if reducer is not None and _registered_by_owner(cls, reducer):
+            reduced = reducer(obj)
+        else:
+            reduced = obj.__reduce_ex__(5)
+    except Refusal:
+        raise
+    except Exception as exc:
+        raise Refusal(f"a {_name(cls)} cannot be reduced to a value ({exc})") from exc
+    if isinstance(reduced, str):
+        return reduced
+    _check_tuple(cls, reduced)
+    if isinstance(obj, BaseException) and _builtin_reduce(cls) and _empty_state(reduced):
+        return tuple(reduced[:2])
+    return tuple(reduced)
+
+
+def _registered_by_owner(cls: type, reducer: object) -> bool:
+    """True when the reducer comes from the type's own top-level package (``re`` for
+    ``re.Pattern``, numpy for ufuncs) or from ``copyreg``, which registers its own at
+    interpreter start-up."""
+    if not isinstance(reducer, _FUNCTIONS):
+        return False
+    where = getattr(reducer, "__module__", None)
+    if not isinstance(where, str):
+        return False
+    owner = getattr(cls, "__module__", None)
+    top = where.partition(".")[0]
+    return top == "copyreg" or (isinstance(owner, str) and owner.partition(".")[0] == top)
+
+
+def _check_tuple(cls: type, reduced: object) -> None:
+    """Pickle's own checks on a reduction, as a refusal that says what was wrong."""
+    problem = None
+    if not isinstance(reduced, tuple):
+        problem = f"returned {_short(reduced)}, not a str or a tuple"
+    elif not 2 <= len(reduced) <= 6:
+        problem = f"returned a tuple of {len(reduced)} items, not 2 to 6"
+    elif not callable(reduced[0]):
+        problem = f"returned {_short(reduced[0])} as its constructor, which is not callable"
+    elif not isinstance(reduced[1], tuple):
+        problem = f"returned {_short(reduced[1])} as its arguments, which is not a tuple"
+    if problem is not None:
+        raise Refusal(
+            f"its __reduce_ex__ {problem} (see the pickle documentation of __reduce__); "
+            f"fix {_name(cls)}.__reduce_ex__"
+        )
+
+
+def _builtin_reduce(cls: type) -> bool:
+    """True when ``cls`` pickles with a built-in exception's ``__reduce__``."""
+    for base in cls.__mro__:
+        if "__reduce__" in vars(base) or "__reduce_ex__" in vars(base):
+            return base.__module__ == "builtins" and base is not object
+    return False
+
+
+def _empty_state(reduced: tuple[Any, ...]) -> bool:
+    return len(reduced) == 3 and type(reduced[2]) is dict and not reduced[2]
+
+
+def _name(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _short(value: object) -> str:
+    try:
+        text = repr(value)
+    except Exception:
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= 40 else text[:37] + "..."
