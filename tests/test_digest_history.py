@@ -7,6 +7,7 @@ from __future__ import annotations
 import abc
 import copyreg
 import enum
+import functools
 import json
 import os
 import subprocess
@@ -219,3 +220,20 @@ def test_vectorized_function_key_ignores_its_cached_ufunc() -> None:
     double(np.arange(3))  # builds and caches a ufunc inside the vectorize object
     assert digest(double) == before
     assert digest(double) != digest(np.vectorize(lambda x: x * 3, otypes=[float]))
+
+
+class Order:
+    def __init__(self, prices: list[float]) -> None:
+        self.prices = prices
+
+    @functools.cached_property
+    def total(self) -> float:
+        return sum(self.prices)
+
+
+def test_object_key_ignores_cached_properties_computed_since() -> None:
+    order = Order([1.0, 2.0])
+    before = digest(order)
+    assert order.total == 3.0  # stores the value in the instance's __dict__
+    assert digest(order) == before
+    assert digest(order) != digest(Order([1.0, 2.5]))

@@ -99,7 +99,8 @@ def test_record_and_void_structured_dtypes_differ() -> None:
 def test_aligned_struct_differs_from_packed_when_layout_is_equal() -> None:
     packed = np.dtype([("a", "<i4")])
     aligned = np.dtype([("a", "<i4")], align=True)
-    assert packed.descr == aligned.descr and aligned.isalignedstruct
+    assert packed.descr == aligned.descr
+    assert aligned.isalignedstruct
     assert digest(packed) != digest(aligned)
 
 

@@ -294,13 +294,13 @@ def encode_masked(enc: Encoder, arr: np.ma.MaskedArray[Any, Any]) -> None:
     mask, a data subclass or extra attributes take a longer form with all of them."""
     data = np.ma.getdata(arr)
     extra = {k: v for k, v in vars(arr).items() if k not in _MASKED_INTERNALS}
-    if type(arr) is np.ma.MaskedArray and type(data) is np.ndarray and not extra:
-        if not arr.hardmask:
-            enc.write(b"k")
-            encode_ndarray(enc, data)
-            encode_ndarray(enc, np.ma.getmaskarray(arr))
-            enc.encode(arr.fill_value)
-            return
+    plain = type(arr) is np.ma.MaskedArray and type(data) is np.ndarray
+    if plain and not extra and not arr.hardmask:
+        enc.write(b"k")
+        encode_ndarray(enc, data)
+        encode_ndarray(enc, np.ma.getmaskarray(arr))
+        enc.encode(arr.fill_value)
+        return
     if not enc.enter(arr):
         return
     try:

@@ -104,7 +104,7 @@ def encode_chunks(enc: Encoder, kind: pa.DataType, chunks: Sequence[pa.Array]) -
 def _zero_nulls(chunk: pa.Array, values: memoryview, width: int) -> np.ndarray[Any, Any]:
     """A copy of a chunk's value bytes with its null slots zeroed: Arrow leaves them
     undefined, and no cast is needed (date32, time32 and intervals have none from int)."""
-    rows = np.frombuffer(values, dtype=np.uint8).reshape(-1, width).copy()
+    rows: np.ndarray[Any, Any] = np.frombuffer(values, dtype=np.uint8).reshape(-1, width).copy()
     rows[np.asarray(chunk.is_null().to_numpy(zero_copy_only=False), dtype=np.bool_)] = 0
     return rows
 

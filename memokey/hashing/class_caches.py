@@ -7,10 +7,13 @@ appears on first pickling, the ABC caches fill on ``isinstance`` checks, Python 
 stores an empty ``__annotations__`` dict on first read, and typing's protocols cache
 their members on first use. Such attributes are left out of the key by name, and so
 is any weak container (a cache by nature: its content follows garbage collection).
+For instances, the values ``functools.cached_property`` stores are such a cache too.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import weakref
 
 #: Attributes filled in lazily by the runtime or the standard library.
@@ -42,3 +45,25 @@ def is_cache(name: str, value: object) -> bool:
     if name == "__annotations__" and type(value) is dict and not value:
         return True  # absent and empty are the same class
     return isinstance(value, _WEAK_CONTAINERS)
+
+
+_CACHED_PROPERTIES: weakref.WeakKeyDictionary[type, frozenset[str]] = weakref.WeakKeyDictionary()
+
+
+def cached_property_names(cls: type) -> frozenset[str]:
+    """Names of the ``functools.cached_property`` attributes of `cls` (and its bases):
+    an instance stores their values in its ``__dict__`` on first read, a cache of
+    something computed from the rest of its state."""
+    try:
+        return _CACHED_PROPERTIES[cls]
+    except (KeyError, TypeError):
+        pass
+    names = frozenset(
+        name
+        for base in cls.__mro__
+        for name, value in vars(base).items()
+        if isinstance(value, functools.cached_property)
+    )
+    with contextlib.suppress(TypeError):  # not weakly referenceable: computed each time
+        _CACHED_PROPERTIES[cls] = names
+    return names

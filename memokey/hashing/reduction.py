@@ -8,7 +8,8 @@ same value would reduce differently before and after that import. Only reducers 
 the type's own package (or ``copyreg`` itself) registered are honoured here. And a
 built-in exception reduces to ``(cls, args, {})`` once its ``__dict__`` has merely been
 read, ``(cls, args)`` before; both rebuild the same exception, so the empty state is
-dropped.
+dropped. Likewise the values ``functools.cached_property`` stores in an instance once
+read are not part of its state.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import copyreg
 import types
 from typing import Any
 
+from memokey.hashing.class_caches import cached_property_names
 from memokey.hashing.core import Refusal
 
 _FUNCTIONS = (types.FunctionType, types.BuiltinFunctionType)
@@ -40,7 +42,22 @@ def reduce_value(obj: object) -> str | tuple[Any, ...]:
     _check_tuple(cls, reduced)
     if isinstance(obj, BaseException) and _builtin_reduce(cls) and _empty_state(reduced):
         return tuple(reduced[:2])
+    cached = cached_property_names(cls)
+    if cached and len(reduced) >= 3:
+        return (*reduced[:2], _without(reduced[2], cached), *reduced[3:])
     return tuple(reduced)
+
+
+def _without(state: object, names: frozenset[str]) -> object:
+    """`state` less the values ``functools.cached_property`` stored in the instance's
+    ``__dict__`` (computed from the rest, and present only once they have been read)."""
+    if type(state) is dict:
+        if names.isdisjoint(state):
+            return state
+        return {k: v for k, v in state.items() if k not in names} or None
+    if type(state) is tuple and len(state) == 2 and type(state[0]) is dict:
+        return (_without(state[0], names), state[1])
+    return state
 
 
 def _registered_by_owner(cls: type, reducer: object) -> bool:
