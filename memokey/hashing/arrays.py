@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from memokey.hashing.core import U64, Encoder, Handler, Refusal, encode_str
+from memokey.hashing.core import TAG_U64, U64, Encoder, Handler, Refusal, encode_str, utf8
 from memokey.hashing.naming import qualified_name
 from memokey.hashing.objects import encode_attrs, encode_class, encode_name
 from memokey.hashing.pickled import MIN_ITEMS, encode_pickled
@@ -58,11 +58,13 @@ def encode_dtype_of(enc: Encoder, dtype: np.dtype[Any]) -> None:
     other (an extension dtype such as ml_dtypes' int4 and float8, which both report
     ``<V1``; metadata; a record or aligned struct) is marked and followed by its scalar
     type, dtype class, alignment flag, metadata and, per field, the same again."""
-    legacy = _legacy_descriptor(dtype)
-    if _is_plain(dtype):
-        encode_str(enc, legacy)
+    cached = _PLAIN.get(id(dtype))
+    if cached is None or cached[0] is not dtype:
+        cached = _remember(dtype)
+    if cached[1] is not None:
+        enc.write(cached[1])
         return
-    encode_str(enc, "x:" + legacy)
+    encode_str(enc, "x:" + _legacy_descriptor(dtype))
     enc.encode(_dtype_definition(dtype))
 
 
@@ -72,19 +74,27 @@ def _legacy_descriptor(dtype: np.dtype[Any]) -> str:
     return "struct:" + repr(dtype.descr)
 
 
-#: id(dtype) -> (dtype, plain?); the dtype is held so that its id is not reused.
-_PLAIN: dict[int, tuple[np.dtype[Any], bool]] = {}
+#: id(dtype) -> (dtype, its encoded short descriptor if it is plain, else None); the
+#: dtype is held so that its id is not reused while the entry lives.
+_PLAIN: dict[int, tuple[np.dtype[Any], bytes | None]] = {}
+
+
+def _remember(dtype: np.dtype[Any]) -> tuple[np.dtype[Any], bytes | None]:
+    header = None
+    if _compute_plain(dtype):
+        text = utf8(_legacy_descriptor(dtype))
+        header = TAG_U64(b"s", len(_legacy_descriptor(dtype))) + text
+    if len(_PLAIN) > 1024:
+        _PLAIN.clear()
+    entry = _PLAIN[id(dtype)] = (dtype, header)
+    return entry
 
 
 def _is_plain(dtype: np.dtype[Any]) -> bool:
     cached = _PLAIN.get(id(dtype))
-    if cached is not None and cached[0] is dtype:
-        return cached[1]
-    plain = _compute_plain(dtype)
-    if len(_PLAIN) > 1024:
-        _PLAIN.clear()
-    _PLAIN[id(dtype)] = (dtype, plain)
-    return plain
+    if cached is None or cached[0] is not dtype:
+        cached = _remember(dtype)
+    return cached[1] is not None
 
 
 def _compute_plain(dtype: np.dtype[Any]) -> bool:

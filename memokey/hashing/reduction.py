@@ -14,9 +14,11 @@ read are not part of its state.
 
 from __future__ import annotations
 
+import contextlib
 import copyreg
 import types
-from typing import Any
+import weakref
+from typing import Any, cast
 
 from memokey.hashing.class_caches import cached_property_names
 from memokey.hashing.core import Refusal
@@ -39,13 +41,30 @@ def reduce_value(obj: object) -> str | tuple[Any, ...]:
         raise Refusal(f"a {_name(cls)} cannot be reduced to a value ({exc})") from exc
     if isinstance(reduced, str):
         return reduced
-    _check_tuple(cls, reduced)
-    if isinstance(obj, BaseException) and _builtin_reduce(cls) and _empty_state(reduced):
-        return tuple(reduced[:2])
-    cached = cached_property_names(cls)
-    if cached and len(reduced) >= 3:
+    reduced = _checked(cls, reduced)
+    if len(reduced) < 3:
+        return reduced
+    builtin_exception, cached = _facts(cls)
+    if builtin_exception and _empty_state(reduced):
+        return reduced[:2]
+    if cached:
         return (*reduced[:2], _without(reduced[2], cached), *reduced[3:])
-    return tuple(reduced)
+    return reduced
+
+
+#: Per class: (pickles with a built-in exception's reduce, its cached_property names).
+_FACTS: weakref.WeakKeyDictionary[type, tuple[bool, frozenset[str]]] = weakref.WeakKeyDictionary()
+
+
+def _facts(cls: type) -> tuple[bool, frozenset[str]]:
+    try:
+        return _FACTS[cls]
+    except (KeyError, TypeError):
+        pass
+    facts = (issubclass(cls, BaseException) and _builtin_reduce(cls), cached_property_names(cls))
+    with contextlib.suppress(TypeError):  # not weakly referenceable: computed each time
+        _FACTS[cls] = facts
+    return facts
 
 
 def _without(state: object, names: frozenset[str]) -> object:
@@ -74,8 +93,8 @@ def _registered_by_owner(cls: type, reducer: object) -> bool:
     return top == "copyreg" or (isinstance(owner, str) and owner.partition(".")[0] == top)
 
 
-def _check_tuple(cls: type, reduced: object) -> None:
-    """Pickle's own checks on a reduction, as a refusal that says what was wrong."""
+def _checked(cls: type, reduced: object) -> tuple[Any, ...]:
+    """`reduced` after pickle's own checks; a refusal that says what was wrong."""
     problem = None
     if not isinstance(reduced, tuple):
         problem = f"returned {_short(reduced)}, not a str or a tuple"
@@ -90,6 +109,7 @@ def _check_tuple(cls: type, reduced: object) -> None:
             f"its __reduce_ex__ {problem} (see the pickle documentation of __reduce__); "
             f"fix {_name(cls)}.__reduce_ex__"
         )
+    return cast("tuple[Any, ...]", reduced)
 
 
 def _builtin_reduce(cls: type) -> bool:
