@@ -238,6 +238,8 @@ def call_digest(func: Callable[..., Any], bound: inspect.BoundArguments) -> str:
             encode_closure(enc, target)
         except Refusal as refusal:
             raise _closure_error(target, refusal) from None
+        except RecursionError:
+            raise _closure_error(target, Refusal(_TOO_DEEP)) from None
     else:
         enc.write(_NO_CLOSURE)
     encode = enc.encode

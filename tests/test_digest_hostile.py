@@ -150,3 +150,51 @@ def test_hostile_reducers_never_escape_as_raw_errors(result: object, depth: int)
     if refused is not None:
         assert refused.parameter == "cfg"
         assert refused.path in (path, "cfg")
+
+
+class _RaisingIter(list):  # type: ignore[type-arg]
+    def __iter__(self) -> Any:
+        raise LookupError("iteration exploded")
+
+
+class _RaisingDictState:
+    @property
+    def __dict__(self) -> Any:  # type: ignore[override]
+        raise PermissionError("no state for you")
+
+
+class _LyingSlots:
+    __slots__ = ("a",)
+
+    def __getstate__(self) -> Any:
+        return (None, {"a": _RaisingDictState()})
+
+
+def _hostile_objects() -> list[Any]:
+    return [
+        _RaisingIter([1]),
+        _RaisingDictState(),
+        _LyingSlots(),
+        Reduces((dict, (), "state", iter([1]))),  # list items that are not a sequence
+        Reduces((dict, (), None, None, [1])),  # dict items that are not pairs
+        Broken(WithProperty(1)),
+    ]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    index=st.integers(min_value=0, max_value=len(_hostile_objects()) - 1),
+    position=st.integers(min_value=0, max_value=30),
+)
+def test_hostile_objects_anywhere_in_an_argument_are_unkeyable_or_keyed(
+    index: int, position: int
+) -> None:
+    items: list[Any] = list(range(position))
+    items.append(_hostile_objects()[index])  # long lists take the C-pickler fast path
+    refused: UnkeyableArgumentError | None = None
+    try:
+        keys.call_digest(run, keys.bind_call(run, ({"x": items},), {}))
+    except UnkeyableArgumentError as error:
+        refused = error
+    if refused is not None:
+        assert refused.path.startswith(f"cfg['x'][{position}]")
