@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import abc
 import copyreg
+import dataclasses
 import enum
 import functools
 import json
@@ -237,3 +238,21 @@ def test_object_key_ignores_cached_properties_computed_since() -> None:
     assert order.total == 3.0  # stores the value in the instance's __dict__
     assert digest(order) == before
     assert digest(order) != digest(Order([1.0, 2.5]))
+
+
+@dataclasses.dataclass
+class Priced:
+    prices: list[float]
+
+    @functools.cached_property
+    def total(self) -> float:
+        return sum(self.prices)
+
+
+def test_dataclass_key_ignores_cached_properties_but_not_other_attributes() -> None:
+    item = Priced([1.0])
+    before = digest(item)
+    assert item.total == 1.0
+    assert digest(item) == before
+    item.note = "checked"  # type: ignore[attr-defined]
+    assert digest(item) != before

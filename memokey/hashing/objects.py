@@ -19,7 +19,7 @@ import threading
 import types
 from typing import Any
 
-from memokey.hashing.class_caches import is_cache
+from memokey.hashing.class_caches import cached_property_names, is_cache
 from memokey.hashing.core import (
     Encoder,
     Handler,
@@ -262,9 +262,22 @@ def _encode_fields(enc: Encoder, tag: bytes, obj: object, names: list[str]) -> N
             attrs = {k: (None if v is _MISSING else v) for k, v in attrs.items()}
             enc.write(b"?")
             enc.encode(unset)
+        extra = _attributes_beyond(obj, names)
+        if extra:  # set outside the fields (``__post_init__``, later): a function sees them
+            enc.write(b"+")
+            encode_attrs(enc, extra)
         encode_attrs(enc, attrs)
     finally:
         enc.leave(obj)
+
+
+def _attributes_beyond(obj: object, names: list[str]) -> dict[str, Any]:
+    """Instance attributes that are not fields, less ``cached_property`` values."""
+    state = getattr(obj, "__dict__", None)
+    if not isinstance(state, dict) or (len(state) <= len(names) and state.keys() <= set(names)):
+        return {}
+    skip = set(names) | cached_property_names(type(obj))
+    return {k: v for k, v in state.items() if k not in skip}
 
 
 def encode_dataclass(enc: Encoder, obj: object) -> None:
