@@ -123,3 +123,38 @@ def test_pandas_date32_pyarrow_column_with_a_gap_is_keyed() -> None:
         {"day": pd.array([datetime.date(2024, 1, 2), None], dtype="date32[pyarrow]")}
     )
     assert digest(frame) != digest(other)
+
+
+class UnitType(pa.ExtensionType):
+    """A user extension type with a parameter its name does not show."""
+
+    def __init__(self, unit: str) -> None:
+        self.unit = unit
+        super().__init__(pa.float64(), "memokey_test.unit")
+
+    def __arrow_ext_serialize__(self) -> bytes:
+        return self.unit.encode()
+
+    @classmethod
+    def __arrow_ext_deserialize__(cls, storage_type: pa.DataType, serialized: bytes) -> UnitType:
+        return cls(serialized.decode())
+
+
+def test_extension_type_parameters_are_part_of_the_key() -> None:
+    storage = pa.array([1.0, 2.0])
+    metres = pa.ExtensionArray.from_storage(UnitType("m"), storage)
+    seconds = pa.ExtensionArray.from_storage(UnitType("s"), storage)
+    assert str(metres.type) == str(seconds.type)  # the collision this guards against
+    assert digest(metres) != digest(seconds)
+
+
+def test_nested_field_metadata_and_nullability_are_part_of_the_key() -> None:
+    def struct(**metadata: str) -> pa.DataType:
+        return pa.struct([pa.field("a", pa.int64(), metadata=metadata or None)])
+
+    values = [{"a": 1}]
+    plain, metres = pa.array(values, struct()), pa.array(values, struct(unit="m"))
+    assert digest(plain) != digest(metres)
+    assert digest(metres) != digest(pa.array(values, struct(unit="s")))
+    required = pa.list_(pa.field("item", pa.int64(), nullable=False))
+    assert digest(pa.array([[1]], required)) != digest(pa.array([[1]], pa.list_(pa.int64())))

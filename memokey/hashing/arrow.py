@@ -78,7 +78,10 @@ def _metadata(metadata: dict[bytes, bytes] | None) -> dict[bytes, bytes]:
 def encode_chunks(enc: Encoder, kind: pa.DataType, chunks: Sequence[pa.Array]) -> None:
     """One logical array, whatever its chunking: count, type, validity, then values."""
     enc.write(TAG_U64(b"a", sum(len(c) for c in chunks)))
-    encode_str(enc, str(kind))
+    encode_type(enc, kind)
+    if isinstance(kind, pa.BaseExtensionType):  # its values are its storage's
+        encode_chunks(enc, kind.storage_type, [chunk.storage for chunk in chunks])
+        return
     nulls = sum(c.null_count for c in chunks)
     enc.write(U64(nulls))
     if nulls:
@@ -99,6 +102,35 @@ def encode_chunks(enc: Encoder, kind: pa.DataType, chunks: Sequence[pa.Array]) -
     else:  # nested, boolean, decimal, views, ...: the values themselves (nulls as None)
         for chunk in chunks:
             enc.encode(chunk.to_pylist())
+
+
+def encode_type(enc: Encoder, kind: pa.DataType) -> None:
+    """A type by its string, which shows everything but nested fields' metadata and the
+    parameters a user extension type serializes; those, when present, follow it."""
+    extras = _type_extras(kind)
+    if not extras:
+        encode_str(enc, str(kind))
+        return
+    encode_str(enc, "x:" + str(kind))  # no Arrow type string starts with "x:"
+    enc.encode(tuple(extras))
+
+
+def _type_extras(kind: pa.DataType, path: str = "") -> list[tuple[Any, ...]]:
+    found: list[tuple[Any, ...]] = []
+    if isinstance(kind, pa.BaseExtensionType):
+        serialize = getattr(kind, "__arrow_ext_serialize__", None)
+        if serialize is not None:  # a Python extension type; Arrow's own show all in str
+            found.append((path, kind.extension_name, serialize()))
+        found.extend(_type_extras(kind.storage_type, path + ".storage"))
+    elif pa.types.is_dictionary(kind):
+        found.extend(_type_extras(kind.value_type, path + ".values"))
+    for index in range(kind.num_fields):
+        field = kind.field(index)
+        where = f"{path}.{index}"
+        if field.metadata:
+            found.append((where, dict(field.metadata)))
+        found.extend(_type_extras(field.type, where))
+    return found
 
 
 def _zero_nulls(chunk: pa.Array, values: memoryview, width: int) -> np.ndarray[Any, Any]:
