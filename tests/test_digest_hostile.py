@@ -5,12 +5,14 @@ from inside memokey; a malformed ``__reduce_ex__`` is refused with what was wron
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import memokey
 import memokey.keys as keys
 from memokey.errors import MemokeyError, UnkeyableArgumentError
 from memokey.hashing import digest
@@ -198,3 +200,19 @@ def test_hostile_objects_anywhere_in_an_argument_are_unkeyable_or_keyed(
         refused = error
     if refused is not None:
         assert refused.path.startswith(f"cfg['x'][{position}]")
+
+
+def test_a_memoized_call_with_a_hostile_argument_raises_unkeyable_and_runs_nothing(
+    tmp_path: Path,
+) -> None:
+    calls: list[object] = []
+
+    @memokey.memoize(root=tmp_path.as_uri())
+    def load(cfg: Any) -> int:
+        calls.append(cfg)
+        return 1
+
+    with pytest.raises(UnkeyableArgumentError) as info:
+        load({"source": [Reduces(42)]})
+    assert info.value.path == "cfg['source'][0]"
+    assert calls == []

@@ -100,13 +100,11 @@ def _is_plain(dtype: np.dtype[Any]) -> bool:
 def _compute_plain(dtype: np.dtype[Any]) -> bool:
     if dtype.metadata is not None or dtype.isalignedstruct:
         return False
-    if not type(dtype).__module__.startswith("numpy") or "[" in type(dtype).__name__:
-        return False  # a user DType (numpy reports these as numpy.dtype[name])
     if dtype.fields is not None:
         return dtype.type is np.void and all(_is_plain(f[0]) for f in dtype.fields.values())
     if dtype.subdtype is not None:
         return _is_plain(dtype.subdtype[0])
-    try:
+    try:  # an extension dtype (ml_dtypes' int4 is "<V1") rebuilds as another type
         return np.dtype(dtype.str).type is dtype.type
     except TypeError:  # a parametric dtype whose str is its repr (StringDType(...))
         return False

@@ -32,6 +32,7 @@ CACHE_NAMES = frozenset(
         "__protocol_attrs__",  # typing.Protocol (3.12+), computed on first use
         "__non_callable_proto_members__",
         "__callable_proto_members_only__",
+        "__annotations_cache__",  # 3.14: annotations evaluated on first read
     }
 )
 
