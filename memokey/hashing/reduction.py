@@ -61,10 +61,20 @@ def _facts(cls: type) -> tuple[bool, frozenset[str]]:
         return _FACTS[cls]
     except (KeyError, TypeError):
         pass
-    facts = (issubclass(cls, BaseException) and _builtin_reduce(cls), cached_property_names(cls))
+    cached = cached_property_names(cls) if _default_state(cls) else frozenset()
+    facts = (issubclass(cls, BaseException) and _builtin_reduce(cls), cached)
     with contextlib.suppress(TypeError):  # not weakly referenceable: computed each time
         _FACTS[cls] = facts
     return facts
+
+
+def _default_state(cls: type) -> bool:
+    """True when `cls` pickles its ``__dict__`` as it is (no custom state methods), so a
+    cached property's value in the state is exactly the cache and nothing else."""
+    return all(
+        getattr(cls, name, None) is getattr(object, name, None)
+        for name in ("__reduce_ex__", "__reduce__", "__getstate__")
+    )
 
 
 def _without(state: object, names: frozenset[str]) -> object:
