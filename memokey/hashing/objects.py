@@ -29,7 +29,7 @@ from memokey.hashing.core import (
     encode_str,
 )
 from memokey.hashing.naming import module_name, qualified_name
-from memokey.hashing.reduction import reduce_value
+from memokey.hashing.reduction import check_global, reduce_value
 
 #: Objects that stand for a resource or a live computation, not a value.
 UNKEYABLE_TYPES: tuple[type, ...] = (
@@ -242,6 +242,10 @@ def encode_namedtuple(enc: Encoder, obj: tuple[Any, ...]) -> None:
     if enc.enter(obj):
         try:
             encode_class(enc, type(obj))
+            extra = getattr(obj, "__dict__", None)  # a subclass without __slots__
+            if extra:
+                enc.write(b"+")
+                encode_attrs(enc, dict(extra))
             encode_items(enc, b"U", tuple(obj))
         finally:
             enc.leave(obj)
@@ -350,6 +354,7 @@ def encode_reduced(enc: Encoder, obj: object) -> None:
     try:
         reduced = reduce_value(obj)
         if isinstance(reduced, str):  # a global: the name is the value
+            check_global(obj, reduced)
             module = module_name(getattr(obj, "__module__", None))
             encode_name(enc, b"g", f"{module}:{reduced}")
             return
@@ -360,9 +365,11 @@ def encode_reduced(enc: Encoder, obj: object) -> None:
 
 def encode_reduce_tuple(enc: Encoder, reduced: tuple[Any, ...]) -> None:
     parts = tuple(reduced) + (None,) * (6 - len(reduced))
-    constructor, args, state, list_items, dict_items, _setter = parts
-    enc.write(b"R")
+    constructor, args, state, list_items, dict_items, setter = parts
+    enc.write(b"R" if setter is None else b"r")
     enc.encode(constructor)
+    if setter is not None:  # how the state is applied (pickle's state_setter)
+        enc.encode(setter)
     try:
         enc.encode(args)
     except Refusal as refusal:

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import contextlib
 import copyreg
+import importlib
+import sys
 import types
 import weakref
 from typing import Any, cast
@@ -87,6 +89,34 @@ def _without(state: object, names: frozenset[str]) -> object:
     if type(state) is tuple and len(state) == 2 and type(state[0]) is dict:
         return (_without(state[0], names), state[1])
     return state
+
+
+def check_global(obj: object, name: str) -> None:
+    """Refuse `obj` unless the global `name` it reduces to is `obj` itself (pickle's own
+    rule): otherwise that name stands for another object, or for nothing."""
+    module = getattr(obj, "__module__", None)
+    if not isinstance(module, str):
+        module = "builtins"  # Ellipsis, NotImplemented: built-ins have no __module__
+    found: object = _lookup(module, name)
+    if found is not obj:
+        raise Refusal(
+            f"its __reduce_ex__ names the global {module}.{name}, which is "
+            f"{'missing' if found is _ABSENT else 'another object'}; give "
+            f"{_name(type(obj))} a __reduce__ that returns its state, or register a hasher"
+        )
+
+
+_ABSENT = object()
+
+
+def _lookup(module: str, name: str) -> object:
+    try:
+        found: object = sys.modules.get(module) or importlib.import_module(module)
+        for part in name.split("."):
+            found = getattr(found, part)
+    except Exception:
+        return _ABSENT
+    return found
 
 
 def _registered_by_owner(cls: type, reducer: object) -> bool:
