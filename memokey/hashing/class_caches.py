@@ -33,6 +33,7 @@ CACHE_NAMES = frozenset(
         "__non_callable_proto_members__",
         "__callable_proto_members_only__",
         "__annotations_cache__",  # 3.14: annotations evaluated on first read
+        "__firstlineno__",  # 3.13: where the class starts in its file, not what it does
     }
 )
 
