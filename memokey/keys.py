@@ -261,7 +261,8 @@ def encode_or_raise(enc: Encoder, value: object, *, parameter: str | None, root:
         enc.encode(value)
     except Refusal as refusal:
         path = refusal.path(root)
-        raise _argument_error(parameter, path, refusal.reason) from None
+        # Chained to what user or library code raised, if anything: its traceback helps.
+        raise _argument_error(parameter, path, refusal.reason) from refusal.__cause__
     except RecursionError:
         raise _argument_error(parameter, root, _TOO_DEEP) from None
 

@@ -216,3 +216,8 @@ def test_a_memoized_call_with_a_hostile_argument_raises_unkeyable_and_runs_nothi
         load({"source": [Reduces(42)]})
     assert info.value.path == "cfg['source'][0]"
     assert calls == []
+
+
+def test_the_original_error_is_chained_for_debugging() -> None:
+    error = _refusal([BadGetState()])
+    assert isinstance(error.__cause__, OSError)

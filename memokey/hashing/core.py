@@ -48,6 +48,10 @@ class Refusal(Exception):
 _PASS_THROUGH = (Refusal, RecursionError, MemoryError)
 
 
+def _short_text(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _type_name(obj: object) -> str:
     cls = type(obj)
     return f"{getattr(cls, '__module__', '?')}.{getattr(cls, '__qualname__', '?')}"
@@ -80,8 +84,9 @@ class Encoder:
             # User or library code (a property, ``__reduce_ex__``, ``__len__``, pyarrow)
             # failed while this value was read: refuse it here, so the containers on the
             # way up add the path to it.
+            message = _short_text(str(exc), 200)
             raise Refusal(
-                f"reading this {_type_name(obj)} raised {type(exc).__name__}: {exc}"
+                f"reading this {_type_name(obj)} raised {type(exc).__name__}: {message}"
             ) from exc
 
     def sub_digest(self, obj: object) -> bytes:
