@@ -4,10 +4,14 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pandas as pd
+import pytest
 
+import memokey.keys as keys
+from memokey.errors import UnkeyableArgumentError
 from memokey.hashing import digest
 
 
@@ -47,3 +51,15 @@ def test_duplicate_label_flag_is_part_of_the_key() -> None:
     assert digest(strict) != digest(pd.DataFrame({"x": [1]}))
     series = pd.Series([1]).set_flags(allows_duplicate_labels=False)
     assert digest(series) != digest(pd.Series([1]))
+
+
+def test_an_unkeyable_cell_is_named_by_column_and_row() -> None:
+    frame = pd.DataFrame({"a": [1, 2], "conn": ["ok", threading.Lock()]})
+    bound = keys.bind_call(_load, (frame,), {})
+    with pytest.raises(UnkeyableArgumentError) as info:
+        keys.call_digest(_load, bound)
+    assert info.value.path == "frame['conn'][1]"
+
+
+def _load(frame: Any) -> None:
+    pass

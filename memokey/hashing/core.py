@@ -201,7 +201,7 @@ def encode_mapping_items(enc: Encoder, tag: bytes, items: Any, count: int) -> No
             enc.encode(key)
             enc.encode(value)
     except Refusal as refusal:
-        refusal.segments.append(f"[{_short_repr(key)}]")
+        refusal.segments.append(f"[{short_repr(key)}]")
         raise
 
 
@@ -212,14 +212,14 @@ def encode_unordered(enc: Encoder, tag: bytes, items: Any) -> None:
         for item in items:
             digests.append(enc.sub_digest(item))
     except Refusal as refusal:
-        refusal.segments.append(f"{{{_short_repr(item)}}}")
+        refusal.segments.append(f"{{{short_repr(item)}}}")
         raise
     digests.sort()
     enc.write(TAG_U64(tag, len(digests)))
     enc.write(b"".join(digests))
 
 
-def _short_repr(obj: object) -> str:
+def short_repr(obj: object) -> str:
     try:
         text = repr(obj)
     except Exception:

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from memokey.hashing.arrays import encode_ndarray
-from memokey.hashing.core import TAG_U64, Encoder, Handler, encode_str
+from memokey.hashing.core import TAG_U64, Encoder, Handler, Refusal, encode_str, short_repr
 from memokey.hashing.objects import encode_attrs, encode_class, encode_name
 
 _ExtensionArray = pd.api.extensions.ExtensionArray
@@ -61,8 +61,13 @@ def encode_dataframe(enc: Encoder, df: pd.DataFrame) -> None:
     enc.encode(dict(df.attrs))
     _flags(enc, df)
     enc.write(TAG_U64(b"c", df.shape[1]))
-    for position in range(df.shape[1]):
-        encode_values(enc, df.iloc[:, position].array)
+    position = 0
+    try:
+        for position in range(df.shape[1]):
+            encode_values(enc, df.iloc[:, position].array)
+    except Refusal as refusal:  # name the column: cfg['name'][3]
+        refusal.segments.append(f"[{short_repr(df.columns[position])}]")
+        raise
 
 
 def encode_series(enc: Encoder, ser: pd.Series) -> None:
