@@ -23,7 +23,7 @@ from memokey.hashing import Encoder, Refusal
 from memokey.hashing.core import MAX_NESTING
 from memokey.hashing.naming import module_name
 from memokey.hashing.objects import encode_closure
-from memokey.names import check_logic_key, check_namespace
+from memokey.names import check_logic_key, check_namespace, function_segment
 
 __all__ = [
     "SCHEME",
@@ -301,10 +301,12 @@ def _closure_error(func: types.FunctionType, refusal: Refusal) -> UnkeyableArgum
 
 
 def memo_dir(namespace: str, function_id: str, logic_key: str | None, digest: str) -> str:
-    """``memokey-v2/{namespace}/{function_id}[@{logic_key}]/{digest}`` (relative)."""
+    """``memokey-v2/{namespace}/{function_id}[@{logic_key}]/{digest}`` (relative), with
+    the function id percent-encoded where it holds characters a path cannot
+    (`names.function_segment`)."""
     check_namespace(namespace)
     suffix = f"@{logic_key}" if logic_key else ""
-    return f"{SCHEME}/{namespace}/{function_id}{suffix}/{digest}"
+    return f"{SCHEME}/{namespace}/{function_segment(function_id)}{suffix}/{digest}"
 
 
 @dataclass(frozen=True)

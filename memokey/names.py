@@ -6,6 +6,12 @@ a URL (``?versionId=`` is an S3/Azure query, ``#`` a fragment), a NUL byte, ``..
 trailing dot (Windows drops it) would corrupt reads, loop on some servers or point outside
 the entry. So both are checked once, when a function is decorated or a runner created,
 against one small alphabet that is safe everywhere: letters, digits and ``. _ + -``.
+
+A function id (``{module}--{qualname}``) is not the user's choice in the same way: the
+module part of a script is its file name, and ``run[1].py`` or ``100%.py`` must still be
+memoizable. So function ids are not refused but encoded, here and only here
+(`function_segment`), into one path segment: ``%``, ``/``, ``@`` and the characters the
+store refuses become ``%XX``.
 """
 
 from __future__ import annotations
@@ -15,11 +21,28 @@ from typing import Any
 
 from memokey.errors import ConfigurationError
 
-__all__ = ["MAX_NAME_LENGTH", "check_logic_key", "check_namespace", "safe_example"]
+__all__ = [
+    "MAX_NAME_LENGTH",
+    "check_logic_key",
+    "check_namespace",
+    "function_segment",
+    "safe_example",
+]
 
 MAX_NAME_LENGTH = 100
 _ALLOWED = re.compile(r"[A-Za-z0-9._+-]+")
 _UNSAFE_RUN = re.compile(r"[^A-Za-z0-9._+-]+")
+# `%` (the escape itself), `/` (a segment separator), `@` (the logic key separator), and
+# what the store refuses: control characters, URL query and fragment, glob, backslash.
+_ENCODED = re.compile(r"[\x00-\x1f\x7f%/@?#*\[\]\\]")
+
+
+def function_segment(function_id: str) -> str:
+    """`function_id` as one storage path segment: ``run[1]--job`` -> ``run%5B1%5D--job``.
+
+    Injective (``%`` is encoded too), and the identity for ids made of ordinary
+    characters, so their paths are unchanged."""
+    return _ENCODED.sub(lambda m: f"%{ord(m.group()):02X}", function_id)
 
 
 def safe_example(value: object, fallback: str) -> str:
