@@ -6,18 +6,27 @@ and that must keep holding.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 import types
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import fsspec
 import pytest
 
 import memokey
+from helpers.servers import azure_options, gcs_options, s3_options
+from helpers.tcp import _Listener
+from memokey_backends import StoreUnavailableError, open_store
 
 Location = tuple[str, dict[str, Any]]
 
@@ -118,3 +127,79 @@ def test_a_script_name_with_an_at_sign_never_reaches_another_functions_logic_key
     plain = memokey.memoize(url)(_function_in("m--job@v2"))  # script "m--job@v2.py"
     versioned = memokey.memoize(url, logic_key="v2--job")(_function_in("m"))
     assert plain.key_for(1).path != versioned.key_for(1).path
+
+
+# -- deadlines against servers that answer, then stall --------------------------------------
+
+SERVERS = {"s3": "moto_server", "gs": "gcs_server", "az": "azurite_server"}
+OPTIONS_FOR = {"s3": s3_options, "gs": gcs_options, "az": azure_options}
+
+
+class TricklingProxy(_Listener):
+    """Forwards to 127.0.0.1:`upstream`; while `trickle` is set, a response that has
+    passed `after` bytes (its headers and the start of its body) continues at one byte
+    every 0.2 s (a slowloris server: each read makes progress, none ends)."""
+
+    def __init__(self, upstream: int, after: int = 4096) -> None:
+        self.upstream = upstream
+        self.after = after
+        self.trickle = threading.Event()
+        self.trickled = threading.Event()
+        super().__init__()
+
+    def handle(self, conn: socket.socket) -> None:
+        try:
+            up = socket.create_connection(("127.0.0.1", self.upstream))
+        except OSError:
+            conn.close()
+            return
+        self.track(up)
+        threading.Thread(target=self._down, args=(up, conn), daemon=True).start()
+        with contextlib.suppress(OSError):
+            while chunk := conn.recv(1 << 16):
+                up.sendall(chunk)
+
+    def _down(self, up: socket.socket, conn: socket.socket) -> None:
+        sent = 0
+        with contextlib.suppress(OSError):
+            while chunk := up.recv(1 << 16):
+                for i in range(len(chunk)):
+                    if not (self.trickle.is_set() and sent + i > self.after):
+                        continue
+                    conn.sendall(chunk[:i])
+                    chunk = chunk[i:]
+                    sent += i
+                    self.trickled.set()
+                    while chunk and self.trickle.is_set():
+                        conn.sendall(chunk[:1])
+                        chunk = chunk[1:]
+                        sent += 1
+                        time.sleep(0.2)
+                    break
+                conn.sendall(chunk)
+                sent += len(chunk)
+
+
+@pytest.mark.cloud
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("scheme", sorted(SERVERS))
+def test_a_server_that_trickles_a_body_hits_the_deadline_and_the_store_still_works_after(
+    request: pytest.FixtureRequest, scheme: str
+) -> None:
+    server = request.getfixturevalue(SERVERS[scheme])
+    bucket = f"t-{uuid.uuid4().hex[:12]}"
+    fsspec.filesystem(scheme, **server.options).mkdir(bucket)
+    data = os.urandom(1 << 20)
+    open_store(f"{scheme}://{bucket}/root", **server.options).write("k/result", data)
+    with TricklingProxy(server.port) as proxy:
+        store = open_store(
+            f"{scheme}://{bucket}/root", timeout=3, **OPTIONS_FOR[scheme](proxy.endpoint)
+        )
+        proxy.trickle.set()
+        with pytest.raises(StoreUnavailableError) as info:
+            store.read("k/result")
+        assert proxy.trickled.is_set()
+        assert "3 s" in str(info.value)
+        proxy.trickle.clear()
+        assert store.read("k/result") == data  # fsspec's shared I/O loop is not wedged
+        assert store.exists("k/result")
