@@ -26,6 +26,7 @@ import pytest
 import memokey
 from helpers.servers import azure_options, gcs_options, s3_options
 from helpers.tcp import _Listener
+from memokey.leases import try_acquire
 from memokey_backends import StoreUnavailableError, open_store
 
 Location = tuple[str, dict[str, Any]]
@@ -203,3 +204,32 @@ def test_a_server_that_trickles_a_body_hits_the_deadline_and_the_store_still_wor
         proxy.trickle.clear()
         assert store.read("k/result") == data  # fsspec's shared I/O loop is not wedged
         assert store.exists("k/result")
+
+
+@pytest.mark.cloud
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("scheme", sorted(SERVERS))
+def test_a_lease_renewal_whose_answer_never_came_does_not_lose_the_lease(
+    request: pytest.FixtureRequest, scheme: str
+) -> None:
+    """The server applied the renewal but its answer stalled past the deadline: our
+    version token is stale, yet the lease is still ours; the next renewal must see that
+    instead of declaring the lease lost (which lets another caller compute it again)."""
+    server = request.getfixturevalue(SERVERS[scheme])
+    bucket = f"t-{uuid.uuid4().hex[:12]}"
+    fsspec.filesystem(scheme, **server.options).mkdir(bucket)
+    with TricklingProxy(server.port, after=0) as proxy:
+        store = open_store(
+            f"{scheme}://{bucket}/root", timeout=2, **OPTIONS_FOR[scheme](proxy.endpoint)
+        )
+        lease = try_acquire(store, "memokey-v2/ns/m--f/d")
+        assert lease is not None
+        with lease:
+            assert lease.renew()  # reads the version token
+            proxy.trickle.set()
+            with pytest.raises(StoreUnavailableError):
+                lease.renew()
+            assert proxy.trickled.is_set()
+            proxy.trickle.clear()
+            assert lease.renew()
+            assert not lease.lost
