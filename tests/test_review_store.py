@@ -233,3 +233,53 @@ def test_a_lease_renewal_whose_answer_never_came_does_not_lose_the_lease(
             proxy.trickle.clear()
             assert lease.renew()
             assert not lease.lost
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+STOPPED_CHECK = """
+import sys
+from helpers.servers import azure_options, gcs_options, s3_options
+from memokey_backends import StoreUnavailableError, open_store
+
+scheme, port = sys.argv[1], sys.argv[2]
+options = {"s3": s3_options, "gs": gcs_options, "az": azure_options}[scheme]
+store = open_store(f"{scheme}://stopped-bucket/root", timeout=30,
+                   **options(f"http://127.0.0.1:{port}"))
+for operation in (lambda: store.read("k/result"), lambda: store.write("k/r", b"x")):
+    try:
+        operation()
+    except StoreUnavailableError as exc:
+        print(str(exc).replace(chr(10), " "))
+"""
+
+
+@pytest.mark.cloud
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("scheme", sorted(SERVERS))
+def test_a_stopped_server_is_reported_unreachable_not_waited_on_until_the_deadline(
+    scheme: str,
+) -> None:
+    """Connection refused is a transient error with 3 attempts, not a silent server.
+    With gcsfs's default (experimental bucket-layout support, which the rest of the
+    suite turns off), its gRPC layout lookup retried for the whole deadline and the
+    error said "got no answer"."""
+    env = {k: v for k, v in os.environ.items() if k != "GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT"}
+    here = Path(__file__).parent
+    env["PYTHONPATH"] = os.pathsep.join([str(here), *sys.path])
+    done = subprocess.run(
+        [sys.executable, "-c", STOPPED_CHECK, scheme, str(_closed_port())],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=100,
+    )
+    lines = done.stdout.splitlines()
+    assert len(lines) == 2, done.stdout + done.stderr
+    for line in lines:
+        assert "could not be reached" in line
+        assert "got no answer" not in line

@@ -47,7 +47,14 @@ _NETWORK_DEFAULTS: dict[str, dict[str, Any]] = {
             "max_pool_connections": 64,  # botocore's default of 10 queues a fan-out
         },
     },
-    "gcs": {"use_listings_cache": False},
+    "gcs": {
+        "use_listings_cache": False,
+        # gcsfs's default filesystem looks a bucket's layout up over gRPC with its own
+        # retry loop of 60 s, which ran a stopped server's call into the deadline;
+        # memokey retries whole operations itself (a failed lookup falls back to JSON).
+        "retry_timeout": 2.0,
+        "retry_initial": 0.2,
+    },
     "azure": {"use_listings_cache": False},
 }
 _FAMILY = {
