@@ -27,7 +27,7 @@ import memokey
 from helpers.servers import azure_options, gcs_options, s3_options
 from helpers.tcp import _Listener
 from memokey.leases import try_acquire
-from memokey_backends import StoreUnavailableError, open_store
+from memokey_backends import StoreUnavailableError, WriteConflictError, open_store
 
 Location = tuple[str, dict[str, Any]]
 
@@ -244,7 +244,7 @@ def _closed_port() -> int:
 STOPPED_CHECK = """
 import sys
 from helpers.servers import azure_options, gcs_options, s3_options
-from memokey_backends import StoreUnavailableError, open_store
+from memokey_backends import StoreUnavailableError, WriteConflictError, open_store
 
 scheme, port = sys.argv[1], sys.argv[2]
 options = {"s3": s3_options, "gs": gcs_options, "az": azure_options}[scheme]
@@ -283,3 +283,84 @@ def test_a_stopped_server_is_reported_unreachable_not_waited_on_until_the_deadli
     for line in lines:
         assert "could not be reached" in line
         assert "got no answer" not in line
+
+
+# -- multipart uploads under a write-once condition -----------------------------------------
+
+
+@pytest.fixture
+def small_multipart(monkeypatch: pytest.MonkeyPatch) -> int:
+    """Multipart uploads from 10 MiB on, in 5 MiB parts (S3's smallest): the same code
+    path as 100 MiB results, faster. Returns a size that takes three parts."""
+    from memokey_backends import _s3
+
+    monkeypatch.setattr(_s3, "PART_SIZE", 5 * 2**20)
+    monkeypatch.setattr(_s3, "MULTIPART_THRESHOLD", 10 * 2**20)
+    return 12 * 2**20
+
+
+def _s3_uploads(store: Any) -> list[Any]:
+    return list(store.incomplete_uploads())
+
+
+@pytest.mark.cloud
+@pytest.mark.timeout(180)
+def test_racing_multipart_writers_of_one_result_leave_it_whole_and_no_upload_behind(
+    s3_root: Location, small_multipart: int
+) -> None:
+    """Every loser gets `WriteConflictError` and its upload is aborted; a reader sees no
+    result or a whole one. (Real S3 evaluates ``If-None-Match`` on the completion
+    atomically, so exactly one writer wins there; moto checks, then completes, so two
+    racing completions can both succeed against it: this test cannot ask for exactly one.)
+    """
+    url, options = s3_root
+    store = open_store(url, **options)
+    payloads = [os.urandom(small_multipart) for _ in range(3)]
+    outcomes: list[object] = [None] * len(payloads)
+    seen: list[bytes | None] = []
+    start = threading.Barrier(len(payloads) + 1)
+    done = threading.Event()
+
+    def write(i: int) -> None:
+        start.wait()
+        try:
+            store.write("ns/f/d/result", payloads[i], exclusive=True)
+            outcomes[i] = "won"
+        except Exception as exc:
+            outcomes[i] = exc
+
+    def read() -> None:
+        start.wait()
+        while not done.is_set():
+            seen.append(store.read("ns/f/d/result"))
+
+    threads = [threading.Thread(target=write, args=(i,)) for i in range(len(payloads))]
+    reader = threading.Thread(target=read)
+    for thread in [*threads, reader]:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    done.set()
+    reader.join()
+    assert "won" in outcomes
+    assert all(o == "won" or isinstance(o, WriteConflictError) for o in outcomes), outcomes
+    assert store.read("ns/f/d/result") in [
+        p for p, o in zip(payloads, outcomes, strict=True) if o == "won"
+    ]
+    assert all(data is None or data in payloads for data in seen)
+    assert _s3_uploads(store) == []
+
+
+@pytest.mark.cloud
+@pytest.mark.timeout(180)
+def test_a_multipart_write_over_an_existing_result_is_refused_and_leaves_no_upload(
+    s3_root: Location, small_multipart: int
+) -> None:
+    url, options = s3_root
+    store = open_store(url, **options)
+    first = os.urandom(small_multipart)
+    store.write("ns/f/d/result", first, exclusive=True)
+    with pytest.raises(WriteConflictError):
+        store.write("ns/f/d/result", os.urandom(small_multipart), exclusive=True)
+    assert store.read("ns/f/d/result") == first
+    assert _s3_uploads(store) == []
