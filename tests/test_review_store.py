@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -364,3 +365,23 @@ def test_a_multipart_write_over_an_existing_result_is_refused_and_leaves_no_uplo
         store.write("ns/f/d/result", os.urandom(small_multipart), exclusive=True)
     assert store.read("ns/f/d/result") == first
     assert _s3_uploads(store) == []
+
+
+# -- roots named like glob patterns ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("pattern", ["a[1]", "a*", "a?"])
+def test_a_memory_root_named_like_a_glob_is_refused_so_no_delete_reaches_another_root(
+    pattern: str,
+) -> None:
+    """fsspec expands glob patterns in ``rm``: deleting an entry under
+    ``memory://a[1]/memo`` deleted the same entry under ``memory://a1/memo`` instead
+    (and kept its own). Such a root is refused, like a cloud root."""
+    from memokey_backends import InvalidRootError
+
+    tag = uuid.uuid4().hex[:8]
+    victim = open_store(f"memory://{tag}a1/memo")
+    victim.write("ns/f/d/result", b"victim")
+    with pytest.raises(InvalidRootError, match=re.escape(repr(pattern[1]))):
+        open_store(f"memory://{tag}{pattern}/memo")
+    assert victim.read("ns/f/d/result") == b"victim"
