@@ -10,8 +10,11 @@ against one small alphabet that is safe everywhere: letters, digits and ``. _ + 
 A function id (``{module}--{qualname}``) is not the user's choice in the same way: the
 module part of a script is its file name, and ``run[1].py`` or ``100%.py`` must still be
 memoizable. So function ids are not refused but encoded, here and only here
-(`function_segment`), into one path segment: ``%``, ``/``, ``@`` and the characters the
-store refuses become ``%XX``.
+(`function_segment`), into one path segment: ``%``, ``/``, ``@``, ``~`` and the
+characters the store refuses become ``%XX``. A local disk allows 255 bytes per segment,
+and the logic key shares the function's: an encoded id over `MAX_FUNCTION_SEGMENT` bytes
+is cut and completed with ``~`` and the xxh3_128 digest of the whole id (the only ``~``
+a segment can hold, so shortened and plain segments never meet).
 """
 
 from __future__ import annotations
@@ -19,9 +22,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import xxhash
+
 from memokey.errors import ConfigurationError
 
 __all__ = [
+    "MAX_FUNCTION_SEGMENT",
     "MAX_NAME_LENGTH",
     "check_logic_key",
     "check_namespace",
@@ -34,15 +40,33 @@ _ALLOWED = re.compile(r"[A-Za-z0-9._+-]+")
 _UNSAFE_RUN = re.compile(r"[^A-Za-z0-9._+-]+")
 # `%` (the escape itself), `/` (a segment separator), `@` (the logic key separator), and
 # what the store refuses: control characters, URL query and fragment, glob, backslash.
-_ENCODED = re.compile(r"[\x00-\x1f\x7f%/@?#*\[\]\\]")
+# `~` marks a shortened id.
+# Lone surrogates (a file name that is not UTF-8) become ``%uDCxx``: no path can hold them.
+_ENCODED = re.compile(r"[\x00-\x1f\x7f%/@~?#*\[\]\\\ud800-\udfff]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"%{code:02X}" if code < 0x100 else f"%u{code:04X}"
+
+
+MAX_FUNCTION_SEGMENT = 150
+"""Bytes an encoded function id may take in a path segment: with ``@`` and a logic key
+of up to `MAX_NAME_LENGTH` characters it stays under local disks' 255."""
+_KEPT = 100  # bytes of a long id kept before its digest
 
 
 def function_segment(function_id: str) -> str:
     """`function_id` as one storage path segment: ``run[1]--job`` -> ``run%5B1%5D--job``.
 
     Injective (``%`` is encoded too), and the identity for ids made of ordinary
-    characters, so their paths are unchanged."""
-    return _ENCODED.sub(lambda m: f"%{ord(m.group()):02X}", function_id)
+    characters and of ordinary length, so their paths are unchanged."""
+    encoded = _ENCODED.sub(_escape, function_id)
+    raw = encoded.encode()
+    if len(raw) <= MAX_FUNCTION_SEGMENT:
+        return encoded
+    kept = raw[:_KEPT].decode(errors="ignore")  # never half a character
+    return f"{kept}~{xxhash.xxh3_128_hexdigest(function_id.encode('utf-8', 'surrogatepass'))}"
 
 
 def safe_example(value: object, fallback: str) -> str:

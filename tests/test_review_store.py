@@ -46,6 +46,7 @@ SCRIPT_MODULES = [
     "tab\tname",
     "café_ünïcode",
     "with space",
+    "not_utf8_\udcff",  # a file name that is not UTF-8 (surrogateescape)
 ]
 
 
@@ -385,3 +386,26 @@ def test_a_memory_root_named_like_a_glob_is_refused_so_no_delete_reaches_another
     with pytest.raises(InvalidRootError, match=re.escape(repr(pattern[1]))):
         open_store(f"memory://{tag}{pattern}/memo")
     assert victim.read("ns/f/d/result") == b"victim"
+
+
+LONG_MODULE = "pkg." + "sub_module_name." * 16 + "end"  # 263 characters
+
+
+def test_a_function_with_a_very_long_id_can_be_memoized_on_local_disk(file_root: Location) -> None:
+    """A path segment is at most 255 bytes on local disks: a function id longer than
+    that could not be stored at all (the error suggested another root, which cannot
+    help)."""
+    url, _ = file_root
+    CALLS.clear()
+    job = memokey.memoize(url, logic_key="v" * 100)(_function_in(LONG_MODULE))
+    assert job(3) == 6
+    assert job(3) == 6
+    assert CALLS == [3]
+    assert job.key_for(3).function_id == f"{LONG_MODULE}--job"
+
+
+def test_long_function_ids_with_a_common_prefix_never_share_a_path(memory_root: Location) -> None:
+    url, _ = memory_root
+    first = memokey.memoize(url)(_function_in(LONG_MODULE + "_a")).key_for(1).path
+    second = memokey.memoize(url)(_function_in(LONG_MODULE + "_b")).key_for(1).path
+    assert first != second
