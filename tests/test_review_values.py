@@ -1,0 +1,93 @@
+"""Outside review of value keying (issue 8 item 7): each test is a pair of inputs a pure
+function cannot tell apart (they must share a digest, in any process) or can (they must
+not). Every test here failed against the engine before its fix."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import numpy as np
+import pytest
+
+from memokey.hashing import digest
+
+# --- x87 long doubles hold 6 garbage bytes wherever they sit, not only as plain elements ---
+
+_X87 = np.finfo(np.longdouble).nmant == 63 and np.dtype(np.longdouble).itemsize in (12, 16)
+_LD = np.dtype(np.longdouble).itemsize
+
+needs_x87 = pytest.mark.skipif(
+    not _X87 or sys.byteorder != "little", reason="x87 80-bit long double, little-endian"
+)
+
+
+def _dirty(arr: Any, padding: list[int]) -> Any:
+    """A copy of `arr` with the bytes at `padding` (offsets in each item) set to 0xAB."""
+    out = arr.copy()
+    raw = out.view(np.uint8).reshape(out.size, out.dtype.itemsize)
+    raw[:, padding] = 0xAB
+    return out
+
+
+def _pad(start: int) -> list[int]:
+    """The padding bytes of one long double component that starts at `start`."""
+    return list(range(start + 10, start + _LD))
+
+
+@needs_x87
+def test_long_double_struct_field_padding_does_not_change_the_digest() -> None:
+    # np.array(rows, [("a", np.longdouble)]) leaves garbage there: the digest of the same
+    # value differed from one process to the next.
+    clean = np.array([(1.5, 2), (-3.0, 4)], dtype=[("a", np.longdouble), ("b", "i1")])
+    clean.view(np.uint8).reshape(2, -1)[:, _pad(0)] = 0
+    dirty = _dirty(clean, _pad(0))
+    assert (clean == dirty).all()
+    assert digest(clean) == digest(dirty)
+    assert digest(clean[0]) == digest(dirty[0])
+    assert digest(clean[::-1]) == digest(dirty[::-1])
+    changed = clean.copy()
+    changed["a"][1] = -3.5
+    assert digest(changed) != digest(clean)
+
+
+@needs_x87
+def test_long_double_subarray_and_complex_field_padding_do_not_change_the_digest() -> None:
+    kind = np.dtype([("v", np.longdouble, (2,)), ("z", np.clongdouble)])
+    clean = np.zeros(3, dtype=kind)
+    clean["v"] = [[1, 2], [3, 4], [5, 6]]
+    clean["z"] = [1j, 2 + 1j, -1]
+    padding = _pad(0) + _pad(_LD) + _pad(2 * _LD) + _pad(3 * _LD)
+    dirty = _dirty(clean, padding)
+    assert digest(clean) == digest(dirty)
+    changed = clean.copy()
+    changed["z"][2] = -2
+    assert digest(changed) != digest(clean)
+
+
+@needs_x87
+def test_byte_swapped_long_double_padding_does_not_change_the_digest() -> None:
+    swapped = np.array([1.5, -2.0], dtype=np.longdouble).astype(
+        np.dtype(np.longdouble).newbyteorder()
+    )
+    padding = list(range(_LD - 10))  # big-endian: the padding comes first
+    dirty = _dirty(swapped, padding)
+    assert (swapped == dirty).all()
+    assert digest(swapped) == digest(dirty)
+    assert digest(swapped) != digest(swapped[::-1])
+
+
+def test_struct_with_long_double_has_one_digest_across_processes() -> None:
+    import subprocess
+
+    code = (
+        "import numpy as np; from memokey.hashing import digest; "
+        "print(digest(np.array([(1.5,), (2.5,)], dtype=[('a', np.longdouble)])))"
+    )
+    seen = {
+        subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        ).stdout
+        for _ in range(3)
+    }
+    assert len(seen) == 1
