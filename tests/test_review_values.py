@@ -91,3 +91,40 @@ def test_struct_with_long_double_has_one_digest_across_processes() -> None:
         for _ in range(3)
     }
     assert len(seen) == 1
+
+
+# --- a failure while reading a value is refused, even when its exception cannot print ---
+
+
+class _Unprintable(Exception):
+    def __str__(self) -> str:
+        raise RuntimeError("__str__ failed too")
+
+    def __repr__(self) -> str:
+        raise RuntimeError("__repr__ failed too")
+
+
+class _ListWithHostileLen(list):  # type: ignore[type-arg]
+    def __len__(self) -> int:
+        raise _Unprintable
+
+
+def test_a_value_whose_error_cannot_be_printed_is_refused_as_unkeyable() -> None:
+    from memokey.errors import UnkeyableArgumentError
+
+    with pytest.raises(UnkeyableArgumentError, match="_Unprintable"):
+        digest(_ListWithHostileLen([1]))
+    with pytest.raises(UnkeyableArgumentError, match=r"value\[1\]"):
+        digest([0, _ListWithHostileLen([1])])
+
+
+def test_a_memoized_call_with_such_a_value_raises_unkeyable(tmp_path: Any) -> None:
+    import memokey
+    from memokey.errors import UnkeyableArgumentError
+
+    @memokey.memoize(root=tmp_path.as_uri())
+    def size(x: Any) -> int:
+        return 1
+
+    with pytest.raises(UnkeyableArgumentError):
+        size(_ListWithHostileLen([1]))

@@ -23,7 +23,7 @@ import weakref
 from typing import Any, cast
 
 from memokey.hashing.class_caches import cached_property_names
-from memokey.hashing.core import Refusal
+from memokey.hashing.core import Refusal, exception_text
 
 _FUNCTIONS = (types.FunctionType, types.BuiltinFunctionType)
 
@@ -40,7 +40,8 @@ def reduce_value(obj: object) -> str | tuple[Any, ...]:
     except Refusal:
         raise
     except Exception as exc:
-        raise Refusal(f"a {_name(cls)} cannot be reduced to a value ({exc})") from exc
+        reason = exception_text(exc)
+        raise Refusal(f"a {_name(cls)} cannot be reduced to a value ({reason})") from exc
     if isinstance(reduced, str):
         return reduced
     reduced = _checked(cls, reduced)
