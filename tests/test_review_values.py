@@ -128,3 +128,21 @@ def test_a_memoized_call_with_such_a_value_raises_unkeyable(tmp_path: Any) -> No
 
     with pytest.raises(UnkeyableArgumentError):
         size(_ListWithHostileLen([1]))
+
+
+# --- cycles through object arrays are keyed with back-references, like any container ---
+
+
+def _self_holding(other: object) -> Any:
+    arr = np.empty(2, dtype=object)
+    arr[0], arr[1] = arr, other
+    return arr
+
+
+def test_object_arrays_that_hold_themselves_are_keyed_by_content() -> None:
+    assert digest(_self_holding(1)) == digest(_self_holding(1))
+    assert digest(_self_holding(1)) != digest(_self_holding(2))
+    outer: list[Any] = []
+    held = np.array([None, outer], dtype=object)
+    outer.append(held)
+    assert digest(outer) == digest(outer)

@@ -247,7 +247,11 @@ def encode_ndarray(enc: Encoder, arr: np.ndarray[Any, Any]) -> None:
     encode_dtype_of(enc, dtype)
     enc.write(U64(arr.ndim) + b"".join(U64(n) for n in arr.shape))
     if not _is_raw(dtype):
-        encode_object_elements(enc, arr)
+        if enc.enter(arr):  # an object array can hold itself: a back-reference, not a loop
+            try:
+                encode_object_elements(enc, arr)
+            finally:
+                enc.leave(arr)
         return
     if not arr.nbytes:
         return
