@@ -146,3 +146,32 @@ def test_object_arrays_that_hold_themselves_are_keyed_by_content() -> None:
     held = np.array([None, outer], dtype=object)
     outer.append(held)
     assert digest(outer) == digest(outer)
+
+
+# --- what a nested function carries besides its code: attributes set on it ---
+
+
+def _scaled_by_attribute(n: int) -> Any:
+    def scale(x: int) -> int:
+        return x * scale.factor  # type: ignore[attr-defined, no-any-return]
+
+    scale.factor = n  # type: ignore[attr-defined]
+    return scale
+
+
+def test_nested_functions_with_different_attributes_have_different_digests() -> None:
+    assert _scaled_by_attribute(2)(5) != _scaled_by_attribute(3)(5)
+    assert digest(_scaled_by_attribute(2)) != digest(_scaled_by_attribute(3))
+    assert digest(_scaled_by_attribute(2)) == digest(_scaled_by_attribute(2))
+
+
+def test_a_lambda_with_an_attribute_differs_from_one_without() -> None:
+    def make(tag: object) -> Any:
+        func = lambda x: x  # noqa: E731
+        if tag is not None:
+            func.tag = tag  # type: ignore[attr-defined]
+        return func
+
+    assert digest(make(None)) == digest(make(None))
+    assert digest(make("a")) != digest(make(None))
+    assert digest(make("a")) != digest(make("b"))

@@ -157,7 +157,8 @@ def _is_anonymous(func: types.FunctionType) -> bool:
 
 def encode_function(enc: Encoder, func: types.FunctionType) -> None:
     """By qualified name and logic key. A lambda or a function defined inside another
-    does not have a unique name, so its code, defaults and closure values are added."""
+    does not have a unique name, so its code, defaults, closure values and attributes
+    (``f.factor = n``, written only when there are some) are added."""
     from memokey.keys import LOGIC_KEY_ATTR, function_id, logic_key_of
 
     wrapped = getattr(func, "__wrapped__", None)
@@ -180,6 +181,9 @@ def encode_function(enc: Encoder, func: types.FunctionType) -> None:
             encode_code(enc, func.__code__)
             enc.encode((func.__defaults__, func.__kwdefaults__))
             encode_closure(enc, func)
+            if func.__dict__:  # ``f.factor = n``: read by the body as much as a closure
+                enc.write(b"+")
+                encode_attrs(enc, dict(func.__dict__))
         else:
             enc.write(b"N")
     finally:
