@@ -175,3 +175,23 @@ def test_a_lambda_with_an_attribute_differs_from_one_without() -> None:
     assert digest(make(None)) == digest(make(None))
     assert digest(make("a")) != digest(make(None))
     assert digest(make("a")) != digest(make("b"))
+
+
+# --- Arrow: chunks' dictionaries are "the same" only when they are bit for bit ---
+
+
+def test_chunked_dictionaries_differing_only_by_the_sign_of_zero_differ() -> None:
+    import math
+
+    import pyarrow as pa
+
+    def chunk(value: float) -> Any:
+        return pa.DictionaryArray.from_arrays(pa.array([0], pa.int8()), pa.array([value]))
+
+    signed = pa.chunked_array([chunk(0.0), chunk(-0.0)])
+    unsigned = pa.chunked_array([chunk(0.0), chunk(0.0)])
+    assert [math.copysign(1, v) for v in signed.to_pylist()] == [1, -1]  # observable
+    assert digest(signed) != digest(unsigned)
+    shared = pa.array(["a", "b", "a"]).dictionary_encode()
+    rechunked = pa.chunked_array([shared.slice(0, 1), shared.slice(1)])
+    assert digest(rechunked) == digest(pa.chunked_array([shared]))

@@ -146,7 +146,7 @@ def _encode_dictionary(enc: Encoder, kind: pa.DataType, chunks: Sequence[pa.Arra
     chunks share one dictionary, it is written once and the indices as one array, so
     the chunking does not matter; otherwise each chunk's pair in turn."""
     dictionaries = [chunk.dictionary for chunk in chunks]
-    if all(d.equals(dictionaries[0]) for d in dictionaries[1:]):
+    if all(_same_dictionary(kind, d, dictionaries[0]) for d in dictionaries[1:]):
         enc.write(b"1")
         encode_chunks(enc, kind.value_type, dictionaries[:1])
         encode_chunks(enc, kind.index_type, [chunk.indices for chunk in chunks])
@@ -155,6 +155,30 @@ def _encode_dictionary(enc: Encoder, kind: pa.DataType, chunks: Sequence[pa.Arra
     for chunk in chunks:
         encode_chunks(enc, kind.value_type, [chunk.dictionary])
         encode_chunks(enc, kind.index_type, [chunk.indices])
+
+
+def _same_dictionary(kind: pa.DataType, one: pa.Array, other: pa.Array) -> bool:
+    """True when two chunks' dictionaries hold the same values bit for bit. Arrow's
+    ``equals`` alone is not enough: it finds ``[0.0]`` and ``[-0.0]`` equal."""
+    if not one.equals(other):
+        return False
+    if one.offset == other.offset and _same_buffers(one.buffers(), other.buffers()):
+        return True  # one dictionary shared by the chunks: the common case
+    return _digest_of(kind.value_type, one) == _digest_of(kind.value_type, other)
+
+
+def _same_buffers(ours: list[Any], theirs: list[Any]) -> bool:
+    return len(ours) == len(theirs) and all(
+        (a is None and b is None)
+        or (a is not None and b is not None and (a.address, a.size) == (b.address, b.size))
+        for a, b in zip(ours, theirs, strict=True)
+    )
+
+
+def _digest_of(kind: pa.DataType, arr: pa.Array) -> bytes:
+    sub = Encoder()
+    encode_chunks(sub, kind, [arr])
+    return sub.digest()
 
 
 def _zero(kind: pa.DataType) -> Any:
