@@ -4,6 +4,7 @@ not). Every test here failed against the engine before its fix."""
 
 from __future__ import annotations
 
+import functools
 import sys
 from typing import Any
 
@@ -195,3 +196,59 @@ def test_chunked_dictionaries_differing_only_by_the_sign_of_zero_differ() -> Non
     shared = pa.array(["a", "b", "a"]).dictionary_encode()
     rechunked = pa.chunked_array([shared.slice(0, 1), shared.slice(1)])
     assert digest(rechunked) == digest(pa.chunked_array([shared]))
+
+
+# --- caches an object keeps for itself are not part of its value ---
+
+
+class _ModelLike:
+    """Pickles like a pydantic model: its own ``__dict__`` nested in a custom state."""
+
+    def __init__(self, x: int) -> None:
+        self.x = x
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"__dict__": self.__dict__, "fields_set": {"x"}}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state["__dict__"])
+
+    @functools.cached_property
+    def doubled(self) -> int:
+        return self.x * 2
+
+
+def test_a_cached_property_read_through_a_nested_instance_dict_does_not_change_the_digest() -> None:
+    fresh, read = _ModelLike(1), _ModelLike(1)
+    assert read.doubled == 2
+    assert digest(fresh) == digest(read)
+    assert digest(_ModelLike(1)) != digest(_ModelLike(2))
+
+
+def test_a_pydantic_models_cached_property_does_not_change_its_digest() -> None:
+    pydantic = pytest.importorskip("pydantic")
+
+    class Config(pydantic.BaseModel):  # type: ignore[misc, name-defined]
+        depth: int = 1
+
+        @functools.cached_property
+        def width(self) -> int:
+            return self.depth * 2
+
+    fresh, read = Config(depth=3), Config(depth=3)
+    assert read.width == 6
+    assert digest(fresh) == digest(read)
+    assert digest(Config(depth=3)) != digest(Config(depth=4))
+
+
+def test_an_attrs_instance_keeps_its_digest_once_its_hash_is_cached() -> None:
+    attrs = pytest.importorskip("attrs")
+
+    @attrs.define(frozen=True, cache_hash=True, slots=False)
+    class Point:
+        x: str
+
+    fresh, hashed = Point("a"), Point("a")
+    hash(hashed)
+    assert digest(fresh) == digest(hashed)
+    assert digest(Point("a")) != digest(Point("b"))

@@ -258,7 +258,9 @@ def encode_namedtuple(enc: Encoder, obj: tuple[Any, ...]) -> None:
 _MISSING = object()
 
 
-def _encode_fields(enc: Encoder, tag: bytes, obj: object, names: list[str]) -> None:
+def _encode_fields(
+    enc: Encoder, tag: bytes, obj: object, names: list[str], caches: frozenset[str] = frozenset()
+) -> None:
     if not enc.enter(obj):
         return
     try:
@@ -270,7 +272,7 @@ def _encode_fields(enc: Encoder, tag: bytes, obj: object, names: list[str]) -> N
             attrs = {k: (None if v is _MISSING else v) for k, v in attrs.items()}
             enc.write(b"?")
             enc.encode(unset)
-        extra = _attributes_beyond(obj, names)
+        extra = _attributes_beyond(obj, names, caches)
         if extra:  # set outside the fields (``__post_init__``, later): a function sees them
             enc.write(b"+")
             encode_attrs(enc, extra)
@@ -279,12 +281,13 @@ def _encode_fields(enc: Encoder, tag: bytes, obj: object, names: list[str]) -> N
         enc.leave(obj)
 
 
-def _attributes_beyond(obj: object, names: list[str]) -> dict[str, Any]:
-    """Instance attributes that are not fields, less ``cached_property`` values."""
+def _attributes_beyond(obj: object, names: list[str], caches: frozenset[str]) -> dict[str, Any]:
+    """Instance attributes that are not fields, less ``cached_property`` values and the
+    class's own `caches`."""
     state = getattr(obj, "__dict__", None)
     if not isinstance(state, dict) or (len(state) <= len(names) and state.keys() <= set(names)):
         return {}
-    skip = set(names) | cached_property_names(type(obj))
+    skip = set(names) | cached_property_names(type(obj)) | caches
     return {k: v for k, v in state.items() if k not in skip}
 
 
@@ -292,8 +295,13 @@ def encode_dataclass(enc: Encoder, obj: object) -> None:
     _encode_fields(enc, b"D", obj, [f.name for f in dataclasses.fields(obj)])  # type: ignore[arg-type]
 
 
+#: Where ``attrs`` (``cache_hash=True``) stores an instance's hash once computed.
+_ATTRS_CACHES = frozenset({"_attrs_cached_hash"})
+
+
 def encode_attrs_instance(enc: Encoder, obj: object) -> None:
-    _encode_fields(enc, b"A", obj, [a.name for a in type(obj).__attrs_attrs__])  # type: ignore[attr-defined]
+    names = [a.name for a in type(obj).__attrs_attrs__]  # type: ignore[attr-defined]
+    _encode_fields(enc, b"A", obj, names, _ATTRS_CACHES)
 
 
 # --- subclasses of built-ins ---------------------------------------------------------------

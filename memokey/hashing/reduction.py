@@ -52,7 +52,23 @@ def reduce_value(obj: object) -> str | tuple[Any, ...]:
         return reduced[:2]
     if cached:
         return (*reduced[:2], _without(reduced[2], cached), *reduced[3:])
-    return reduced
+    return _without_nested_caches(obj, reduced)
+
+
+def _without_nested_caches(obj: object, reduced: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A custom state that carries the instance's own ``__dict__`` under ``"__dict__"``
+    (pydantic models do): the ``cached_property`` values in it are the same cache."""
+    state = reduced[2]
+    if type(state) is not dict:
+        return reduced
+    nested = state.get("__dict__")
+    if type(nested) is not dict or nested is not getattr(obj, "__dict__", None):
+        return reduced
+    names = cached_property_names(type(obj))
+    if names.isdisjoint(nested):
+        return reduced
+    state = {**state, "__dict__": {k: v for k, v in nested.items() if k not in names}}
+    return (*reduced[:2], state, *reduced[3:])
 
 
 #: Per class: (pickles with a built-in exception's reduce, its cached_property names).
