@@ -62,7 +62,7 @@ def _without_nested_caches(obj: object, reduced: tuple[Any, ...]) -> tuple[Any, 
     if type(state) is not dict:
         return reduced
     nested = state.get("__dict__")
-    if type(nested) is not dict or nested is not getattr(obj, "__dict__", None):
+    if not isinstance(nested, dict) or nested is not getattr(obj, "__dict__", None):
         return reduced
     names = cached_property_names(type(obj))
     if names.isdisjoint(nested):
