@@ -61,7 +61,7 @@ def _without_nested_caches(obj: object, reduced: tuple[Any, ...]) -> tuple[Any, 
     state = reduced[2]
     if type(state) is not dict:
         return reduced
-    nested = state.get("__dict__")
+    nested: object = state.get("__dict__")
     if not isinstance(nested, dict) or nested is not getattr(obj, "__dict__", None):
         return reduced
     names = cached_property_names(type(obj))
