@@ -61,8 +61,9 @@ def _without_nested_caches(obj: object, reduced: tuple[Any, ...]) -> tuple[Any, 
     state = reduced[2]
     if type(state) is not dict:
         return reduced
-    nested: object = state.get("__dict__")
-    if not isinstance(nested, dict) or nested is not getattr(obj, "__dict__", None):
+    nested = state.get("__dict__")
+    own: object = getattr(obj, "__dict__", None)
+    if not isinstance(nested, dict) or nested is not own:
         return reduced
     names = cached_property_names(type(obj))
     if names.isdisjoint(nested):
