@@ -252,3 +252,14 @@ def test_an_attrs_instance_keeps_its_digest_once_its_hash_is_cached() -> None:
     hash(hashed)
     assert digest(fresh) == digest(hashed)
     assert digest(Point("a")) != digest(Point("b"))
+
+
+def test_arrow_tables_without_columns_differ_by_their_row_count() -> None:
+    import pyarrow as pa
+
+    three = pa.table({"a": [1, 2, 3]}).drop_columns(["a"])
+    assert len(three) == 3
+    assert digest(three) != digest(pa.table({}))
+    one = pa.record_batch({"a": [1]}).drop_columns(["a"])
+    assert digest(pa.record_batch({"a": [1, 2]}).drop_columns(["a"])) != digest(one)
+    assert digest(three) == digest(pa.table({"b": [4, 5, 6]}).drop_columns(["b"]))

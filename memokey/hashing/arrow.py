@@ -48,8 +48,11 @@ def encode_chunked_array(enc: Encoder, arr: pa.ChunkedArray) -> None:
 
 def encode_table(enc: Encoder, table: Any) -> None:
     """Columns by name and values; the schema's metadata and the fields' nullability and
-    metadata too (written only when a schema has any, so plain tables keep their key)."""
+    metadata too (written only when a schema has any, so plain tables keep their key);
+    the row count when there is no column to carry it."""
     enc.write(TAG_U64(b"r", table.num_columns))
+    if not table.num_columns:  # the rows are not counted by any column: ``len(table)``
+        enc.write(U64(table.num_rows))
     schema = _schema_definition(table.schema)
     if schema is None:
         encode_str(enc, type(table).__name__)
