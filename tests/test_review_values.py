@@ -263,3 +263,12 @@ def test_arrow_tables_without_columns_differ_by_their_row_count() -> None:
     one = pa.record_batch({"a": [1]}).drop_columns(["a"])
     assert digest(pa.record_batch({"a": [1, 2]}).drop_columns(["a"])) != digest(one)
     assert digest(three) == digest(pa.table({"b": [4, 5, 6]}).drop_columns(["b"]))
+
+
+def test_an_empty_arrow_array_without_a_data_buffer_is_keyed_as_empty() -> None:
+    import pyarrow as pa
+
+    # What the C data interface or IPC may hand over for a length-0 array.
+    bare = pa.Array.from_buffers(pa.int64(), 0, [None, None])
+    assert digest(bare) == digest(pa.array([], pa.int64()))
+    assert digest(pa.chunked_array([bare, pa.array([1])])) == digest(pa.chunked_array([[1]]))

@@ -99,6 +99,8 @@ def encode_chunks(enc: Encoder, kind: pa.DataType, chunks: Sequence[pa.Array]) -
     elif _fixed_width(kind):
         width = kind.bit_width // 8
         for chunk in chunks:
+            if not len(chunk):  # nothing to write, and it may have no data buffer at all
+                continue
             data = chunk.buffers()[1]
             values = memoryview(data)[chunk.offset * width : (chunk.offset + len(chunk)) * width]
             enc.write(_zero_nulls(chunk, values, width) if chunk.null_count else values)
@@ -206,6 +208,8 @@ def _encode_binary(enc: Encoder, offset_type: Any, chunks: Sequence[pa.Array]) -
     spans = []
     carry = 0
     for chunk in chunks:
+        if not len(chunk):  # no values, and its buffers may be absent
+            continue
         buffers = chunk.buffers()
         offsets = np.frombuffer(
             buffers[1],
