@@ -4,6 +4,7 @@ not). Every test here failed against the engine before its fix."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import sys
 from typing import Any
@@ -272,3 +273,50 @@ def test_an_empty_arrow_array_without_a_data_buffer_is_keyed_as_empty() -> None:
     bare = pa.Array.from_buffers(pa.int64(), 0, [None, None])
     assert digest(bare) == digest(pa.array([], pa.int64()))
     assert digest(pa.chunked_array([bare, pa.array([1])])) == digest(pa.chunked_array([[1]]))
+
+
+# --- slots a subclass adds to a dataclass are read like attributes set outside fields ---
+
+
+@dataclasses.dataclass
+class _Field:
+    a: int
+
+
+class _FieldWithSlot(_Field):
+    __slots__ = ("extra",)
+
+
+@dataclasses.dataclass(slots=True)
+class _SlottedField:
+    a: int
+
+
+class _SlottedFieldWithSlot(_SlottedField):
+    __slots__ = ("extra",)
+
+
+@pytest.mark.parametrize("kind", [_FieldWithSlot, _SlottedFieldWithSlot])
+def test_slots_added_by_a_dataclass_subclass_are_part_of_the_digest(kind: Any) -> None:
+    def make(extra: object) -> Any:
+        obj = kind(1)
+        if extra is not None:
+            obj.extra = extra
+        return obj
+
+    assert digest(make(1)) != digest(make(2))
+    assert digest(make(1)) != digest(make(None))
+    assert digest(make(1)) == digest(make(1))
+    assert digest(make(None)) == digest(make(None))
+
+
+def test_a_slotted_attrs_instance_keeps_its_digest_once_its_hash_is_cached() -> None:
+    attrs = pytest.importorskip("attrs")
+
+    @attrs.frozen(cache_hash=True)
+    class Point:
+        x: str
+
+    fresh, hashed = Point("a"), Point("a")
+    hash(hashed)
+    assert digest(fresh) == digest(hashed)

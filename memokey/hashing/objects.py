@@ -283,12 +283,22 @@ def _encode_fields(
 
 def _attributes_beyond(obj: object, names: list[str], caches: frozenset[str]) -> dict[str, Any]:
     """Instance attributes that are not fields, less ``cached_property`` values and the
-    class's own `caches`."""
+    class's own `caches`: those in ``__dict__``, then the set slots a subclass added."""
+    found: dict[str, Any] = {}
     state = getattr(obj, "__dict__", None)
-    if not isinstance(state, dict) or (len(state) <= len(names) and state.keys() <= set(names)):
-        return {}
-    skip = set(names) | cached_property_names(type(obj)) | caches
-    return {k: v for k, v in state.items() if k not in skip}
+    if isinstance(state, dict) and (len(state) > len(names) or not state.keys() <= set(names)):
+        skip = set(names) | cached_property_names(type(obj)) | caches
+        found = {k: v for k, v in state.items() if k not in skip}
+    cls = type(obj)
+    slots = cls.__dict__.get("__slotnames__")  # copyreg's own per-class cache: hot path
+    if slots is None:
+        slots = copyreg._slotnames(cls)  # type: ignore[attr-defined]
+    for name in slots:
+        if name not in names and name not in caches:
+            value = getattr(obj, name, _MISSING)
+            if value is not _MISSING:  # an unset slot has no key entry
+                found[name] = value
+    return found
 
 
 def encode_dataclass(enc: Encoder, obj: object) -> None:
