@@ -1,6 +1,7 @@
 """Outside review of value keying (issue 8 item 7): each test is a pair of inputs a pure
 function cannot tell apart (they must share a digest, in any process) or can (they must
-not). Every test here failed against the engine before its fix."""
+not). Every test here failed against the engine before its fix, except the one marked
+as a guard for a fix made here."""
 
 from __future__ import annotations
 
@@ -311,6 +312,7 @@ def test_slots_added_by_a_dataclass_subclass_are_part_of_the_digest(kind: Any) -
 
 
 def test_a_slotted_attrs_instance_keeps_its_digest_once_its_hash_is_cached() -> None:
+    # A guard for the slots fix above: attrs keeps its cached hash in a slot here.
     attrs = pytest.importorskip("attrs")
 
     @attrs.frozen(cache_hash=True)
