@@ -85,6 +85,10 @@ class Invocation:
 
     `context_root` is the URL of the caller's ``with memokey.root(...)`` block, if any: the
     far side re-enters it so that nested memoized calls land where they would locally.
+
+    `digest` and `code` (the caller's argument digest and the header fields describing its
+    code fingerprint) let the far side check that it runs what the key names
+    (`memokey.remote_check`); `code_keyed` says the fingerprint is in the key's path.
     """
 
     func: Callable[..., Any]
@@ -94,6 +98,9 @@ class Invocation:
     context_root: str | None = None
     function_id: str = ""
     format: int = _FORMAT
+    digest: str = ""
+    code: dict[str, Any] | None = None
+    code_keyed: bool = False
 
 
 def encode_invocation(invocation: Invocation) -> bytes:
@@ -272,12 +279,21 @@ def execute(memo_uri: str, storage_options: Mapping[str, Any] | None = None) -> 
             uri=memo_uri,
         )
     try:
-        invocation = decode_invocation(data, store.uri(INVOCATION))
+        invocation: Invocation | Exception = decode_invocation(data, store.uri(INVOCATION))
+    except SerializationError as exc:
+        invocation = exc  # published below as the call's failure
+    if isinstance(invocation, Invocation):
+        from memokey.remote_check import verify_invocation  # the key engine: lazily
+
+        verify_invocation(invocation, memo_uri)  # a mismatch publishes nothing
+    try:
+        if not isinstance(invocation, Invocation):
+            raise invocation
         with _context(invocation, options):
             value = invocation.func(*invocation.args, **invocation.kwargs)
             if inspect.iscoroutine(value):  # a coroutine function runs to completion here
                 value = asyncio.run(value)
-        payload = encode_result(value, invocation.serializer)
+        payload = encode_result(value, invocation.serializer, extra=invocation.code)
     except Exception as exc:
         failure: BaseException | None = exc
     else:

@@ -36,6 +36,7 @@ from memokey._targets import (
     unwrap_memoized,
     write_meta,
 )
+from memokey.code_policy import CodeMode, check_code_mode
 from memokey.errors import ConfigurationError, ShimError, WriteConflictError
 from memokey.keyfuncs import AnyKeyfunc, apply_keyfunc, check_keyfunc
 from memokey.keys import MemoKey, bind_call, call_digest, check_namespace, logic_key_of
@@ -81,6 +82,7 @@ class Runner:
         logic_key: str | None = None,
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
         cache_errors: bool = False,
+        code: CodeMode | None = None,
     ) -> None:
         if root is not None and not isinstance(root, (str, os.PathLike)):
             raise ConfigurationError(f"root must be a URL or path string, got {root!r}")
@@ -93,9 +95,10 @@ class Runner:
         self.logic_key = logic_key
         self.lease_seconds = float(lease_seconds)
         self.cache_errors = bool(cache_errors)
+        self.code = check_code_mode(code)  # None: the default (`memokey.code_policy`)
         # Hit-path caches (see the module docstring).
         self._roots = RootCache(self.root, self.storage_options)
-        self._places = PlaceCache(self.namespace, self.logic_key)
+        self._places = PlaceCache(self.namespace, self.logic_key, self.code)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(root={self.root!r}, namespace={self.namespace!r})"
@@ -105,6 +108,12 @@ class Runner:
     def check(self, func: Callable[..., Any]) -> None:
         """Validate this runner against `func` when it is decorated (e.g. keyfunc names)."""
         logic_key_of(func, self.logic_key)  # a malformed logic key fails now, not per call
+
+    def set_code(self, func: Callable[..., Any], code: CodeMode | None) -> None:
+        """``use_runner(runner, code=...)``: `func`'s own code mode on this runner."""
+        mode = check_code_mode(code)
+        if mode is not None:
+            self._places.override(func, mode)
 
     # -- keying ------------------------------------------------------------------------------
 
@@ -164,7 +173,9 @@ class Runner:
         data = target.store.read(target.result_path)  # the hit path: `lookup`, inlined
         if data is not None:
             logger.debug("hit %s", target.uri)
-            return decode_result(data, target.result_uri)
+            value = decode_result(data, target.result_uri)
+            target.place.check_hit(data, target.result_uri)
+            return value
         with thread_locks.hold(target.uri):
             # Another thread may have just published. With a lease, `_compute` checks
             # that before taking it; a process-local store takes none: look here.
@@ -238,6 +249,8 @@ class Runner:
             if self.cache_errors:
                 publish_failure(target.store, exc, target.path)
             raise
+        finally:
+            target.place.after_run()
         return self._publish(target, value, started, time.perf_counter() - clock)
 
     # -- coroutine functions ----------------------------------------------------------------
@@ -319,6 +332,8 @@ class Runner:
             if self.cache_errors:
                 await asyncio.to_thread(publish_failure, target.store, exc, target.path)
             raise
+        finally:
+            target.place.after_run()
         duration = time.perf_counter() - clock
         return await asyncio.to_thread(self._publish, target, value, started, duration)
 
@@ -330,7 +345,7 @@ class Runner:
         Serialization errors raise before anything is written. Losing the exclusive write
         to another process means its equal result is already there: read and return it.
         """
-        data = encode_result(value, self.serializer)
+        data = encode_result(value, self.serializer, extra=target.place.extra)
         try:
             target.store.write(target.result_path, data, exclusive=True)
         except WriteConflictError:
@@ -376,6 +391,7 @@ class MemoizingRunner(Runner):
         logic_key: str | None = None,
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
         cache_errors: bool = False,
+        code: CodeMode | None = None,
     ) -> None:
         super().__init__(
             root,
@@ -385,6 +401,7 @@ class MemoizingRunner(Runner):
             logic_key=logic_key,
             lease_seconds=lease_seconds,
             cache_errors=cache_errors,
+            code=code,
         )
         if shim is not None and not isinstance(shim, Shim):
             raise ShimError(
@@ -438,6 +455,9 @@ class MemoizingRunner(Runner):
             serializer=self.serializer,
             context_root=spec.url if spec.source == "context" else None,
             function_id=target.key.function_id,
+            digest=target.digest,
+            code=target.place.extra,
+            code_keyed=target.place.code_version is not None,
         )
         started = time.time()
         clock = time.perf_counter()
@@ -483,6 +503,7 @@ class KeyedLocalRunner(Runner):
         logic_key: str | None = None,
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
         cache_errors: bool = False,
+        code: CodeMode | None = None,
     ) -> None:
         if not callable(keyfunc):
             raise ConfigurationError(f"keyfunc must be callable, got {keyfunc!r}")
@@ -494,6 +515,7 @@ class KeyedLocalRunner(Runner):
             logic_key=logic_key,
             lease_seconds=lease_seconds,
             cache_errors=cache_errors,
+            code=code,
         )
         self.keyfunc = keyfunc
 

@@ -43,7 +43,8 @@ def test_ls_lists_functions_and_their_entries(
     _store_square(root_url, 3)
     assert main(["ls", root_url]) == 0
     out = capsys.readouterr().out
-    assert f"default/{__name__}--square  2 entries" in out
+    code_version = uri.rsplit("/", 2)[-2].rpartition("~")[2]  # the code fingerprint
+    assert f"default/{__name__}--square~{code_version}  2 entries" in out
     assert uri.rsplit("/", 1)[-1] in out
     assert "UTC" in out
 

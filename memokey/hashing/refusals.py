@@ -1,0 +1,44 @@
+"""Turning the encoder's internal `Refusal` into the public `UnkeyableArgumentError`."""
+
+from __future__ import annotations
+
+from memokey.errors import UnkeyableArgumentError
+from memokey.hashing.core import MAX_NESTING, Encoder, Refusal
+
+__all__ = ["argument_error", "encode_or_raise"]
+
+
+def encode_or_raise(enc: Encoder, value: object, *, parameter: str | None, root: str) -> None:
+    """Encode `value`, turning a refusal into `UnkeyableArgumentError` with its path."""
+    try:
+        enc.encode(value)
+    except Refusal as refusal:
+        path = refusal.path(root)
+        raise argument_error(parameter, path, refusal.reason) from None
+    except RecursionError:
+        raise argument_error(
+            parameter,
+            root,
+            f"it is nested too deeply to key (more than about {MAX_NESTING} levels, or the "
+            "call stack is already deep)",
+        ) from None
+
+
+def argument_error(parameter: str | None, path: str, reason: str) -> UnkeyableArgumentError:
+    if parameter is None:
+        hint = (
+            "Key a different value, or register a hasher for its type with memokey.register_hasher."
+        )
+        what = "value"
+    else:
+        hint = (
+            f"Leave it out of the key with keyfunc=memokey.nil_args({parameter!r}) "
+            "(KeyedLocalRunner), or register a hasher for its type with "
+            "memokey.register_hasher."
+        )
+        what = f"argument {parameter!r}"
+    return UnkeyableArgumentError(
+        f"cannot key {what}: {path} cannot be keyed because {reason}. {hint}",
+        parameter=parameter,
+        path=path,
+    )
