@@ -13,6 +13,7 @@ from __future__ import annotations
 
 
 from memokey._version import __version__
+from memokey.code_policy import code_fingerprint
 from memokey.decorator import MemoizedFunction, key_for, memoize, use_runner
 from memokey.errors import (
     BackendNotInstalledError,
@@ -41,6 +42,7 @@ from memokey.runners import KeyedLocalRunner, MemoizingRunner
 
 
 __all__ = [
+    "code_fingerprint",
     "BackendNotInstalledError",
     "CapabilityError",
     "ConfigurationError",

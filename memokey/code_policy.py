@@ -24,13 +24,20 @@ from typing import Any, Literal
 
 from memokey.errors import ConfigurationError
 from memokey.hashing.objects import code_value_digest
-from memokey.identity import CodeIdentity, code_identity, describe_changes, has_stable_name
+from memokey.identity import (
+    CodeIdentity,
+    Fingerprint,
+    code_identity,
+    describe_changes,
+    has_stable_name,
+)
 from memokey.results import read_header
 
 __all__ = [
     "CODE_MODES",
     "CodeMode",
     "check_code_mode",
+    "code_fingerprint",
     "code_extra",
     "effective_mode",
     "identity_of",
@@ -80,6 +87,20 @@ def effective_mode(
 def identity_of(func: Callable[..., Any]) -> CodeIdentity | None:
     target = fingerprintable(func)
     return None if target is None else code_identity(target, code_value_digest)
+
+
+def code_fingerprint(func: Callable[..., Any]) -> Fingerprint:
+    """The current code fingerprint of `func` (a memoized function: of what it wraps):
+    ``.digest``, ``.parts`` (what it was made of) and ``.from_source``."""
+    while getattr(func, "__memokey_runner__", None) is not None:
+        func = func.__wrapped__  # type: ignore[attr-defined]
+    identity = identity_of(func)
+    if identity is None:
+        raise ConfigurationError(
+            f"{func!r} is not a Python function, so it has no code fingerprint; its key "
+            "uses its name only"
+        )
+    return identity.fingerprint
 
 
 def code_extra(identity: CodeIdentity) -> dict[str, Any]:

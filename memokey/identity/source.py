@@ -17,9 +17,13 @@ import types
 from dataclasses import dataclass, field
 from typing import Any
 
-import xxhash
-
-__all__ = ["canonical_digest", "class_node", "function_node", "written_globals"]
+__all__ = [
+    "canonical_digest",
+    "canonical_text",
+    "class_node",
+    "function_node",
+    "written_globals",
+]
 
 #: Methods that change their receiver in place (a dict, list, set, Counter, deque).
 _MUTATORS = frozenset(
@@ -56,6 +60,7 @@ def _index(filename: str, module_globals: dict[str, Any] | None) -> _Index | Non
     if not filename or (filename.startswith("<") and not filename.startswith("<ipython")):
         return None
     try:
+        linecache.checkcache(filename)  # a reloaded module: its new source (a stat call)
         lines = linecache.getlines(filename, module_globals)
     except Exception:
         return None
@@ -166,11 +171,19 @@ def class_node(cls: type, module_globals: dict[str, Any] | None) -> ast.ClassDef
     return found[0] if len(found) == 1 else None
 
 
-def canonical_digest(node: ast.AST) -> str:
-    """xxh3_128 of `node`'s canonical form (see the module docstring)."""
+def canonical_text(node: ast.AST) -> str:
+    """`node`'s canonical form (see the module docstring); standard library only, so
+    tests can compare it across Python versions."""
     out: list[str] = []
     _canonical(node, out)
-    return xxhash.xxh3_128_hexdigest("\x1f".join(out).encode("utf-8", "surrogatepass"))
+    return "\x1f".join(out)
+
+
+def canonical_digest(node: ast.AST) -> str:
+    """xxh3_128 of `node`'s canonical form."""
+    import xxhash  # noqa: PLC0415 - keeps this module importable by bare interpreters
+
+    return xxhash.xxh3_128_hexdigest(canonical_text(node).encode("utf-8", "surrogatepass"))
 
 
 def _is_memoizing(decorator: ast.expr) -> bool:
