@@ -11,7 +11,6 @@ the root, so any process on any machine making the same call reads it back.
 
 from __future__ import annotations
 
-
 from memokey._version import __version__
 from memokey.code_policy import code_fingerprint
 from memokey.decorator import MemoizedFunction, key_for, memoize, use_runner
@@ -40,9 +39,7 @@ from memokey.results import Serializer, register_serializer
 from memokey.roots import root
 from memokey.runners import KeyedLocalRunner, MemoizingRunner
 
-
 __all__ = [
-    "code_fingerprint",
     "BackendNotInstalledError",
     "CapabilityError",
     "ConfigurationError",
@@ -66,6 +63,7 @@ __all__ = [
     "UnkeyableArgumentError",
     "WriteConflictError",
     "__version__",
+    "code_fingerprint",
     "digest",
     "key_for",
     "memoize",

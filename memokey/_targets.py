@@ -153,9 +153,7 @@ class PlaceCache:
     comparisons) and recomputed when the code it was keyed for changed.
     """
 
-    def __init__(
-        self, namespace: str, logic_key: str | None, code: CodeMode | None = None
-    ) -> None:
+    def __init__(self, namespace: str, logic_key: str | None, code: CodeMode | None = None) -> None:
         self.namespace = namespace
         self.logic_key = logic_key
         self.code = code

@@ -7,8 +7,8 @@ import collections
 import dataclasses
 import enum
 import functools
-from collections.abc import Callable
 import typing
+from collections.abc import Callable
 from typing import Any
 
 import attrs

@@ -46,9 +46,7 @@ def _write(modules: ModuleWriter, root: str, source: str = TRAIN) -> Any:
     return modules.write("train", source.replace("ROOT", root))
 
 
-def test_editing_the_body_rekeys_and_reverting_hits_again(
-    modules: ModuleWriter, root: str
-) -> None:
+def test_editing_the_body_rekeys_and_reverting_hits_again(modules: ModuleWriter, root: str) -> None:
     counter = modules.write("counter", COUNTER)
     first = _write(modules, root)
     assert first.train(" A ") == ("a", 0.5)
@@ -67,9 +65,7 @@ def test_editing_a_helper_rekeys(modules: ModuleWriter, root: str) -> None:
     assert edited.train(" A ") == (" A ", 0.5)
 
 
-def test_comments_docstrings_and_formatting_do_not_rekey(
-    modules: ModuleWriter, root: str
-) -> None:
+def test_comments_docstrings_and_formatting_do_not_rekey(modules: ModuleWriter, root: str) -> None:
     counter = modules.write("counter", COUNTER)
     first = _write(modules, root)
     key = first.train.key_for("x")
@@ -86,9 +82,7 @@ def test_comments_docstrings_and_formatting_do_not_rekey(
     assert counter.RUNS == ["x"]
 
 
-def test_a_global_constant_rebound_rekeys_the_next_call(
-    modules: ModuleWriter, root: str
-) -> None:
+def test_a_global_constant_rebound_rekeys_the_next_call(modules: ModuleWriter, root: str) -> None:
     modules.write("counter", COUNTER)
     module = _write(modules, root)
     assert module.train("a") == ("a", 0.5)
@@ -118,9 +112,7 @@ def test_a_mutable_constant_changed_in_place_rekeys(modules: ModuleWriter, root:
     assert module.train("a") == ("a", 0.9)
 
 
-def test_reassigning_code_or_defaults_of_a_helper_rekeys(
-    modules: ModuleWriter, root: str
-) -> None:
+def test_reassigning_code_or_defaults_of_a_helper_rekeys(modules: ModuleWriter, root: str) -> None:
     modules.write("counter", COUNTER)
     module = _write(
         modules,

@@ -63,9 +63,7 @@ def test_a_docstring_logic_key_also_makes_warn_the_default(
     assert module.train.key_for("A").code_version is None
 
 
-def test_code_key_with_a_logic_key_puts_both_in_the_path(
-    modules: ModuleWriter, root: str
-) -> None:
+def test_code_key_with_a_logic_key_puts_both_in_the_path(modules: ModuleWriter, root: str) -> None:
     module = _write(modules, root, "logic_key='v1', code='key'")
     key = module.train.key_for("A")
     assert key.code_version is not None
@@ -77,9 +75,7 @@ def test_warn_mode_logs_exactly_one_warning_naming_the_changed_helper(
 ) -> None:
     first = _write(modules, root, "logic_key='v1'")
     assert first.train("A") == ("a", 0.5)
-    edited = _write(
-        modules, root, "logic_key='v1'", SOURCE.replace("text.lower()", "text.upper()")
-    )
+    edited = _write(modules, root, "logic_key='v1'", SOURCE.replace("text.lower()", "text.upper()"))
     with caplog.at_level(logging.WARNING, logger="memokey"):
         assert edited.train("A") == ("a", 0.5)  # served: the user owns invalidation
         assert edited.train("A") == ("a", 0.5)
@@ -88,7 +84,8 @@ def test_warn_mode_logs_exactly_one_warning_naming_the_changed_helper(
     assert len(warnings) == 1, warnings
     assert "helper clean_text changed" in warnings[0]
     assert "body of train" not in warnings[0]
-    assert "bump its logic key" in warnings[0] and "code='key'" in warnings[0]
+    assert "bump its logic key" in warnings[0]
+    assert "code='key'" in warnings[0]
 
 
 def test_warn_mode_names_a_changed_constant_and_a_changed_body(

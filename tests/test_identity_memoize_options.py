@@ -31,10 +31,13 @@ def test_memoize_with_the_function_and_options_honours_every_option(tmp_path: Pa
     assert isinstance(runner, memokey.MemoizingRunner)
     assert (runner.root, runner.namespace, runner.logic_key) == (root, "exp", "v2")
     assert runner.serializer.name == "pickle"
-    assert runner.lease_seconds == 5 and runner.cache_errors and runner.code == "key"
+    assert runner.lease_seconds == 5
+    assert runner.cache_errors
+    assert runner.code == "key"
     key = direct.key_for(3)
     assert key.uri.startswith(f"{root}/memokey-v2/exp/")
-    assert key.logic_key == "v2" and key.code_version is not None
+    assert key.logic_key == "v2"
+    assert key.code_version is not None
     assert direct(3) == 6
     assert (tmp_path / "memo" / key.path / "result").is_file()
 

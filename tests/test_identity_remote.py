@@ -49,7 +49,10 @@ def store(tmp_path: Path) -> Store:
 
 
 def _memokey_run(store: Store) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), str(REPO / "backends"), str(REPO / "tests")]))
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join([str(REPO), str(REPO / "backends"), str(REPO / "tests")]),
+    )
     return subprocess.run(
         [sys.executable, "-m", "memokey", "run", store.url],
         capture_output=True,
@@ -74,7 +77,8 @@ def test_the_far_side_refuses_code_whose_fingerprint_differs(store: Store) -> No
     store.write(INVOCATION, encode_invocation(invocation))
     done = _memokey_run(store)
     assert done.returncode == 2, done.stderr
-    assert "code" in done.stderr and "differs" in done.stderr
+    assert "code" in done.stderr
+    assert "differs" in done.stderr
     assert store.read(RESULT) is None
 
 

@@ -182,10 +182,11 @@ def test_functions_are_found_by_code_even_with_two_lambdas_on_a_line(tmp_path: P
     path = tmp_path / "two_lambdas.py"
     path.write_text("pair = (lambda x: x * 2, lambda x: x ** 3)\n")
     namespace: dict[str, object] = {"__name__": "two_lambdas", "__file__": str(path)}
-    exec(compile(path.read_text(), str(path), "exec"), namespace)  # noqa: S102
+    exec(compile(path.read_text(), str(path), "exec"), namespace)
     first, second = namespace["pair"]  # type: ignore[misc]
     node_a = source_module.function_node(first.__code__, namespace)
     node_b = source_module.function_node(second.__code__, namespace)
-    assert node_a is not None and node_b is not None
+    assert node_a is not None
+    assert node_b is not None
     assert canonical_text(node_a) != canonical_text(node_b)
     assert "Pow" in canonical_text(node_b)

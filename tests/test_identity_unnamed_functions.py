@@ -86,7 +86,7 @@ def test_exec_d_functions_with_different_bodies_never_share_results(tmp_path: Pa
     results = []
     for body in ("x + 1", "x * 10"):
         namespace: dict[str, object] = {"__name__": "generated"}
-        exec(f"def process(x):\n    return {body}\n", namespace)  # noqa: S102
+        exec(f"def process(x):\n    return {body}\n", namespace)
         results.append(memokey.memoize(root)(namespace["process"])(3))  # type: ignore[arg-type]
     assert results == [4, 30]
 

@@ -175,7 +175,9 @@ class _Walk:
         if isinstance(value, (types.BuiltinFunctionType, types.MethodWrapperType)):
             return "ext:" + _qualified(value)
         if isinstance(value, types.MethodType):
-            return "method:" + self.ref(value.__func__, label) + self.constant(value.__self__, label)
+            return (
+                "method:" + self.ref(value.__func__, label) + self.constant(value.__self__, label)
+            )
         wrapped = getattr(value, "__wrapped__", None)
         if isinstance(wrapped, types.FunctionType) and callable(value):  # lru_cache & co
             return f"wrap:{_qualified(type(value))}:" + self.ref(wrapped, label)
@@ -310,7 +312,9 @@ def _member_functions(member: object) -> list[types.FunctionType]:
     if isinstance(member, (staticmethod, classmethod)):
         member = member.__func__
     if isinstance(member, property):
-        return [f for f in (member.fget, member.fset, member.fdel) if isinstance(f, types.FunctionType)]
+        return [
+            f for f in (member.fget, member.fset, member.fdel) if isinstance(f, types.FunctionType)
+        ]
     if isinstance(member, types.FunctionType):
         return [member]
     return []
@@ -394,7 +398,9 @@ def code_identity(func: types.FunctionType, value_digest: ValueDigest) -> CodeId
 
 def describe_changes(old: Mapping[str, str], new: Mapping[str, str]) -> list[str]:
     """What differs between two manifests, as ``helper clean_text changed`` lines."""
-    changes = [f"{label} changed" for label in sorted(new) if label in old and old[label] != new[label]]
+    changes = [
+        f"{label} changed" for label in sorted(new) if label in old and old[label] != new[label]
+    ]
     changes += [f"{label} added" for label in sorted(new) if label not in old]
     changes += [f"{label} removed" for label in sorted(old) if label not in new]
     return changes or ["what the code references changed"]

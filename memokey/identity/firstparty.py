@@ -5,6 +5,7 @@ which contributes its qualified name only (a library upgrade does not re-key).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import site
@@ -28,10 +29,8 @@ def _library_dirs() -> tuple[str, ...]:
         path = sysconfig.get_paths().get(name)
         if path:
             dirs.add(path)
-    try:
+    with contextlib.suppress(AttributeError):  # some virtualenv layouts lack it
         dirs.update(site.getsitepackages())
-    except AttributeError:  # pragma: no cover - some virtualenv layouts
-        pass
     user = getattr(site, "USER_SITE", None)
     if isinstance(user, str):
         dirs.add(user)

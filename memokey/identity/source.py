@@ -28,9 +28,25 @@ __all__ = [
 #: Methods that change their receiver in place (a dict, list, set, Counter, deque).
 _MUTATORS = frozenset(
     {
-        "append", "extend", "insert", "remove", "pop", "popitem", "clear", "update",
-        "setdefault", "add", "discard", "sort", "reverse", "appendleft", "extendleft",
-        "popleft", "subtract", "put", "put_nowait",
+        "append",
+        "extend",
+        "insert",
+        "remove",
+        "pop",
+        "popitem",
+        "clear",
+        "update",
+        "setdefault",
+        "add",
+        "discard",
+        "sort",
+        "reverse",
+        "appendleft",
+        "extendleft",
+        "popleft",
+        "subtract",
+        "put",
+        "put_nowait",
     }
 )
 
@@ -126,11 +142,11 @@ def function_node(code: types.CodeType, module_globals: dict[str, Any] | None) -
         if (node.name if isinstance(node, _FUNCTIONS) else "<lambda>") == name
         and _parameters(node.args) == params
     ]
-    if len(found) > 1:  # e.g. two lambdas on one line: equal source is no ambiguity
-        if len({canonical_digest(node) for node in found}) > 1:
-            found = [node for node in found if _constants_match(node, code)]
-            if len({canonical_digest(node) for node in found}) != 1:
-                return None
+    # e.g. two lambdas on one line: equal source is no ambiguity; else match constants
+    if len(found) > 1 and len({canonical_digest(node) for node in found}) > 1:
+        found = [node for node in found if _constants_match(node, code)]
+        if len({canonical_digest(node) for node in found}) != 1:
+            return None
     return found[0] if found else None
 
 
@@ -181,7 +197,7 @@ def canonical_text(node: ast.AST) -> str:
 
 def canonical_digest(node: ast.AST) -> str:
     """xxh3_128 of `node`'s canonical form."""
-    import xxhash  # noqa: PLC0415 - keeps this module importable by bare interpreters
+    import xxhash
 
     return xxhash.xxh3_128_hexdigest(canonical_text(node).encode("utf-8", "surrogatepass"))
 
@@ -198,7 +214,7 @@ def _canonical(node: Any, out: list[str]) -> None:
         for name in sorted(node._fields):
             if name in _SKIPPED_FIELDS:
                 continue
-            value = getattr(node, name, None)
+            value: Any = getattr(node, name, None)
             if name == "body" and isinstance(node, _DOC_HOLDERS):
                 value = _without_docstring(value)
             elif name == "decorator_list":
