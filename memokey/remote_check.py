@@ -15,11 +15,13 @@ publish another version's result under the caller's key.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from memokey.code_policy import CODE_FIELD, identity_of
 from memokey.errors import MemokeyError, ShimError
 from memokey.identity.naming import MAIN
 from memokey.keys import bind_call, call_digest, function_id
-from memokey.remote import Invocation
 
 __all__ = ["verify_invocation"]
 
@@ -33,21 +35,23 @@ def _refuse(memo_uri: str, what: str) -> ShimError:
     )
 
 
-def verify_invocation(invocation: Invocation, memo_uri: str) -> None:
-    func = invocation.func
+def verify_invocation(invocation: Any, memo_uri: str) -> None:
+    """Refuse (`ShimError`) to run a `memokey.remote.Invocation` whose key this side
+    computes differently (this module sits below `remote`, hence `Any`)."""
+    func: Callable[..., Any] = invocation.func
+    expected_id: str = invocation.function_id
+    expected_digest: str = invocation.digest
     from_main = getattr(func, "__module__", None) == MAIN
-    if invocation.function_id and not from_main:
+    if expected_id and not from_main:
         here = function_id(func)
-        if here != invocation.function_id:
-            raise _refuse(
-                memo_uri, f"the function is {here} here but {invocation.function_id} for the caller"
-            )
-    if invocation.digest and not from_main:
+        if here != expected_id:
+            raise _refuse(memo_uri, f"the function is {here} here but {expected_id} for the caller")
+    if expected_digest and not from_main:
         try:
             here = call_digest(func, bind_call(func, invocation.args, invocation.kwargs))
         except (MemokeyError, TypeError) as exc:
             raise _refuse(memo_uri, f"its arguments cannot be keyed here ({exc})") from exc
-        if here != invocation.digest:
+        if here != expected_digest:
             raise _refuse(memo_uri, "its arguments have another digest here")
     stored = (invocation.code or {}).get(CODE_FIELD)
     if not isinstance(stored, str):
