@@ -210,3 +210,31 @@ def dump(x):
     module = _write(modules, root, source)
     parts = memokey.code_fingerprint(module.dump.__wrapped__).parts
     assert list(parts) == ["body of dump"]
+
+
+def test_a_global_that_cannot_be_inspected_counts_by_its_type(
+    modules: ModuleWriter, root: str
+) -> None:
+    source = """
+import memokey
+
+
+class Proxy:
+    def __getattr__(self, name):
+        raise RuntimeError("no context bound")
+
+    def __reduce_ex__(self, protocol):
+        raise RuntimeError("no context bound")
+
+
+CURRENT = Proxy()
+
+
+@memokey.memoize("ROOT")
+def uses_proxy(x):
+    return (x, CURRENT is not None)
+"""
+    module = _write(modules, root, source)
+    assert module.uses_proxy(1) == (1, True)
+    fingerprint = memokey.code_fingerprint(module.uses_proxy)
+    assert module.uses_proxy.key_for(1).code_version == fingerprint.digest

@@ -30,6 +30,7 @@ from typing import Any
 
 import xxhash
 
+from memokey.errors import ConfigurationError
 from memokey.identity.firstparty import is_first_party, is_first_party_module
 from memokey.identity.naming import module_name
 from memokey.identity.source import (
@@ -157,7 +158,17 @@ class _Walk:
     # -- references ----------------------------------------------------------------------------
 
     def ref(self, value: object, label: str) -> str:
-        """What a name bound to `value` contributes to the node that uses it."""
+        """What a name bound to `value` contributes to the node that uses it. An object
+        that cannot even be inspected (a proxy whose attributes raise) counts by type."""
+        try:
+            return self._ref(value, label)
+        except RecursionError:
+            raise
+        except Exception:
+            kind = type(value)
+            return f"opaque:{kind.__module__}.{kind.__qualname__}"
+
+    def _ref(self, value: object, label: str) -> str:
         if getattr(value, "__memokey_runner__", None) is not None:
             wrapped = getattr(value, "__wrapped__", None)
             logic_key = getattr(value, "__memokey_logic_key__", None)
@@ -387,7 +398,13 @@ def code_identity(func: types.FunctionType, value_digest: ValueDigest) -> CodeId
     if cached is not None and cached.is_current():
         return cached
     walk = _Walk(func, value_digest)
-    walk.function(func, is_root=True)
+    try:
+        walk.function(func, is_root=True)
+    except RecursionError:
+        raise ConfigurationError(
+            f"cannot fingerprint {func.__qualname__}: the functions it uses call each other "
+            "through a chain too deep to walk; memoize it with code='off' and a logic_key"
+        ) from None
     identity = CodeIdentity(walk)
     with _lock:
         if len(_identities) >= _MAX_CACHED:
