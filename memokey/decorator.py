@@ -22,6 +22,7 @@ from memokey.keys import LOGIC_KEY_ATTR, MemoKey
 from memokey.results import DEFAULT_SERIALIZER, Serializer
 from memokey.runners import DEFAULT_LEASE_SECONDS, MemoizingRunner, Runner
 from memokey.shims.base import Shim
+from memokey.signing import KeySpec
 
 __all__ = ["MemoizedFunction", "key_for", "memoize", "use_runner"]
 
@@ -141,6 +142,8 @@ def memoize(
     lease_seconds: float = DEFAULT_LEASE_SECONDS,
     cache_errors: bool = False,
     code: CodeMode | None = None,
+    signing_key: KeySpec | None = None,
+    allow_pickle: bool | None = None,
 ) -> MemoizedFunction[P, R]: ...
 
 
@@ -156,6 +159,8 @@ def memoize(
     lease_seconds: float = DEFAULT_LEASE_SECONDS,
     cache_errors: bool = False,
     code: CodeMode | None = None,
+    signing_key: KeySpec | None = None,
+    allow_pickle: bool | None = None,
 ) -> Callable[[Callable[P, R]], MemoizedFunction[P, R]]: ...
 
 
@@ -172,6 +177,8 @@ def memoize(
     lease_seconds: float = DEFAULT_LEASE_SECONDS,
     cache_errors: bool = False,
     code: CodeMode | None = None,
+    signing_key: KeySpec | None = None,
+    allow_pickle: bool | None = None,
 ) -> Any:
     """Memoize a function into a storage root, keyed on its full arguments.
 
@@ -182,6 +189,9 @@ def memoize(
     processes wait for a silent lease holder, `cache_errors` stores and re-raises failures,
     `code` says how the code fingerprint takes part in the key (`memokey.code_policy`).
     ``memoize(func, root=..., ...)`` takes the same options, all honoured.
+    `signing_key` (or ``MEMOKEY_SIGNING_KEY``) signs what is stored and refuses anything
+    unsigned; `allow_pickle=False` (or ``MEMOKEY_ALLOW_PICKLE=0``) decodes only formats
+    that cannot run code. See SECURITY.md.
     """
     func: Any = None
     if callable(func_or_root) and not isinstance(func_or_root, (str, os.PathLike)):
@@ -198,6 +208,8 @@ def memoize(
         lease_seconds=lease_seconds,
         cache_errors=cache_errors,
         code=code,
+        signing_key=signing_key,
+        allow_pickle=allow_pickle,
     )
     return use_runner(runner) if func is None else _wrap(runner, func)
 
