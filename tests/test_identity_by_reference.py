@@ -128,3 +128,25 @@ def test_a_memoized_function_passed_as_an_argument_is_keyed_by_what_it_wraps(
     assert memokey.digest(v1) == memokey.digest(
         memokey.memoize(root, logic_key="v1")(named_function)
     )
+
+
+def test_a_factory_class_reassigned_an_attribute_is_keyed_by_its_new_body() -> None:
+    made = type("Config", (), {"scale": 1, "__module__": __name__})
+    before = memokey.digest(made())
+    made.scale = 2  # type: ignore[attr-defined]
+    assert memokey.digest(made()) != before
+    made.scale = 1  # type: ignore[attr-defined]
+    assert memokey.digest(made()) == before
+
+
+def test_a_factory_class_key_does_not_depend_on_what_was_keyed_before() -> None:
+    def fresh() -> tuple[type, type]:
+        inner = type("Inner", (), {"__module__": __name__})
+        outer = type("Outer", (), {"__module__": __name__, "inner": inner})
+        return inner, outer
+
+    inner_a, outer_a = fresh()
+    first = (memokey.digest(inner_a()), memokey.digest(outer_a()))
+    inner_b, outer_b = fresh()
+    second = tuple(reversed((memokey.digest(outer_b()), memokey.digest(inner_b()))))
+    assert first == second

@@ -89,7 +89,51 @@ def encode_class(enc: Encoder, obj: type) -> None:
     if enc.code_refs is not None and is_first_party(obj):
         enc.code_refs.append(obj)
     if not round_trips(obj):
-        _encode_class_body(enc, obj)
+        if enc.code_refs is not None or enc.structural_only:
+            _encode_class_body(enc, obj)  # collecting code or locating a refusal: inline
+        else:
+            enc.write(b"B")
+            enc.write(_class_body_digest(obj))
+
+
+#: Class -> (its members and bases when digested, the body digest). A class that does not
+#: round-trip is keyed by its body on every instance; a notebook's dataclass list would
+#: re-encode the generated methods per item. Checked by member identity on each use.
+_bodies: dict[type, tuple[tuple[object, ...], tuple[type, ...], bytes]] = {}
+_digesting = threading.local()
+_MAX_BODIES = 1024
+
+
+def _class_body_digest(cls: type) -> bytes:
+    """The digest of `cls`'s bases and body, computed in a context of its own so that it
+    does not depend on where it is met (and can be cached)."""
+    members = tuple(vars(cls).values())
+    cached = _bodies.get(cls)
+    if (
+        cached is not None
+        and cached[1] is cls.__bases__
+        and len(cached[0]) == len(members)
+        and all(a is b for a, b in zip(cached[0], members, strict=True))
+    ):
+        return cached[2]
+    active: set[type] | None = getattr(_digesting, "active", None)
+    if active is None:
+        active = _digesting.active = set()
+    if cls in active:  # the body refers back to the class (an Enum's members)
+        return b"k" * 16
+    top = not active
+    active.add(cls)
+    try:
+        sub = Encoder()
+        _encode_class_body(sub, cls)
+        digest = sub.digest()
+    finally:
+        active.discard(cls)
+    if top:  # digests made inside another class's body depend on it: not cached
+        if len(_bodies) >= _MAX_BODIES:
+            _bodies.clear()
+        _bodies[cls] = (members, cls.__bases__, digest)
+    return digest
 
 
 #: Class attributes that are bookkeeping, not behaviour (`__slotnames__` is a cache

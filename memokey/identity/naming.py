@@ -8,6 +8,7 @@ script's real module name instead (a notebook's file name when the kernel expose
 
 from __future__ import annotations
 
+import functools
 import sys
 from pathlib import Path
 
@@ -28,11 +29,22 @@ def notebook_path() -> str | None:
     return None
 
 
+_main_named: list[tuple[object, str]] = []
+
+
 def main_module_name() -> str:
     """The real name of the running ``__main__``: ``__spec__.name`` under ``-m``, else the
     script's file stem (or the notebook's); ``__main__`` only when none exists (REPL,
-    ``python -c``, stdin)."""
+    ``python -c``, stdin). Asked per keyed value: answered once per ``__main__`` object."""
     main = sys.modules.get(MAIN)
+    if _main_named and _main_named[0][0] is main:
+        return _main_named[0][1]
+    name = _main_module_name(main)
+    _main_named[:] = [(main, name)]
+    return name
+
+
+def _main_module_name(main: object) -> str:
     spec = getattr(main, "__spec__", None)
     name = getattr(spec, "name", None)
     if isinstance(name, str) and name:
@@ -46,14 +58,28 @@ def main_module_name() -> str:
     return MAIN
 
 
+_main_seen: list[tuple[object, bool]] = []
+
+
 def main_has_file() -> bool:
-    """True when ``__main__`` is a file another process can import (a script or -m)."""
+    """True when ``__main__`` is a file another process can import (a script or -m).
+    Asked per keyed value, so answered once per ``__main__`` module object."""
     main = sys.modules.get(MAIN)
+    if _main_seen and _main_seen[0][0] is main:
+        return _main_seen[0][1]
     spec = getattr(main, "__spec__", None)
-    if isinstance(getattr(spec, "name", None), str):
-        return True
     file = getattr(main, "__file__", None)
-    return isinstance(file, str) and bool(file) and Path(file).is_file()
+    found = isinstance(getattr(spec, "name", None), str) or (
+        isinstance(file, str) and bool(file) and _is_file(file)
+    )
+    _main_seen[:] = [(main, found)]
+    return found
+
+
+@functools.lru_cache(maxsize=8)
+def _is_file(path: str) -> bool:
+    """Whether the script exists (asked once per path: keying calls it per value)."""
+    return Path(path).is_file()
 
 
 def module_name(module: object) -> str:
