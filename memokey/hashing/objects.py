@@ -138,9 +138,19 @@ def _class_body_digest(cls: type) -> bytes:
 
 #: Class attributes that are bookkeeping, not behaviour (`__slotnames__` is a cache
 #: that pickling adds on first use, so it would change the key of an unchanged class).
-#: `_abc_impl` is the ABC machinery's cache of subclass checks.
+#: `_abc_impl` is the ABC machinery's cache of subclass checks. Python 3.13 records
+#: where a class starts (`__firstlineno__`: moving it is no change) and which `self.x`
+#: its methods assign (`__static_attributes__`: derived from the methods, keyed anyway).
 _CLASS_BOOKKEEPING = frozenset(
-    {"__dict__", "__weakref__", "__module__", "__slotnames__", "_abc_impl"}
+    {
+        "__dict__",
+        "__weakref__",
+        "__module__",
+        "__slotnames__",
+        "_abc_impl",
+        "__firstlineno__",
+        "__static_attributes__",
+    }
 )
 
 
