@@ -113,6 +113,7 @@ def code_extra(identity: CodeIdentity) -> dict[str, Any]:
     }
 
 
+_SCAN = 1024
 _warned: set[tuple[str, str, str]] = set()
 _warned_lock = threading.Lock()
 
@@ -121,9 +122,13 @@ def warn_if_changed(
     data: bytes, uri: str, function_id: str, identity: CodeIdentity, logic_key: str | None
 ) -> None:
     """On a ``code="warn"`` hit: log once if the stored result was made by other code."""
+    current = identity.fingerprint.digest
+    # The usual case, without parsing the header: "code" is the first key of the header's
+    # sorted JSON extra, which starts within the first ~270 bytes.
+    if data.find(b'{"code":"' + current.encode() + b'"', 0, _SCAN) != -1:
+        return
     extra: Mapping[str, Any] = read_header(data, uri).extra
     stored = extra.get(CODE_FIELD)
-    current = identity.fingerprint.digest
     if not isinstance(stored, str) or stored == current:
         return
     token = (function_id, stored, current)
