@@ -353,8 +353,10 @@ class CodeIdentity:
     def __init__(self, walk: _Walk) -> None:
         self.fingerprint = walk.fingerprint()
         self._value_digest = walk.value_digest
-        self._bindings = tuple(walk.bindings)
-        self._functions = tuple(walk.functions)
+        # Each (namespace, name) once: 50 helpers reading SCALE need one check, not 50.
+        unique = {(id(ns), name): (ns, name, value) for ns, name, value in walk.bindings}
+        self._bindings = tuple(unique.values())
+        self._functions = tuple({id(f[0]): f for f in walk.functions}.values())
         self._mutables = tuple(walk.mutables)
 
     def is_current(self) -> bool:
