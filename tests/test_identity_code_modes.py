@@ -171,3 +171,43 @@ def to_canonical(c, args, kwargs):
     key = run.key_for("A")
     assert key.function_id.endswith("--canonical")
     assert key.code_version == memokey.code_fingerprint(module.canonical).digest
+
+
+class CountingStore:
+    """A real memory:// store that records the paths it is asked to read."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        self.reads: list[str] = []
+
+    def read(self, path: str, *args: Any, **kwargs: Any) -> Any:
+        self.reads.append(path)
+        return self._inner.read(path, *args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+def test_a_warn_mode_hit_made_by_other_code_is_still_one_read(
+    modules: ModuleWriter, caplog: pytest.LogCaptureFixture
+) -> None:
+    from memokey_backends import open_store
+    from memokey_backends.registry import register
+
+    register(
+        "countingmem",
+        lambda url, **options: CountingStore(
+            open_store(url.replace("countingmem://", "memory://"), **options)
+        ),
+        clobber=True,
+    )
+    root = f"countingmem://{modules.prefix}"
+    _write(modules, root, "logic_key='v1'").train("A")
+    edited = _write(modules, root, "logic_key='v1'", SOURCE.replace("text.lower()", "text.upper()"))
+    store = open_store(root)
+    assert isinstance(store, CountingStore)
+    store.reads.clear()
+    with caplog.at_level(logging.WARNING, logger="memokey"):
+        assert edited.train("A") == ("a", 0.5)
+    assert len(store.reads) == 1  # the result; its header carries the fingerprint
+    assert [r for r in caplog.records if r.levelno == logging.WARNING]
