@@ -18,6 +18,7 @@ import threading
 import types
 from typing import Any
 
+from memokey.errors import MemokeyError
 from memokey.hashing.core import (
     Encoder,
     Handler,
@@ -234,7 +235,10 @@ def code_value_digest(value: object) -> tuple[str, list[object]]:
 
 def fingerprint_digest(func: types.FunctionType) -> str:
     """`func`'s current code fingerprint (cached; recomputed when its code changed)."""
-    return code_identity(func, code_value_digest).fingerprint.digest
+    try:
+        return code_identity(func, code_value_digest).fingerprint.digest
+    except MemokeyError as exc:
+        raise Refusal(f"its code cannot be fingerprinted: {exc}") from exc
 
 
 def encode_function(enc: Encoder, func: types.FunctionType) -> None:

@@ -30,7 +30,7 @@ from typing import Any
 
 import xxhash
 
-from memokey.errors import ConfigurationError
+from memokey.errors import ConfigurationError, MemokeyError
 from memokey.identity.firstparty import is_first_party, is_first_party_module
 from memokey.identity.naming import module_name
 from memokey.identity.source import (
@@ -407,6 +407,13 @@ def code_identity(func: types.FunctionType, value_digest: ValueDigest) -> CodeId
             f"cannot fingerprint {func.__qualname__}: the functions it uses call each other "
             "through a chain too deep to walk; memoize it with code='off' and a logic_key"
         ) from None
+    except MemokeyError:
+        raise
+    except Exception as exc:  # a bug here must not surface as a raw error from a call
+        raise ConfigurationError(
+            f"cannot fingerprint {func.__qualname__} ({type(exc).__name__}: {exc}); memoize "
+            "it with code='off' and a logic_key, and report this as a memokey bug"
+        ) from exc
     identity = CodeIdentity(walk)
     with _lock:
         if len(_identities) >= _MAX_CACHED:
