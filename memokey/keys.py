@@ -21,6 +21,8 @@ import xxhash
 from memokey.errors import ConfigurationError, UnkeyableArgumentError
 from memokey.hashing import Encoder, Refusal
 from memokey.hashing.objects import encode_closure
+from memokey.hashing.refusals import TOO_DEEP as _TOO_DEEP
+from memokey.hashing.refusals import argument_error as _argument_error
 from memokey.hashing.refusals import encode_or_raise
 from memokey.identity import LOGIC_KEY_ATTR, function_id, logic_key_of
 
@@ -204,6 +206,8 @@ def call_digest(func: Callable[..., Any], bound: inspect.BoundArguments) -> str:
             encode_closure(enc, target)
         except Refusal as refusal:
             raise _closure_error(target, refusal) from None
+        except RecursionError:
+            raise _closure_error(target, Refusal(_TOO_DEEP)) from None
     else:
         enc.write(_NO_CLOSURE)
     encode = enc.encode
@@ -211,9 +215,11 @@ def call_digest(func: Callable[..., Any], bound: inspect.BoundArguments) -> str:
     try:
         for name, value in arguments.items():  # noqa: B007 - name is read on failure
             encode(value)
-    except (Refusal, RecursionError):
+    except (Refusal, RecursionError) as failure:
         encode_or_raise(Encoder(), arguments[name], parameter=name, root=name)
-        raise
+        # Keyed fine the second time: the value changes as it is read. Refuse it whole.
+        reason = failure.reason if isinstance(failure, Refusal) else _TOO_DEEP
+        raise _argument_error(name, name, reason) from None
     return enc.hexdigest()
 
 

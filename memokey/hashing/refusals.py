@@ -5,7 +5,12 @@ from __future__ import annotations
 from memokey.errors import UnkeyableArgumentError
 from memokey.hashing.core import MAX_NESTING, Encoder, Refusal
 
-__all__ = ["argument_error", "encode_or_raise"]
+__all__ = ["TOO_DEEP", "argument_error", "encode_or_raise"]
+
+TOO_DEEP = (
+    f"it is nested too deeply to key (more than about {MAX_NESTING} levels, or the "
+    "call stack is already deep)"
+)
 
 
 def encode_or_raise(enc: Encoder, value: object, *, parameter: str | None, root: str) -> None:
@@ -14,14 +19,10 @@ def encode_or_raise(enc: Encoder, value: object, *, parameter: str | None, root:
         enc.encode(value)
     except Refusal as refusal:
         path = refusal.path(root)
-        raise argument_error(parameter, path, refusal.reason) from None
+        # Chained to what user or library code raised, if anything: its traceback helps.
+        raise argument_error(parameter, path, refusal.reason) from refusal.__cause__
     except RecursionError:
-        raise argument_error(
-            parameter,
-            root,
-            f"it is nested too deeply to key (more than about {MAX_NESTING} levels, or the "
-            "call stack is already deep)",
-        ) from None
+        raise argument_error(parameter, root, TOO_DEEP) from None
 
 
 def argument_error(parameter: str | None, path: str, reason: str) -> UnkeyableArgumentError:
