@@ -17,6 +17,10 @@ global binding it read, every walked function's ``__code__`` / ``__defaults__`` 
 ``__kwdefaults__``, and a re-digest of referenced mutable values such as dicts, lists or
 arrays, which can change in place). A failed check recomputes it.
 
+Defaults and closure values: a helper's are part of its content (by value). The memoized
+function's own defaults and plain closure values are not repeated here: every call binds
+its defaults into the argument digest, and `keys.call_digest` keys its closure cells.
+
 The value encoder is passed in (`ValueDigest`), so this module sits below `hashing`.
 """
 
