@@ -18,13 +18,14 @@ from typing import Any
 
 import xxhash
 
-from memokey.errors import ConfigurationError, UnkeyableArgumentError
+from memokey.errors import UnkeyableArgumentError
 from memokey.hashing import Encoder, Refusal
 from memokey.hashing.objects import encode_closure
 from memokey.hashing.refusals import TOO_DEEP as _TOO_DEEP
 from memokey.hashing.refusals import argument_error as _argument_error
 from memokey.hashing.refusals import encode_or_raise
 from memokey.identity import LOGIC_KEY_ATTR, function_id, logic_key_of
+from memokey.names import check_namespace
 
 __all__ = [
     "LOGIC_KEY_ATTR",
@@ -233,22 +234,6 @@ def _closure_error(func: types.FunctionType, refusal: Refusal) -> UnkeyableArgum
         parameter=None,
         path=path,
     )
-
-
-def check_namespace(namespace: str) -> str:
-    """`namespace` if it can be one path segment, else a `ConfigurationError`."""
-    if (
-        not isinstance(namespace, str)
-        or not namespace
-        or "/" in namespace
-        or namespace in (".", "..")
-        or namespace.strip() != namespace
-    ):
-        raise ConfigurationError(
-            f"namespace must be a non-empty name without '/' or surrounding spaces, "
-            f"got {namespace!r}; use e.g. 'default' or 'experiment-3'"
-        )
-    return namespace
 
 
 def memo_dir(

@@ -344,6 +344,7 @@ def execute(memo_uri: str, storage_options: Mapping[str, Any] | None = None) -> 
             extra=invocation.code,
             signer=signer,
             path=store.uri(RESULT),
+            round_trip=True,
         )
     except Exception as exc:
         failure: BaseException | None = exc

@@ -15,6 +15,7 @@ from typing import Any
 
 from memokey.errors import ConfigurationError
 from memokey.identity.naming import MAIN, main_has_file, module_name
+from memokey.names import check_logic_key
 
 __all__ = [
     "LOGIC_KEY_ATTR",
@@ -24,8 +25,7 @@ __all__ = [
     "round_trips",
 ]
 
-_LOGIC_KEY_LINE = re.compile(r"^\s*function-logic-key:\s*(\S+)\s*$", re.MULTILINE)
-_LOGIC_KEY_CHARS = re.compile(r"[A-Za-z0-9._+-]+")
+_LOGIC_KEY_LINE = re.compile(r"^\s*function-logic-key:(.*)$", re.MULTILINE)
 #: Attribute a decorator may set on its wrapper to carry an explicit ``logic_key=``.
 LOGIC_KEY_ATTR = "__memokey_logic_key__"
 
@@ -50,13 +50,8 @@ def logic_key_of(func: Callable[..., Any], explicit: str | None = None) -> str |
     if key is None:
         doc = getattr(func, "__doc__", None)
         match = _LOGIC_KEY_LINE.search(doc) if isinstance(doc, str) else None
-        key = match.group(1) if match else None
-    if key is not None and (not isinstance(key, str) or not _LOGIC_KEY_CHARS.fullmatch(key)):
-        raise ConfigurationError(
-            f"logic key {key!r} of {getattr(func, '__qualname__', func)!r} is not usable in a "
-            "storage path: use letters, digits and . _ + - only (for example 'v2')"
-        )
-    return key
+        key = match.group(1).strip() if match else None  # malformed: refused below
+    return None if key is None else check_logic_key(key, func)
 
 
 def _lookup(obj: object) -> object:
