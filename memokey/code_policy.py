@@ -1,7 +1,7 @@
 """The ``code=`` option: how a function's code fingerprint takes part in its key.
 
 - ``"key"``: the fingerprint is part of the function's storage directory
-  (``{function_id}[@{logic_key}]~{fingerprint}``): an edit re-keys, old entries stay, and
+  (``{function_id}[@{logic_key}]={fingerprint}``): an edit re-keys, old entries stay, and
   reverting the edit hits again.
 - ``"warn"``: the directory is keyed by the logic key only; the fingerprint and a manifest
   of its parts travel in the result header, and a hit made by different code logs ONE

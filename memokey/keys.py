@@ -243,13 +243,13 @@ def memo_dir(
     digest: str,
     code_version: str | None = None,
 ) -> str:
-    """``memokey-v2/{namespace}/{function_id}[@{logic_key}][~{code_version}]/{digest}``
-    (relative). ``~`` is in neither a logic key nor a Python name, so the parts never
-    run into each other."""
+    """``memokey-v2/{namespace}/{function_id}[@{logic_key}][={code_version}]/{digest}``
+    (relative). ``=`` is in neither a logic key nor a Python name, so the parts never
+    run into each other, and a shell takes the path unquoted."""
     check_namespace(namespace)
     suffix = f"@{logic_key}" if logic_key else ""
     if code_version:
-        suffix += f"~{code_version}"
+        suffix += f"={code_version}"
     return f"{SCHEME}/{namespace}/{function_id}{suffix}/{digest}"
 
 

@@ -43,7 +43,7 @@ def test_without_a_logic_key_the_default_is_key(modules: ModuleWriter, root: str
     module = _write(modules, root, "namespace='n'")
     key = module.train.key_for("A")
     assert key.code_version == memokey.code_fingerprint(module.train).digest
-    assert f"/{key.function_id}~{key.code_version}/" in key.uri
+    assert f"/{key.function_id}={key.code_version}/" in key.uri
 
 
 def test_with_a_logic_key_the_default_is_warn(modules: ModuleWriter, root: str) -> None:
@@ -67,7 +67,7 @@ def test_code_key_with_a_logic_key_puts_both_in_the_path(modules: ModuleWriter, 
     module = _write(modules, root, "logic_key='v1', code='key'")
     key = module.train.key_for("A")
     assert key.code_version is not None
-    assert f"/{key.function_id}@v1~{key.code_version}/" in key.uri
+    assert f"/{key.function_id}@v1={key.code_version}/" in key.uri
 
 
 def test_warn_mode_logs_exactly_one_warning_naming_the_changed_helper(

@@ -131,4 +131,4 @@ def test_the_same_lambda_source_gives_the_same_key_in_another_process(tmp_path: 
     first = _python([str(script)])
     env_seed = _python([str(script)])
     assert first == env_seed
-    assert "~" in first.rsplit("/", 2)[-2]
+    assert "=" in first.rsplit("/", 2)[-2]

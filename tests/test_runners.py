@@ -87,7 +87,7 @@ def test_result_is_published_under_the_documented_layout(root_url: str) -> None:
     runner(double, (4,), {})
     key = runner.key_for(double, (4,), {})
     assert key.code_version is not None  # no logic key: the code fingerprint keys it
-    assert key.path == f"memokey-v2/exp/{key.function_id}~{key.code_version}/{key.digest}"
+    assert key.path == f"memokey-v2/exp/{key.function_id}={key.code_version}/{key.digest}"
     assert key.uri.endswith(key.path)
     names = {e.path.rsplit("/", 1)[-1] for e in open_store(root_url).list(key.path)}
     assert names == {"result", "meta.json"}

@@ -85,7 +85,7 @@ def test_a_planted_result_with_a_valid_checksum_is_refused_unsigned_and_runs_not
     with pytest.raises(SignatureError, match="is not signed") as raised:
         f(1)
     assert raised.value.uri == key.uri + "/result"
-    # the entry, as `memokey ls` prints it (shell-quoted: the code version's "~" needs it)
+    # the entry, as `memokey ls` prints it (shell-quoted where needed)
     assert f"`memokey rm {shlex.quote(key.uri)}`" in str(raised.value)
     assert not marker.exists()
 
