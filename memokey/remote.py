@@ -182,8 +182,12 @@ class RemoteFailure:
 
     @classmethod
     def decode(cls, data: bytes, uri: str) -> RemoteFailure:
+        # Whatever the bytes (a planted record is only parsed, never trusted, without a
+        # key): JSON nested too deep, numbers too large and non-objects are "unreadable".
         try:
             raw = json.loads(data)
+            if not isinstance(raw, dict):
+                raise TypeError(f"it holds a JSON {type(raw).__name__}, not an object")
             pickled = raw.get("pickled")
             return cls(
                 type_name=str(raw["type"]),
@@ -194,9 +198,10 @@ class RemoteFailure:
                 at=float(raw.get("at", 0.0)),
                 pickled=None if pickled is None else base64.b64decode(pickled),
             )
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, ArithmeticError, RecursionError) as exc:
             raise RemoteError(
-                f"the error record at {uri} is unreadable ({exc}); delete it and run again.",
+                f"the error record at {uri} is unreadable ({type(exc).__name__}: {exc}); "
+                f"delete it with `memokey rm {uri}` and run again.",
                 uri=uri,
             ) from exc
 
