@@ -118,7 +118,9 @@ def _key_bytes(text: str) -> bytes:
                 "a signing key starting with 'hex:' must be hex digits after it; write the "
                 "key in hex or drop the prefix"
             ) from None
-    return text.encode()
+    # A variable holding bytes that are not UTF-8 reaches Python with surrogate escapes:
+    # such a key is those bytes, not an encoding error.
+    return text.encode("utf-8", "surrogateescape")
 
 
 def key_text(key: bytes) -> str:
@@ -127,7 +129,8 @@ def key_text(key: bytes) -> str:
         text = key.decode()
     except UnicodeDecodeError:
         text = ""
-    if text and text == text.strip() and "," not in text and not text.startswith("hex:"):
+    plain = text.isprintable() and text == text.strip()  # an environment value holds no NUL
+    if plain and text and "," not in text and not text.startswith("hex:"):
         return text
     return "hex:" + key.hex()
 
