@@ -53,7 +53,7 @@ from memokey.errors import (
 )
 from memokey.results import DEFAULT_SERIALIZER, Serializer, encode_result
 from memokey.roots import root
-from memokey.signing import Signer, env_signer, place_of, seal, unseal
+from memokey.signing import SIGNING_KEY_ENV, Signer, env_signer, place_of, seal, unseal
 from memokey.trust import ALLOW_PICKLE_ENV, OPEN, Trust, env_allows_pickle
 from memokey_backends import open_store
 from memokey_backends.protocol import Store
@@ -290,17 +290,28 @@ def _context(invocation: Invocation, storage_options: Mapping[str, Any]) -> Any:
     return ctx
 
 
-def execute(memo_uri: str, storage_options: Mapping[str, Any] | None = None) -> bool:
+def execute(
+    memo_uri: str, storage_options: Mapping[str, Any] | None = None, *, signed: bool = False
+) -> bool:
     """Run the invocation stored at `memo_uri` and publish its outcome: True when
     ``result`` is published (now or earlier), False when the function raised and ``error``
     is published. Raises `ShimError` when nothing could be published. What executor and
-    Dask shims send to their workers."""
+    Dask shims send to their workers. `signed`: the caller signed the invocation, so a
+    worker without a key refuses it (unverified, it could be anything a writer planted)."""
     options = dict(storage_options or {})
     try:
         signer = env_signer()
         trust = Trust(None, env_allows_pickle(), signer)
     except MemokeyError as exc:
         raise ShimError(f"cannot run {memo_uri}: {exc}", uri=memo_uri) from exc
+    if signed and signer is None:
+        raise ShimError(
+            f"did not run {memo_uri}: its caller signs what it stores, and this worker has "
+            "no signing key to verify the invocation with (it could have been replaced by "
+            f"anyone who can write to the store); set {SIGNING_KEY_ENV} in the workers' "
+            "environment to the caller's key",
+            uri=memo_uri,
+        )
     try:
         store = open_store(memo_uri, **options)
         if store.exists(RESULT):

@@ -17,6 +17,7 @@ import pytest
 import xxhash
 
 import memokey
+import memokey.shims
 from helpers.exploits import Exploit
 from memokey.errors import MemokeyError, RemoteError, ResultCorruptedError, ShimError
 from memokey.remote import INVOCATION, Invocation, encode_invocation
@@ -210,3 +211,31 @@ def test_a_signer_refuses_to_be_pickled_so_its_key_cannot_reach_the_store() -> N
         pickle.dumps(signer)
     with pytest.raises(MemokeyError):
         encode_invocation(Invocation(func=add, args=(signer,), kwargs={}))
+
+
+RAN: list[int] = []
+
+
+def recorded(x: int) -> int:
+    RAN.append(x)
+    return x
+
+
+@pytest.mark.slow
+def test_dask_workers_without_the_key_refuse_a_signed_callers_call(
+    file_root: Location, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    distributed = pytest.importorskip("distributed")
+    monkeypatch.delenv(SIGNING_KEY_ENV, raising=False)
+    url, _ = file_root
+    RAN.clear()
+    with (
+        distributed.LocalCluster(
+            n_workers=1, processes=False, dashboard_address=None, worker_dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        f = memokey.memoize(url, shim=memokey.shims.DaskShim(client), signing_key=KEY)(recorded)
+        with pytest.raises(ShimError, match=f"set {SIGNING_KEY_ENV} in the workers'"):
+            f(7)
+    assert RAN == []

@@ -56,6 +56,7 @@ def start_elsewhere(
         storage_options=storage_options,
         label=invocation.function_id,
         environment=environment,
+        signed=trust.signer is not None,
     )
 
 
