@@ -166,6 +166,12 @@ class Signer:
     def __hash__(self) -> int:
         return hash(self.key_ids)
 
+    def __reduce__(self) -> Any:  # a pickle is what memokey stores: never the key in it
+        raise ConfigurationError(
+            "a signing key is never pickled (a pickle may end up in the store, readable by "
+            f"anyone who can read it); give the far side its key through {SIGNING_KEY_ENV}"
+        )
+
     def trailer(self, signed: Sequence[Any], *, kind: str, place: str) -> bytes:
         """The 64-byte trailer signing the concatenation of the buffers in `signed`
         (never joined: a large payload is not copied) at `place` as `kind`."""
