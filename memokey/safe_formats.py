@@ -43,9 +43,11 @@ def numpy_dumps(value: Any) -> bytes:
 
 
 def numpy_loads(data: bytes) -> Any:
-    import numpy as np
+    """One ``.npy`` array; anything else (a pickle, an ``.npz`` archive, object arrays)
+    raises. `np.load` would return an archive object for ``.npz`` bytes."""
+    from numpy.lib import format as npy
 
-    return np.load(io.BytesIO(data), allow_pickle=False)
+    return npy.read_array(io.BytesIO(data), allow_pickle=False)
 
 
 def arrow_dumps(value: Any) -> bytes:

@@ -239,3 +239,20 @@ def test_dask_workers_without_the_key_refuse_a_signed_callers_call(
         with pytest.raises(ShimError, match=f"set {SIGNING_KEY_ENV} in the workers'"):
             f(7)
     assert RAN == []
+
+
+# -- formats that cannot run code ----------------------------------------------------------
+
+
+def test_a_planted_npz_archive_is_refused_not_returned_as_an_archive() -> None:
+    np = pytest.importorskip("numpy")
+    import io
+
+    out = io.BytesIO()
+    np.savez(out, a=np.arange(3))
+    name = "passthrough-npz"
+    memokey.register_serializer(name, lambda b: b, lambda b: b, clobber=True)
+    carrier = memokey.results.encode_result(out.getvalue(), name)
+    planted = carrier[:5] + bytes([5]) + b"numpy" + carrier[6 + len(name) :]
+    with pytest.raises(memokey.SerializationError, match="could not be deserialized"):
+        decode_result(planted, URI, allow_pickle=False)
