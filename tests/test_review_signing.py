@@ -119,7 +119,9 @@ def test_a_malformed_error_record_is_a_remote_error_not_a_raw_python_error(
     [b"\x00" * 31 + b"k", "a text key with a \x00 inside it"],
     ids=["binary", "text"],
 )
-def test_a_key_with_nul_bytes_survives_the_trip_through_a_child_environment(key: str | bytes) -> None:
+def test_a_key_with_nul_bytes_survives_the_trip_through_a_child_environment(
+    key: str | bytes,
+) -> None:
     (raw,) = parse_keys([key])
     text = key_text(raw)
     assert "\x00" not in text  # an environment variable cannot hold one

@@ -11,8 +11,9 @@ in two kinds, told apart by `Shim.runs_elsewhere`:
   ``python -m memokey run URI`` with ``MEMOKEY_STORAGE_OPTIONS`` set), which publishes
   ``result`` or ``error``. The future's value is ignored; the runner reads the outcome from
   the store (pass ``signed=job.signed`` to `execute`, so that a worker without the
-  signing key refuses a signed caller's call). The future fails only when the shim itself failed (could not start, the
-  process died without publishing): raise `ShimError` saying what to check.
+  signing key refuses a signed caller's call). The future fails only when the shim itself
+  failed (could not start, the process died without publishing): raise `ShimError`
+  saying what to check.
 
 To add a backend, subclass `Shim`, set ``runs_elsewhere = True`` and implement `start`.
 """
