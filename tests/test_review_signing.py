@@ -258,3 +258,55 @@ def test_a_planted_npz_archive_is_refused_not_returned_as_an_archive() -> None:
     planted = carrier[:5] + bytes([5]) + b"numpy" + carrier[6 + len(name) :]
     with pytest.raises(memokey.SerializationError, match="could not be deserialized"):
         decode_result(planted, URI, allow_pickle=False)
+
+
+def _result_named(name: bytes, payload: bytes) -> bytes:
+    return b"".join(
+        [
+            MAGIC,
+            bytes([FORMAT_VERSION, len(name)]),
+            name,
+            struct.pack(">I", 0),
+            struct.pack(">Q16s", len(payload), xxhash.xxh3_128_digest(payload)),
+            payload,
+        ]
+    )
+
+
+DECODE_IN_A_CHILD = """
+import sys
+import memokey
+from memokey.results import decode_result
+try:
+    table = decode_result(open(sys.argv[1], "rb").read(), sys.argv[2], allow_pickle=False)
+except memokey.SerializationError:
+    print("refused")
+else:
+    print("returned", table.to_pylist())
+"""
+
+
+def test_a_planted_arrow_stream_with_out_of_range_offsets_is_refused_not_read_out_of_bounds(
+    tmp_path: Path,
+) -> None:
+    pa = pytest.importorskip("pyarrow")
+    import subprocess
+    import sys
+
+    from memokey.safe_formats import arrow_dumps
+
+    stream = arrow_dumps(pa.table({"s": ["ab", "cd"]}))
+    offsets = struct.pack("<3i", 0, 2, 4)
+    assert stream.count(offsets) == 1
+    planted = tmp_path / "result"
+    planted.write_bytes(
+        _result_named(b"arrow", stream.replace(offsets, struct.pack("<3i", 0, 2, 1 << 30)))
+    )
+    child = subprocess.run(  # reading the planted table crashed the whole process
+        [sys.executable, "-c", DECODE_IN_A_CHILD, str(planted), URI],
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (child.returncode, child.stdout.strip()) == (0, "refused"), child.stderr[-2000:]
