@@ -310,3 +310,16 @@ def test_a_planted_arrow_stream_with_out_of_range_offsets_is_refused_not_read_ou
         timeout=60,
     )
     assert (child.returncode, child.stdout.strip()) == (0, "refused"), child.stderr[-2000:]
+
+
+def test_memokey_show_of_a_planted_deeply_nested_meta_json_says_it_is_not_valid(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from memokey.cli import main
+
+    f = memokey.memoize(str(tmp_path))(add)
+    f(1)
+    meta = Path(f.key_for(1).uri.removeprefix("file://")) / "meta.json"
+    meta.write_bytes(b'{"a":' * 100_000 + b"1" + b"}" * 100_000)
+    assert main(["show", f.key_for(1).uri]) == 1
+    assert "meta.json is not valid" in capsys.readouterr().err
