@@ -323,3 +323,29 @@ def test_memokey_show_of_a_planted_deeply_nested_meta_json_says_it_is_not_valid(
     meta.write_bytes(b'{"a":' * 100_000 + b"1" + b"}" * 100_000)
     assert main(["show", f.key_for(1).uri]) == 1
     assert "meta.json is not valid" in capsys.readouterr().err
+
+
+# -- a shared disk: what sits where a result should be -------------------------------------
+
+
+@pytest.mark.timeout(60)
+def test_a_fifo_planted_as_a_result_on_a_shared_disk_is_refused_not_waited_on(
+    tmp_path: Path,
+) -> None:
+    f = memokey.memoize(str(tmp_path), signing_key=KEY)(add)
+    result = Path(f.key_for(1).uri.removeprefix("file://")) / "result"
+    result.parent.mkdir(parents=True)
+    os.mkfifo(result)  # reading it blocks until someone writes: forever
+    with pytest.raises(memokey.MemokeyError, match="not a regular file"):
+        f(1)
+
+
+def test_a_symlink_planted_as_a_result_is_refused_not_followed(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"  # e.g. /dev/zero: reading it never ends
+    elsewhere.write_bytes(memokey.results.encode_result(666))
+    f = memokey.memoize(str(tmp_path / "root"))(add)
+    result = Path(f.key_for(1).uri.removeprefix("file://")) / "result"
+    result.parent.mkdir(parents=True)
+    result.symlink_to(elsewhere)
+    with pytest.raises(memokey.MemokeyError, match="not a regular file"):
+        f(1)
