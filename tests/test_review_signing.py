@@ -349,3 +349,15 @@ def test_a_symlink_planted_as_a_result_is_refused_not_followed(tmp_path: Path) -
     result.symlink_to(elsewhere)
     with pytest.raises(memokey.MemokeyError, match="not a regular file"):
         f(1)
+
+
+@pytest.mark.timeout(60)
+def test_a_fifo_planted_as_a_lease_on_a_shared_disk_is_refused_not_waited_on(
+    tmp_path: Path,
+) -> None:
+    f = memokey.memoize(str(tmp_path), signing_key=KEY)(add)
+    memo = Path(f.key_for(1).uri.removeprefix("file://"))
+    memo.mkdir(parents=True)
+    os.mkfifo(memo / "lease")
+    with pytest.raises(memokey.MemokeyError, match="not a regular file"):
+        f(1)
