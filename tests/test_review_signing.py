@@ -361,3 +361,22 @@ def test_a_fifo_planted_as_a_lease_on_a_shared_disk_is_refused_not_waited_on(
     os.mkfifo(memo / "lease")
     with pytest.raises(memokey.MemokeyError, match="not a regular file"):
         f(1)
+
+
+@pytest.mark.parametrize(
+    "planted",
+    [
+        DEEP,
+        b'{"owner":"o","host":"h","pid":1e400,"acquired_at":0,"heartbeat":0,'
+        b'"expires_at":0,"lease_seconds":1}',
+    ],
+    ids=["deeply nested", "infinite pid"],
+)
+def test_a_malformed_planted_lease_is_treated_as_stale_not_a_raw_python_error(
+    planted: bytes, tmp_path: Path
+) -> None:
+    f = memokey.memoize(str(tmp_path), signing_key=KEY)(add)
+    memo = Path(f.key_for(1).uri.removeprefix("file://"))
+    memo.mkdir(parents=True)
+    (memo / "lease").write_bytes(planted)
+    assert f(1) == 1
