@@ -136,7 +136,8 @@ class LeaseRecord:
                 lease_seconds=float(raw["lease_seconds"]),
                 format=int(raw.get("format", _FORMAT)),
             )
-        except (ValueError, KeyError, TypeError):
+        # Anything a writer could plant: too deep for json, numbers too large for int().
+        except (ValueError, KeyError, TypeError, AttributeError, ArithmeticError, RecursionError):
             return None
 
 
