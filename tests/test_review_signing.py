@@ -380,3 +380,27 @@ def test_a_malformed_planted_lease_is_treated_as_stale_not_a_raw_python_error(
     memo.mkdir(parents=True)
     (memo / "lease").write_bytes(planted)
     assert f(1) == 1
+
+
+# -- what a subprocess child does with the caller's explicit key ---------------------------
+
+
+@memokey.memoize  # no key of its own: unsigned, in the caller as in any child
+def inner_doubled(x: int) -> int:
+    return 2 * x
+
+
+@memokey.memoize(shim=subprocess_shim, signing_key=KEY)
+def outer_plus_one(x: int) -> int:
+    return inner_doubled(x) + 1
+
+
+@pytest.mark.slow
+def test_an_explicit_key_signs_only_the_remote_call_not_the_childs_other_memoized_calls(
+    file_root: Location, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(SIGNING_KEY_ENV, raising=False)
+    url, _ = file_root
+    with memokey.root(url):
+        assert inner_doubled(20) == 40  # stored unsigned, as this function always does
+        assert outer_plus_one(20) == 41  # locally it would read that; so must the child
