@@ -53,7 +53,7 @@ from memokey.errors import (
 )
 from memokey.results import DEFAULT_SERIALIZER, Serializer, encode_result
 from memokey.roots import root
-from memokey.signing import SIGNING_KEY_ENV, Signer, env_signer, place_of, seal, unseal
+from memokey.signing import SIGNING_KEY_ENV, Signer, place_of, run_signer, seal, unseal
 from memokey.trust import ALLOW_PICKLE_ENV, OPEN, Trust, env_allows_pickle
 from memokey_backends import open_store
 from memokey_backends.protocol import Store
@@ -300,7 +300,7 @@ def execute(
     worker without a key refuses it (unverified, it could be anything a writer planted)."""
     options = dict(storage_options or {})
     try:
-        signer = env_signer()
+        signer = run_signer()
         trust = Trust(None, env_allows_pickle(), signer)
     except MemokeyError as exc:
         raise ShimError(f"cannot run {memo_uri}: {exc}", uri=memo_uri) from exc

@@ -43,6 +43,7 @@ from memokey.keys import memo_dir
 
 __all__ = [
     "MIN_KEY_BYTES",
+    "RUN_KEY_ENV",
     "SIGNING_KEY_ENV",
     "TRAILER_SIZE",
     "KeySpec",
@@ -51,11 +52,16 @@ __all__ = [
     "env_value",
     "parse_keys",
     "place_of",
+    "run_signer",
     "seal",
     "unseal",
 ]
 
 SIGNING_KEY_ENV = "MEMOKEY_SIGNING_KEY"
+RUN_KEY_ENV = "MEMOKEY_RUN_SIGNING_KEY"
+"""The caller's key for ONE remote run (`memokey run` in a subprocess shim's child): it
+verifies the invocation and signs its outcome, and is removed from the environment when
+read, so the function's other memoized calls and the processes it starts do not get it."""
 MIN_KEY_BYTES = 16
 MARK = b"MKS\x01"
 TRAILER = struct.Struct(">4sB3s8s16s32s")
@@ -306,6 +312,15 @@ _env_keys: dict[str, Any] = {}
 def _env_key(name: str) -> Any:
     _env_keys[name] = key = _ENV_KEY(name)
     return key
+
+
+def run_signer() -> Signer | None:
+    """The signer for a remote run: the caller's key handed over in `RUN_KEY_ENV` (taken
+    out of the environment), else the process's own (`env_signer`)."""
+    raw = os.environ.pop(RUN_KEY_ENV, None)
+    if raw:
+        return Signer(parse_keys(raw, source=RUN_KEY_ENV))
+    return env_signer()
 
 
 _env_cache: tuple[str | None, Signer | None] = (None, None)

@@ -22,7 +22,7 @@ from memokey.remote import INVOCATION, Invocation, encode_invocation, execute
 from memokey.results import read_header
 from memokey.shims import ExecutorShim, subprocess_shim
 from memokey.shims.base import Job
-from memokey.signing import SEAL_PREFIX, SIGNING_KEY_ENV, Signer, parse_keys
+from memokey.signing import RUN_KEY_ENV, SEAL_PREFIX, SIGNING_KEY_ENV, Signer, parse_keys
 from memokey_backends import open_store
 
 KEY = "correct horse battery staple 42"
@@ -190,7 +190,7 @@ def test_a_stored_invocation_is_sealed_when_a_key_is_configured(
         def start(self, job: Any) -> Any:
             data = open_store(job.memo_uri).read(INVOCATION)
             seen.append(b"" if data is None else data)
-            assert job.environment[SIGNING_KEY_ENV] == KEY
+            assert job.environment[RUN_KEY_ENV] == KEY
             return _done()
 
     f = memokey.memoize(url, shim=Recorder(), signing_key=KEY)(add)
