@@ -18,8 +18,10 @@ gets them as an argument (`execute`) or, for the command line, as JSON in the
 
 Signing: with a key configured, ``invocation`` and ``error`` are sealed (`memokey.signing`)
 and checked before they are parsed or unpickled. The far side takes its key from
-``MEMOKEY_SIGNING_KEY`` (a subprocess shim passes the caller's key there; Dask and
-executor workers need it in their own environment) and signs what it publishes with it.
+``MEMOKEY_RUN_SIGNING_KEY`` (where a subprocess shim passes the caller's key for that one
+run) or ``MEMOKEY_SIGNING_KEY`` (Dask and executor workers need it in their own
+environment; without it they refuse a signed caller's call) and signs what it publishes
+with it.
 With ``MEMOKEY_ALLOW_PICKLE=0`` the far side runs nothing: an invocation is a pickle.
 """
 
