@@ -158,7 +158,7 @@ class Signer:
 
     def __init__(self, keys: Sequence[bytes]) -> None:
         if not keys:
-            raise ConfigurationError("a Signer needs at least one key")
+            raise ConfigurationError("a Signer needs at least one key; pass signing_key=KEY")
         self._keys = tuple(keys)
         self.key_ids = tuple(_key_id(k) for k in self._keys)
         self._by_id = dict(zip(self.key_ids, self._keys, strict=True))
