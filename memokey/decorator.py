@@ -60,7 +60,10 @@ def _refuse(func: Callable[..., Any]) -> None:
             "function that returns a list (or other value) instead"
         )
     if not callable(func):
-        raise ConfigurationError(f"memoize needs a function, got {func!r}")
+        raise ConfigurationError(
+            f"memoize needs a function, got {func!r}; decorate a def or pass a callable: "
+            "memokey.memoize(f) or @memokey.memoize(root)"
+        )
 
 
 def _wrap(runner: Runner, func: Callable[P, R]) -> MemoizedFunction[P, R]:
@@ -112,7 +115,8 @@ def use_runner(runner: Runner) -> Callable[[Callable[P, R]], MemoizedFunction[P,
     """
     if not isinstance(runner, Runner):
         raise ConfigurationError(
-            f"use_runner needs a MemoizingRunner or KeyedLocalRunner, got {runner!r}"
+            f"use_runner needs a MemoizingRunner or KeyedLocalRunner, got {runner!r}; write "
+            "e.g. @memokey.use_runner(memokey.KeyedLocalRunner(root, keyfunc=nil_args('conn')))"
         )
 
     def decorate(func: Callable[P, R]) -> MemoizedFunction[P, R]:
@@ -170,7 +174,10 @@ def memoize(
     if callable(func_or_root) and not isinstance(func_or_root, (str, os.PathLike)):
         return _wrap(MemoizingRunner(), func_or_root)
     if func_or_root is not None and root is not None:
-        raise ConfigurationError("pass the root once: positionally or as root=, not both")
+        raise ConfigurationError(
+            "the root was passed twice; write it once: memoize('s3://b/memo') or "
+            "memoize(root='s3://b/memo')"
+        )
     runner = MemoizingRunner(
         func_or_root if func_or_root is not None else root,
         namespace=namespace,
