@@ -46,6 +46,7 @@ from typing import Any
 
 import cloudpickle
 
+from memokey._fixes import rm_command
 from memokey.errors import (
     MemokeyError,
     RemoteError,
@@ -203,7 +204,7 @@ class RemoteFailure:
         except (ValueError, KeyError, TypeError, ArithmeticError, RecursionError) as exc:
             raise RemoteError(
                 f"the error record at {uri} is unreadable ({type(exc).__name__}: {exc}); "
-                f"delete it with `memokey rm {uri}` and run again.",
+                f"delete it with `{rm_command(uri)}` and run again.",
                 uri=uri,
             ) from exc
 
