@@ -12,28 +12,34 @@ already write anywhere the root's owner can.)
 from __future__ import annotations
 
 import os
-from urllib.parse import unquote, urlsplit
 
 from memokey._terminal import printable
 from memokey.errors import StorePermissionError
+from memokey_backends.protocol import Store
 
 __all__ = ["check_inside_root", "local_directory"]
 
 
-def local_directory(url: str) -> str | None:
-    """The OS directory of a ``file://`` root URL (or a plain path), else None."""
-    parts = urlsplit(url)
-    if parts.scheme == "file" and parts.netloc in ("", "localhost"):
-        return unquote(parts.path)
-    if not parts.scheme:
-        return url
+def local_directory(store: Store) -> str | None:
+    """The OS directory of `store`'s root if it lies on the local filesystem, else None.
+
+    Asked of the opened store, not parsed from its URL: ``local://``, ``file://name``
+    (relative to the working directory) and chained URLs (``simplecache::file://``,
+    ``dir::file://``) all reach the local disk too.
+    """
+    from fsspec.implementations.local import LocalFileSystem
+
+    fs = getattr(store, "fs", None)
+    root = getattr(store, "root", None)
+    if isinstance(fs, LocalFileSystem) and isinstance(root, str):
+        return root or os.sep
     return None
 
 
-def check_inside_root(root_url: str, path: str) -> None:
-    """Raise `StorePermissionError` if deleting `path` (relative to the root) could touch
-    anything outside the root."""
-    base = local_directory(root_url)
+def check_inside_root(store: Store, path: str) -> None:
+    """Raise `StorePermissionError` if deleting `path` (relative to the root of `store`)
+    could touch anything outside the root."""
+    base = local_directory(store)
     if base is None:
         return
     current = base
