@@ -99,3 +99,43 @@ def test_rm_follows_no_symlink_out_of_a_root_given_relative_to_the_working_direc
     assert main(["rm", f"file://{root.name}/memokey-v2/default/m--f/{DIGEST}"]) == 1
     assert main(["rm", f"{root.name}/memokey-v2/default/m--f/{DIGEST}"]) == 1
     assert (outside / DIGEST / "result").read_bytes() == b"keep me"
+
+
+# -- settings ---------------------------------------------------------------------------------
+
+
+def _decorate(**settings: object) -> object:
+    import memokey
+
+    def f(x: int) -> int:
+        return x
+
+    return memokey.memoize("memory://review", **settings)(f)  # type: ignore[call-overload]
+
+
+@pytest.mark.parametrize(
+    "seconds", [10**400, -(10**400), 2**1024], ids=["1e400", "-1e400", "2^1024"]
+)
+def test_a_lease_too_large_for_a_float_is_a_configuration_error(seconds: int) -> None:
+    from memokey.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="lease_seconds=60"):
+        _decorate(lease_seconds=seconds)
+
+
+def test_numpy_and_fraction_lease_seconds_are_numbers_of_seconds() -> None:
+    from fractions import Fraction
+
+    np = pytest.importorskip("numpy")
+    for seconds in (np.int64(30), np.float32(30), Fraction(30)):
+        runner = _decorate(lease_seconds=seconds).runner  # type: ignore[attr-defined]
+        assert runner.lease_seconds == 30.0
+        assert type(runner.lease_seconds) is float
+
+
+def test_a_numpy_bool_is_not_a_number_of_seconds() -> None:
+    from memokey.errors import ConfigurationError
+
+    np = pytest.importorskip("numpy")
+    with pytest.raises(ConfigurationError, match="lease_seconds"):
+        _decorate(lease_seconds=np.bool_(True))
