@@ -5,6 +5,7 @@ Each test is a problem the review found on main (it failed there) and now pins t
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -139,3 +140,77 @@ def test_a_numpy_bool_is_not_a_number_of_seconds() -> None:
     np = pytest.importorskip("numpy")
     with pytest.raises(ConfigurationError, match="lease_seconds"):
         _decorate(lease_seconds=np.bool_(True))
+
+
+# -- crash recovery: a holder this caller cannot see is not a dead holder ----------------------
+
+_HOLDERS = Path(__file__).resolve().parents[1] / "memokey" / "_holders.py"
+_CHECK = """
+import importlib.util, sys
+spec = importlib.util.spec_from_file_location("holders", sys.argv[1])
+holders = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(holders)
+host, machine, pid, started = sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+print(holders.holder_is_gone(host, machine, pid, started))
+"""
+
+
+def _as_nobody_with_hidden_processes(argv: list[str]) -> list[str]:
+    """`argv` run as user nobody in a mount namespace whose /proc hides other users'
+    processes (``hidepid=2``, a common hardening of shared machines)."""
+    import shlex
+    import shutil
+
+    if os.geteuid() != 0 or not shutil.which("unshare") or not shutil.which("setpriv"):
+        pytest.skip("needs root, unshare and setpriv to mount a hidepid=2 /proc")
+    inner = " ".join(shlex.quote(a) for a in argv)
+    script = (
+        "mount -t proc -o hidepid=2 proc /proc && exec setpriv --reuid=65534 "
+        f"--regid=65534 --clear-groups {inner}"
+    )
+    return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script]
+
+
+def test_a_live_holder_of_another_user_hidden_by_hidepid_is_not_taken_for_dead() -> None:
+    import shutil
+    import subprocess
+
+    from memokey._holders import this_process
+
+    me = this_process()
+    python = shutil.which("python3", path="/usr/bin:/bin")
+    if me.machine is None or me.started is None or python is None:
+        pytest.skip("needs Linux /proc and a system python3 that user nobody can run")
+    argv = [python, "-c", _CHECK, str(_HOLDERS), me.host, me.machine, str(me.pid)]
+    done = subprocess.run(
+        _as_nobody_with_hidden_processes([*argv, str(me.started)]),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0 and "mount" in done.stderr:
+        pytest.skip(f"cannot mount a hidepid=2 /proc here: {done.stderr.strip()}")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"  # this process is alive: its lease stays
+
+
+def test_a_process_whose_proc_belongs_to_another_pid_namespace_claims_no_machine() -> None:
+    """In ``unshare --pid`` without a fresh /proc, /proc/<our pid> is some other process:
+    its start time must not be recorded as ours, nor its liveness taken for a holder's."""
+    import shutil
+    import subprocess
+    import sys
+
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        pytest.skip("needs root and unshare to make a pid namespace")
+    code = _CHECK.split("host, machine")[0] + "print(holders.this_process().machine)\n"
+    done = subprocess.run(
+        ["unshare", "--pid", "--fork", sys.executable, "-c", code, str(_HOLDERS)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0 and "unshare" in done.stderr:
+        pytest.skip(f"cannot make a pid namespace here: {done.stderr.strip()}")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "None"
