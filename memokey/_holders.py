@@ -8,7 +8,8 @@ after the holder died is recognised as someone else.
 
 `holder_is_gone` answers True only when it is sure: same host, same machine token, and the
 pid does not exist (asked of the kernel: ``hidepid`` may hide a live process from
-``/proc``), is a zombie, or belongs to a process that started at another time.
+``/proc``), is a zombie (all of it: a main thread that ended while others run is
+not), or belongs to a process that started at another time.
 Anything it cannot see (another machine, another pid namespace, no ``/proc``) is "not
 gone", and the caller falls back to waiting for the lease to expire.
 """
@@ -108,4 +109,15 @@ def holder_is_gone(host: str, machine: str | None, pid: int, started: int | None
     if stat is None:
         return not _exists(pid)
     state, start = stat
-    return state in ("Z", "X") or start != started
+    if start != started:
+        return True
+    return state in ("Z", "X") and not _other_threads_run(pid)
+
+
+def _other_threads_run(pid: int) -> bool:
+    """Whether threads of `pid` other than its main one still run: a process whose main
+    thread ended shows state Z while the rest of it (perhaps the computing thread) runs."""
+    try:
+        return len(os.listdir(f"/proc/{pid}/task")) > 1
+    except OSError:
+        return False

@@ -214,3 +214,36 @@ def test_a_process_whose_proc_belongs_to_another_pid_namespace_claims_no_machine
         pytest.skip(f"cannot make a pid namespace here: {done.stderr.strip()}")
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "None"
+
+
+_LEADER_EXITS = """
+import ctypes, sys, threading
+threading.Thread(target=sys.stdin.read).start()  # the computing thread, alive until told
+ctypes.CDLL(None).pthread_exit(None)  # the main thread ends: /proc shows the process as Z
+"""
+
+
+def test_a_holder_whose_main_thread_ended_but_whose_other_threads_run_is_alive() -> None:
+    """A process whose main thread ended (an embedding host, a C extension) shows state Z
+    in /proc/<pid>/stat while its other threads, the computing one among them, still run."""
+    import subprocess
+    import sys
+    import time
+
+    from memokey._holders import _stat, holder_is_gone, this_process
+
+    me = this_process()
+    if me.machine is None:
+        pytest.skip("needs Linux /proc")
+    holder = subprocess.Popen([sys.executable, "-c", _LEADER_EXITS], stdin=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while (stat := _stat(holder.pid)) is None or stat[0] != "Z":
+            assert time.monotonic() < deadline, stat
+            time.sleep(0.02)
+        assert not holder_is_gone(me.host, me.machine, holder.pid, stat[1])
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.close()
+        holder.wait(timeout=30)
+    assert holder_is_gone(me.host, me.machine, holder.pid, stat[1])
