@@ -247,3 +247,39 @@ def test_a_holder_whose_main_thread_ended_but_whose_other_threads_run_is_alive()
         holder.stdin.close()
         holder.wait(timeout=30)
     assert holder_is_gone(me.host, me.machine, holder.pid, stat[1])
+
+
+def test_the_waiting_log_line_escapes_a_hostile_holder_host_name(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The lease is written by whoever can write the store; its host name reaches the
+    user's terminal through the one WARNING line a waiting caller logs."""
+    import logging
+    from dataclasses import replace
+
+    from memokey import leases
+    from memokey.errors import LeaseError
+    from memokey_backends import open_store
+
+    store = open_store("memory://review-hostile-lease")
+    memo = f"memokey-v2/default/m--f/{DIGEST}"
+    evil = replace(leases.LeaseRecord.fresh(600.0), host="box\x1b]0;pwned\x07\x1b[2J\u202e")
+    store.write(f"{memo}/lease", evil.encode())
+    monkeypatch.setattr(leases, "REPORT_AFTER", 0.0)
+    with caplog.at_level(logging.WARNING, logger="memokey.leases"), pytest.raises(LeaseError):
+        leases.acquire_or_wait(store, memo, done=lambda: False, timeout=0.2)
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "box" in logged
+    assert not {"\x1b", "\x07", "\u202e"} & set(logged)
+
+
+def test_memokey_run_escapes_its_error_line(capsys: pytest.CaptureFixture[str]) -> None:
+    """`memokey run` prints its failure like every other subcommand: nothing in it (the
+    URI, or what the store answered) can drive the terminal."""
+    from memokey.cli import main as cli_main
+
+    uri = f"memory://review-run/memokey-v2/default/m--\x1b]0;pwned\x07\x1b[2J\u202e/{DIGEST}"
+    assert cli_main(["run", uri]) != 0
+    err = capsys.readouterr().err
+    assert "no invocation" in err
+    assert not {"\x1b", "\x07", "\u202e"} & set(err)
