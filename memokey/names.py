@@ -2,10 +2,11 @@
 
 A namespace is a whole path segment and a logic key the tail of one
 (``{module}--{qualname}@{logic_key}``), on every backend. Characters that mean something to
-a URL (``?versionId=`` is an S3/Azure query, ``#`` a fragment), a NUL byte, ``..`` or a
-trailing dot (Windows drops it) would corrupt reads, loop on some servers or point outside
-the entry. So both are checked once, when a function is decorated or a runner created,
-against one small alphabet that is safe everywhere: letters, digits and ``. _ + -``.
+a URL (``?versionId=`` is an S3/Azure query, ``#`` a fragment), a NUL byte, ``..``, a
+trailing dot (Windows drops it) or, for a namespace, a Windows device name (``NUL``,
+``CON``) would corrupt reads, loop on some servers or point outside the entry. So both
+are checked once, when a function is decorated or a runner created, against one small
+alphabet that is safe everywhere: letters, digits and ``. _ + -``.
 """
 
 from __future__ import annotations
@@ -49,9 +50,19 @@ def _problem(value: object) -> str | None:
     return None
 
 
+#: Names Windows gives to devices, whatever follows a dot (``NUL.txt`` is NUL too): as a
+#: whole path segment on a Windows local root, writes would go to the device.
+_WINDOWS_DEVICES = re.compile(r"(CON|PRN|AUX|NUL|COM[0-9]|LPT[0-9])(\..*)?", re.IGNORECASE)
+
+
 def check_namespace(namespace: Any) -> str:
     """`namespace` if it is a safe storage name, else a `ConfigurationError` saying why."""
     problem = _problem(namespace)
+    if problem is None and _WINDOWS_DEVICES.fullmatch(namespace):
+        raise ConfigurationError(
+            f"namespace {namespace!r} cannot be used in a storage path: Windows has it "
+            f"reserved for a device. Use another name, e.g. namespace={namespace + '-data'!r}"
+        )
     if problem is not None:
         raise ConfigurationError(
             f"namespace {namespace!r} cannot be used in a storage path: {problem}. Use 1-"

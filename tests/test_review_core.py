@@ -283,3 +283,23 @@ def test_memokey_run_escapes_its_error_line(capsys: pytest.CaptureFixture[str]) 
     err = capsys.readouterr().err
     assert "no invocation" in err
     assert not {"\x1b", "\x07", "\u202e"} & set(err)
+
+
+# -- names ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["CON", "nul", "Aux", "prn.v2", "COM1", "lpt9.x", "com0"])
+def test_a_name_windows_reserves_for_a_device_is_refused_with_a_usable_one(name: str) -> None:
+    """On a Windows local root a directory named NUL or CON is a device: writes would
+    vanish or fail. Namespaces are the same on every backend, so refused everywhere."""
+    from memokey.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="reserved") as info:
+        _decorate(namespace=name)
+    assert "namespace=" in str(info.value)
+    _decorate(logic_key=name)  # the tail of a segment (`m--f@CON`), not a whole one
+
+
+@pytest.mark.parametrize("name", ["CONFIG", "nullable", "com10", "aux-data", "console"])
+def test_names_that_merely_start_like_a_windows_device_are_fine(name: str) -> None:
+    assert _decorate(namespace=name, logic_key=name).runner.namespace == name  # type: ignore[attr-defined]
