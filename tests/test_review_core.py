@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -303,3 +304,139 @@ def test_a_name_windows_reserves_for_a_device_is_refused_with_a_usable_one(name:
 @pytest.mark.parametrize("name", ["CONFIG", "nullable", "com10", "aux-data", "console"])
 def test_names_that_merely_start_like_a_windows_device_are_fine(name: str) -> None:
     assert _decorate(namespace=name, logic_key=name).runner.namespace == name  # type: ignore[attr-defined]
+
+
+# -- crash recovery with real processes ---------------------------------------------------------
+
+_SLOW = """
+import os, time
+import memokey
+
+MARKS = {marks!r}
+
+@memokey.memoize(lease_seconds=60)
+def slow(x):
+    open(os.path.join(MARKS, f"ran-{{os.getpid()}}"), "w").close()
+    while os.path.exists(os.path.join(MARKS, "hang")):
+        time.sleep(0.05)
+    return x * 2
+"""
+
+_CALL = """
+import importlib, json, sys
+import memokey
+mod = importlib.import_module(sys.argv[1])
+with memokey.root(sys.argv[2], **json.loads(sys.argv[3])):
+    print(json.dumps(mod.slow(21)))
+"""
+
+
+@pytest.fixture(params=["file", "s3", "gcs", "azure"])
+def proc_root(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
+    from helpers.remote import root_on
+
+    yield from root_on(request.param, request, tmp_path)
+
+
+def _start_caller(code: Path, module: str, root: Any) -> Any:
+    import json
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(code), *sys.path])}
+    argv = [sys.executable, "-c", _CALL, module, root.url, json.dumps(root.options)]
+    return subprocess.Popen(
+        argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def _holder_computing(tmp_path: Path, root: Any) -> tuple[Any, Path, Path, str]:
+    """A real caller of `slow` that has the lease and hangs inside the call."""
+    import time
+
+    from helpers.core import write_module
+
+    marks, code = tmp_path / "marks", tmp_path / "code"
+    marks.mkdir()
+    code.mkdir()
+    module = write_module(code, _SLOW.format(marks=str(marks)))
+    (marks / "hang").touch()
+    holder = _start_caller(code, module, root)
+    deadline = time.monotonic() + 60
+    while not list(marks.glob("ran-*")):
+        assert holder.poll() is None, holder.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    return holder, marks, code, module
+
+
+@pytest.mark.slow
+def test_waiters_racing_to_take_over_a_killed_holders_lease_compute_once(
+    proc_root: Any, tmp_path: Path
+) -> None:
+    import json
+    import signal
+    import time
+
+    holder, marks, code, module = _holder_computing(tmp_path, proc_root)
+    waiters = [_start_caller(code, module, proc_root) for _ in range(4)]
+    time.sleep(1.5)  # all of them polling the live holder's lease
+    os.kill(holder.pid, signal.SIGKILL)
+    holder.wait()
+    (marks / "hang").unlink()
+    for waiter in waiters:
+        out, err = waiter.communicate(timeout=120)
+        assert waiter.returncode == 0, err
+        assert json.loads(out) == 42
+    ran = sorted(p.name for p in marks.glob("ran-*"))
+    assert len(ran) == 2, ran  # the killed holder and exactly one of the four waiters
+
+
+@pytest.mark.slow
+def test_a_stopped_holder_is_alive_and_keeps_its_lease(tmp_path: Path) -> None:
+    """SIGSTOP (a debugger, ^Z, a cgroup freeze) is not death: the next caller waits."""
+    import signal
+    import time
+
+    from helpers.remote import Root
+
+    root = Root(f"file://{tmp_path}/root")
+    holder, marks, code, module = _holder_computing(tmp_path, root)
+    os.kill(holder.pid, signal.SIGSTOP)
+    try:
+        waiter = _start_caller(code, module, root)
+        time.sleep(3.0)  # several polls, each of which sees the stopped holder's lease
+        assert waiter.poll() is None
+        assert len(list(marks.glob("ran-*"))) == 1  # the waiter has not taken over
+        waiter.kill()
+        waiter.wait()
+    finally:
+        os.kill(holder.pid, signal.SIGCONT)
+        (marks / "hang").unlink()
+        holder.communicate(timeout=60)
+    assert holder.returncode == 0
+
+
+def test_an_async_caller_takes_over_the_lease_of_a_holder_that_ended(tmp_path: Path) -> None:
+    import asyncio
+    import subprocess
+    import sys
+    from dataclasses import replace
+
+    import memokey
+    from memokey.leases import LeaseRecord
+
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    ended.wait()
+    if LeaseRecord.fresh(1.0).machine is None:
+        pytest.skip("needs Linux /proc")
+
+    @memokey.memoize(f"file://{tmp_path}", lease_seconds=600)
+    async def double(x: int) -> int:
+        return 2 * x
+
+    key = double.key_for(21)
+    dead = replace(LeaseRecord.fresh(600.0), pid=ended.pid)  # expires in 10 minutes
+    (tmp_path / key.path).mkdir(parents=True)
+    (tmp_path / key.path / "lease").write_bytes(dead.encode())
+    assert asyncio.run(asyncio.wait_for(double(21), timeout=120)) == 42
