@@ -16,9 +16,18 @@ from typing import Any
 
 from memokey.errors import ConfigurationError
 
-__all__ = ["MAX_NAME_LENGTH", "check_logic_key", "check_namespace", "safe_example"]
+__all__ = [
+    "MAX_NAME_LENGTH",
+    "MAX_SEGMENT_BYTES",
+    "check_function_segment",
+    "check_logic_key",
+    "check_namespace",
+    "safe_example",
+]
 
 MAX_NAME_LENGTH = 100
+#: The longest directory name local file systems take (ext4, APFS, NTFS: 255).
+MAX_SEGMENT_BYTES = 255
 _ALLOWED = re.compile(r"[A-Za-z0-9._+-]+")
 _UNSAFE_RUN = re.compile(r"[^A-Za-z0-9._+-]+")
 
@@ -88,3 +97,18 @@ def check_logic_key(logic_key: Any, owner: object = None) -> str:
             f"'function-logic-key: {safe_example(logic_key, 'v2')}'"
         )
     return str(logic_key)
+
+
+def check_function_segment(owner: object, function_id: str, logic_key: str | None) -> None:
+    """Refuse a function whose directory name ``{function_id}[@{logic_key}]`` is longer
+    than file systems allow (UTF-8 bytes): on a local root every call would fail."""
+    segment = function_id if logic_key is None else f"{function_id}@{logic_key}"
+    size = len(segment.encode("utf-8", "surrogatepass"))
+    if size > MAX_SEGMENT_BYTES:
+        name = getattr(owner, "__qualname__", owner)
+        raise ConfigurationError(
+            f"{name!r} cannot be memoized: its storage directory name {segment[:40]!r}... is "
+            f"{size} bytes of UTF-8, more than the {MAX_SEGMENT_BYTES} that file systems "
+            "allow. Give the function (or its module) a shorter name, or memoize a "
+            "module-level function that calls it"
+        )

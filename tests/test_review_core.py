@@ -440,3 +440,20 @@ def test_an_async_caller_takes_over_the_lease_of_a_holder_that_ended(tmp_path: P
     (tmp_path / key.path).mkdir(parents=True)
     (tmp_path / key.path / "lease").write_bytes(dead.encode())
     assert asyncio.run(asyncio.wait_for(double(21), timeout=120)) == 42
+
+
+def test_a_function_whose_storage_name_is_too_long_for_a_file_system_fails_at_decoration() -> None:
+    """`{module}--{qualname}[@{logic_key}]` is one directory name; past 255 bytes a local
+    root fails every call with an opaque 'File name too long' store error."""
+    import memokey
+    from memokey.errors import ConfigurationError
+
+    def f(x: int) -> int:
+        return x
+
+    f.__qualname__ = "make.<locals>." + "\u8ba1\u7b97" * 45  # 270 bytes of UTF-8
+    with pytest.raises(ConfigurationError, match="255") as info:
+        memokey.memoize("memory://review-long")(f)
+    assert "shorter name" in str(info.value)
+    f.__qualname__ = "make.<locals>." + "g" * 200
+    assert memokey.memoize("memory://review-long", logic_key="v2")(f)(3) == 3
