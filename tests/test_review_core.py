@@ -457,3 +457,12 @@ def test_a_function_whose_storage_name_is_too_long_for_a_file_system_fails_at_de
     assert "shorter name" in str(info.value)
     f.__qualname__ = "make.<locals>." + "g" * 200
     assert memokey.memoize("memory://review-long", logic_key="v2")(f)(3) == 3
+
+
+@pytest.mark.parametrize("value", ["no", 0, 1.0])
+def test_a_bad_allow_pickle_says_what_to_write(value: object) -> None:
+    from memokey.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match=r"write allow_pickle=False") as info:
+        _decorate(allow_pickle=value)
+    assert repr(value) in str(info.value)
