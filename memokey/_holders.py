@@ -75,7 +75,7 @@ def _exists(pid: int) -> bool:
     with ``hidepid=2`` hides other users' processes, which are alive all the same."""
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError):  # OverflowError: no kernel has that pid
         return False
     except OSError:  # PermissionError: someone else's process, alive
         return True

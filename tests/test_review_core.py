@@ -466,3 +466,22 @@ def test_a_bad_allow_pickle_says_what_to_write(value: object) -> None:
     with pytest.raises(ConfigurationError, match=r"write allow_pickle=False") as info:
         _decorate(allow_pickle=value)
     assert repr(value) in str(info.value)
+
+
+@pytest.mark.parametrize("pid", [2**31, 2**40, 2**63 + 5])
+def test_a_lease_naming_an_impossible_pid_on_this_machine_is_taken_over(pid: int) -> None:
+    """A lease is whatever its writer put there: a pid no kernel can have names no
+    process, so the lease is stale, not a raw error."""
+    from dataclasses import replace
+
+    from memokey.leases import LeaseRecord, try_acquire
+    from memokey_backends import open_store
+
+    if LeaseRecord.fresh(1.0).machine is None:
+        pytest.skip("needs Linux /proc")
+    store = open_store(f"memory://review-pid-{pid}")
+    memo = f"memokey-v2/default/m--f/{DIGEST}"
+    store.write(f"{memo}/lease", replace(LeaseRecord.fresh(600.0), pid=pid).encode())
+    lease = try_acquire(store, memo, lease_seconds=60.0)
+    assert lease is not None
+    lease.release()
