@@ -84,7 +84,7 @@ def check_lease_seconds(lease_seconds: object) -> float:
     float is refused like any other out-of-range value.
     """
     seconds = math.nan
-    if isinstance(lease_seconds, numbers.Real) and not isinstance(lease_seconds, bool):
+    if not isinstance(lease_seconds, bool) and isinstance(lease_seconds, numbers.Real):
         try:
             seconds = float(lease_seconds)
         except (OverflowError, ValueError, TypeError):

@@ -485,3 +485,22 @@ def test_a_lease_naming_an_impossible_pid_on_this_machine_is_taken_over(pid: int
     lease = try_acquire(store, memo, lease_seconds=60.0)
     assert lease is not None
     lease.release()
+
+
+def test_a_lease_written_by_an_older_memokey_without_a_start_time_is_waited_out() -> None:
+    """Without the holder's start time a pid proves nothing (it may have been reused):
+    such a lease is only taken over when it expires."""
+    import subprocess
+    import sys
+    from dataclasses import replace
+
+    from memokey.leases import LeaseRecord, try_acquire
+    from memokey_backends import open_store
+
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    ended.wait()
+    store = open_store("memory://review-old-lease")
+    memo = f"memokey-v2/default/m--f/{DIGEST}"
+    old = replace(LeaseRecord.fresh(600.0), pid=ended.pid, started=None)
+    store.write(f"{memo}/lease", old.encode())
+    assert try_acquire(store, memo, lease_seconds=60.0) is None
