@@ -12,12 +12,17 @@ already write anywhere the root's owner can.)
 from __future__ import annotations
 
 import os
+import re
 
+from memokey._fixes import ENTRY_FILES
 from memokey._terminal import printable
 from memokey.errors import StorePermissionError
 from memokey_backends.protocol import Store
 
-__all__ = ["check_inside_root", "local_directory"]
+__all__ = ["check_inside_root", "check_is_entry", "local_directory"]
+
+_DIGEST = re.compile(r"[0-9a-f]{32}")
+_TEMP_PREFIX = ".memokey-tmp-"  # a local write in progress (memokey_backends._local)
 
 
 def local_directory(store: Store) -> str | None:
@@ -58,5 +63,32 @@ def check_inside_root(store: Store, path: str) -> None:
         raise StorePermissionError(
             f"{printable(current)} resolves to {printable(real)}, outside the root "
             f"{printable(real_base)}; nothing was deleted",
+            path=path,
+        )
+
+
+def check_is_entry(store: Store, path: str) -> None:
+    """Raise `StorePermissionError` unless `path` looks like a memokey entry: a digest's
+    name, holding nothing but an entry's files. The root of a URI is whatever precedes
+    ``memokey-v2`` in it, so a mistyped path could name a directory of the user's own."""
+    digest = path.rstrip("/").rsplit("/", 1)[-1]
+    if not _DIGEST.fullmatch(digest):
+        raise StorePermissionError(
+            f"{printable(store.uri(path))} is not a memokey entry: {printable(digest)!r} is "
+            "not a digest (32 hex digits); nothing was deleted. Copy the URI from "
+            "`memokey ls`",
+            path=path,
+        )
+    foreign = sorted(
+        name
+        for info in store.list(path)
+        if (name := info.path.rstrip("/").rsplit("/", 1)[-1])
+        and (info.is_dir or (name not in ENTRY_FILES and not name.startswith(_TEMP_PREFIX)))
+    )
+    if foreign:
+        shown = ", ".join(printable(name) for name in foreign[:5])
+        raise StorePermissionError(
+            f"{printable(store.uri(path))} holds files memokey does not write ({shown}); "
+            "nothing was deleted. Move them out, or delete the directory yourself",
             path=path,
         )

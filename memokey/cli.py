@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TextIO
 
-from memokey._containment import check_inside_root
+from memokey._containment import check_inside_root, check_is_entry
 from memokey._fixes import ENTRY_FILES
 from memokey._terminal import printable
 from memokey.errors import MemokeyError
@@ -156,6 +156,7 @@ def cmd_rm(uri: str, out: TextIO) -> None:
     if not store.exists(path):
         raise CliError(f"nothing is stored at {store.uri(path)}")
     check_inside_root(store, path)
+    check_is_entry(store, path)
     store.delete(path, recursive=True)
     print(printable(f"removed {store.uri(path)}"), file=out)
 

@@ -504,3 +504,24 @@ def test_a_lease_written_by_an_older_memokey_without_a_start_time_is_waited_out(
     old = replace(LeaseRecord.fresh(600.0), pid=ended.pid, started=None)
     store.write(f"{memo}/lease", old.encode())
     assert try_acquire(store, memo, lease_seconds=60.0) is None
+
+
+def test_rm_deletes_only_what_looks_like_a_memokey_entry(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The root is whatever precedes ``memokey-v2`` in the URI, so a mistyped or pasted
+    path can name a directory of the user's own: rm deletes it only if it holds nothing
+    but an entry's files under a digest's name."""
+    mine = tmp_path / "memokey-v2" / "papers" / "thesis"
+    (mine / "chapter-1").mkdir(parents=True)
+    (mine / "chapter-1" / "draft.tex").write_text("years of work")
+    assert main(["rm", f"file://{tmp_path}/memokey-v2/papers/thesis/chapter-1"]) == 1
+    assert "digest" in capsys.readouterr().err
+    squatter = mine / DIGEST
+    squatter.mkdir()
+    (squatter / "result").write_bytes(encode_result(1))
+    (squatter / "notes.txt").write_text("mine")
+    assert main(["rm", f"file://{tmp_path}/memokey-v2/papers/thesis/{DIGEST}"]) == 1
+    assert "notes.txt" in capsys.readouterr().err
+    assert (mine / "chapter-1" / "draft.tex").read_text() == "years of work"
+    assert (squatter / "notes.txt").exists()
