@@ -54,6 +54,9 @@ def check_root(root: object) -> str | None:
             "root='s3://my-bucket/memo' or root='/data/memo' (or leave it out to use "
             "MEMOKEY_ROOT or the user cache directory)"
         )
+    from memokey_backends.fsspec_open import check_cloud_root
+
+    check_cloud_root(root)  # a bucket-less cloud URL: no network needed to refuse it
     return root
 
 

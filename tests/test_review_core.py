@@ -525,3 +525,26 @@ def test_rm_deletes_only_what_looks_like_a_memokey_entry(
     assert "notes.txt" in capsys.readouterr().err
     assert (mine / "chapter-1" / "draft.tex").read_text() == "years of work"
     assert (squatter / "notes.txt").exists()
+
+
+@pytest.mark.parametrize("url", ["s3://", "s3:///memo", "gs://", "gcs:///memo", "az://"])
+def test_a_bucket_less_cloud_root_is_refused_when_the_function_is_decorated(url: str) -> None:
+    """Settings are checked at decoration; the root's URL needs no network to judge."""
+    from memokey.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="names no"):
+        _decorate_at(url)
+    with pytest.raises(ConfigurationError, match="names no"):
+        _decorate_at(url, keyed=True)
+
+
+def _decorate_at(root: str, *, keyed: bool = False) -> object:
+    import memokey
+
+    def f(conn: object, x: int) -> int:
+        return x
+
+    if keyed:
+        runner = memokey.KeyedLocalRunner(root, keyfunc=memokey.nil_args("conn"))
+        return memokey.use_runner(runner)(f)
+    return memokey.memoize(root)(f)
