@@ -52,6 +52,16 @@ def _short_text(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def exception_text(exc: BaseException, limit: int = 200) -> str:
+    """``str(exc)``, cut to `limit`; user exceptions can fail to print, and that second
+    failure must not escape in place of the refusal."""
+    try:
+        text = str(exc)
+    except Exception:
+        text = f"<{type(exc).__name__} that cannot be printed>"
+    return _short_text(text, limit)
+
+
 def _type_name(obj: object) -> str:
     cls = type(obj)
     return f"{getattr(cls, '__module__', '?')}.{getattr(cls, '__qualname__', '?')}"
@@ -61,16 +71,23 @@ class Encoder:
     """One canonical stream. `ancestors` maps the ids of the containers being encoded
     (the current path only) to their depth, to write a back-reference for a cycle."""
 
-    __slots__ = ("_hasher", "ancestors", "structural_only", "write")
+    __slots__ = ("_hasher", "ancestors", "code_refs", "structural_only", "write")
 
     def __init__(
-        self, ancestors: dict[int, int] | None = None, *, structural_only: bool = False
+        self,
+        ancestors: dict[int, int] | None = None,
+        *,
+        structural_only: bool = False,
+        code_refs: list[object] | None = None,
     ) -> None:
         self._hasher = xxhash.xxh3_128()
         self.write: Callable[[Any], None] = self._hasher.update
         self.ancestors: dict[int, int] = {} if ancestors is None else ancestors
         #: Set while re-encoding a failed value only to find the path to the culprit.
         self.structural_only = structural_only
+        #: Set while a code fingerprint digests a constant: functions and classes met are
+        #: collected here (the fingerprint walks them) instead of being fingerprinted.
+        self.code_refs = code_refs
 
     def encode(self, obj: object) -> None:
         try:
@@ -84,7 +101,7 @@ class Encoder:
             # User or library code (a property, ``__reduce_ex__``, ``__len__``, pyarrow)
             # failed while this value was read: refuse it here, so the containers on the
             # way up add the path to it.
-            message = _short_text(str(exc), 200)
+            message = exception_text(exc)
             raise Refusal(
                 f"reading this {_type_name(obj)} raised {type(exc).__name__}: {message}"
             ) from exc
@@ -92,7 +109,9 @@ class Encoder:
     def sub_digest(self, obj: object) -> bytes:
         """The 16-byte digest of `obj` alone (same cycle context), for order-free sets
         and for values referenced from inside a pickled container."""
-        sub = Encoder(self.ancestors, structural_only=self.structural_only)
+        sub = Encoder(
+            self.ancestors, structural_only=self.structural_only, code_refs=self.code_refs
+        )
         sub.encode(obj)
         return sub.digest()
 
@@ -252,10 +271,21 @@ def reset_handler_cache() -> None:
         del HANDLERS[cls]
 
 
+def _no_resolver(cls: type) -> Handler:
+    raise Refusal(f"no handler for {cls.__qualname__}: memokey.hashing is not initialized")
+
+
+_resolver: Callable[[type], Handler] = _no_resolver
+
+
+def install_resolver(resolver: Callable[[type], Handler]) -> None:
+    """Set how handlers for new types are found (`memokey.hashing` installs `resolve`)."""
+    global _resolver
+    _resolver = resolver
+
+
 def resolve_handler(cls: type) -> Handler:
     """Find and cache the handler for `cls`: user hashers first, then known families."""
-    from memokey.hashing.resolve import find_handler
-
-    handler = find_handler(cls)
+    handler = _resolver(cls)
     HANDLERS[cls] = handler
     return handler
