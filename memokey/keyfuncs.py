@@ -20,6 +20,7 @@ import weakref
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol, runtime_checkable
 
+from memokey.callables import unbind
 from memokey.errors import ConfigurationError, KeyfuncError
 from memokey.keys import bind_call
 
@@ -154,6 +155,8 @@ def apply_keyfunc(
         key_func, key_args, key_kwargs = out
         if not callable(key_func):
             raise _shape_error(keyfunc, "a callable as c", key_func)
+        if key_func is not func and isinstance(key_args, (tuple, list)):
+            key_func, key_args = unbind(key_func, tuple(key_args))  # a bound object: `self`
     else:
         out = keyfunc(*args, **kwargs)
         if not (isinstance(out, tuple) and len(out) == 2):

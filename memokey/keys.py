@@ -103,6 +103,12 @@ class _Plan:
 
 
 _PLANS: dict[Any, _Plan] = {}
+_RAW_ARGUMENTS = inspect.Signature(
+    [
+        inspect.Parameter("args", inspect.Parameter.VAR_POSITIONAL),
+        inspect.Parameter("kwargs", inspect.Parameter.VAR_KEYWORD),
+    ]
+)
 
 
 def _defaults_source(func: Callable[..., Any]) -> Any:
@@ -124,7 +130,10 @@ def _plan(func: Callable[..., Any]) -> _Plan:
     source = _defaults_source(func)
     pos_defaults = getattr(source, "__defaults__", None)
     kw_defaults = tuple((getattr(source, "__kwdefaults__", None) or {}).items())
-    sig = inspect.signature(func)
+    try:
+        sig = inspect.signature(func)
+    except ValueError:  # a built-in without a signature (max): its raw arguments are the key
+        sig = _RAW_ARGUMENTS
     params = sig.parameters.values()
     plan = _Plan(
         signature=sig,
@@ -273,11 +282,19 @@ def _argument_error(parameter: str | None, path: str, reason: str) -> UnkeyableA
             "Key a different value, or register a hasher for its type with memokey.register_hasher."
         )
         what = "value"
+    elif parameter == "self":  # the object a method runs on: it decides the result
+        hint = (
+            "The object a method runs on is part of its key. Say what identifies it: give "
+            "its class a __memokey__(self) method returning that (e.g. its config), or "
+            "register a hasher for its type with memokey.register_hasher."
+        )
+        what = "argument 'self'"
     else:
         hint = (
-            f"Leave it out of the key with keyfunc=memokey.nil_args({parameter!r}) "
-            "(KeyedLocalRunner), or register a hasher for its type with "
-            "memokey.register_hasher."
+            "If it cannot change the result (a connection, a logger), leave it out of the "
+            f"key with keyfunc=memokey.nil_args({parameter!r}) (KeyedLocalRunner); "
+            "otherwise register a hasher for its type with memokey.register_hasher, or give "
+            "its class a __memokey__(self) method."
         )
         what = f"argument {parameter!r}"
     return UnkeyableArgumentError(
