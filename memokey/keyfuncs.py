@@ -90,7 +90,14 @@ class NilArgs:
 
     def check(self, func: Callable[..., Any]) -> None:
         """Refuse, at decoration time, a name that `func` can never receive."""
-        params = signature_of(func).parameters
+        try:
+            params = signature_of(func).parameters
+        except ValueError as exc:  # a built-in without a signature (max)
+            raise KeyfuncError(
+                f"{self!r} cannot find the parameters of {_name(func)}: it has "
+                "no signature. Wrap it in a def with named parameters and memoize that",
+                argument=self.names[0],
+            ) from exc
         has_var_kw = any(p.kind is p.VAR_KEYWORD for p in params.values())
         for name in self.names:
             param = params.get(name)

@@ -37,6 +37,7 @@ from typing import (
     overload,
 )
 
+from memokey.callables import unbind
 from memokey.errors import ConfigurationError
 from memokey.keys import LOGIC_KEY_ATTR, MemoKey
 from memokey.runners import Runner
@@ -153,6 +154,8 @@ class MemoizedFunction(Generic[P, R]):
 
     def __init__(self, runner: Runner, func: Callable[P, R], binding: Binding) -> None:
         functools.update_wrapper(self, func)
+        if not isinstance(vars(self).get("__qualname__"), str):  # a callable object
+            self.__name__ = self.__qualname__ = type(func).__qualname__
         self.runner = runner
         self.__wrapped__ = func
         self._binding = binding
@@ -270,9 +273,9 @@ AsyncMemoizedFunction._bound = AsyncBoundMemoized
 
 
 def _original(memoized: object) -> Any:
-    """The function behind a memoized callable (through a bound method's ``__func__``)."""
-    wrapped = memoized.__wrapped__  # type: ignore[attr-defined]
-    return getattr(wrapped, "__func__", wrapped)
+    """The function behind a memoized callable (a bound method's function, a callable
+    object's ``__call__``)."""
+    return unbind(memoized.__wrapped__, ())[0]  # type: ignore[attr-defined]
 
 
 def _class_attribute(owner: type, name: str) -> Any:
@@ -307,6 +310,6 @@ def memoized(runner: Runner, func: object) -> MemoizedFunction[Any, Any]:
     _refuse(func)
     assert callable(func)  # checked by _refuse
     runner.check(func)
-    if inspect.iscoroutinefunction(func):
+    if inspect.iscoroutinefunction(unbind(func, ())[0]):  # an async def, bound or not
         return AsyncMemoizedFunction(runner, func, binding)
     return MemoizedFunction(runner, func, binding)

@@ -190,3 +190,23 @@ def test_memoize_above_classmethod_is_accepted_by_every_spelling() -> None:
 
     assert Local.make(2) == "Local2"
     assert Local.make.key_for(2).namespace == "classmethods"
+
+
+# -- memoized callables as arguments -------------------------------------------------------
+
+
+def test_a_bound_memoized_method_passed_as_an_argument_is_keyed_with_its_object() -> None:
+    assert memokey.digest(Model(2).apply) == memokey.digest(Model(2).apply)
+    assert memokey.digest(Model(2).apply) != memokey.digest(Model(3).apply)
+    assert memokey.digest(Model.class_above) != memokey.digest(SubModel.class_above)
+    assert memokey.digest(Model.apply) != memokey.digest(Model.static_above)
+
+
+def test_a_memoized_function_passed_as_an_argument_is_keyed_with_its_logic_key() -> None:
+    def step(x: int) -> int:
+        return x
+
+    first = memoize(memory_root(), logic_key="v1")(step)
+    second = memoize(memory_root(), logic_key="v2")(step)
+    assert memokey.digest(first) != memokey.digest(second)
+    assert memokey.digest(first) == memokey.digest(memoize(memory_root(), logic_key="v1")(step))

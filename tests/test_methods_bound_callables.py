@@ -4,7 +4,9 @@ object a method is bound to is part of the key, as if it were an argument named 
 
 from __future__ import annotations
 
+import asyncio
 import threading
+import types
 from collections import Counter
 
 import pytest
@@ -116,3 +118,79 @@ def test_a_builtin_without_a_signature_raises_its_own_error_for_a_bad_call() -> 
     with pytest.raises(TypeError) as info:
         biggest()
     assert not isinstance(info.value, memokey.MemokeyError)
+
+
+class Multiplier:
+    """A callable object: what it computes depends on its state."""
+
+    def __init__(self, k: int) -> None:
+        self.k = k
+
+    def __call__(self, x: int) -> int:
+        RUNS["multiplier"] += 1
+        return self.k * x
+
+
+def test_callable_objects_memoized_directly_key_their_state() -> None:
+    by_two, by_three = memoize(Multiplier(2)), memoize(Multiplier(3))
+    assert by_two(5) == 10
+    assert by_three(5) == 15
+    assert by_two(x=5) == 10
+    assert RUNS["multiplier"] == 2
+    assert memokey.key_for(Multiplier(2), 5) == by_two.key_for(5)
+    assert by_two.key_for(5).function_id.endswith("Multiplier.__call__")
+
+
+def test_methods_of_builtin_classes_bound_to_a_subclass_key_the_subclass() -> None:
+    class Table(dict):  # type: ignore[type-arg]
+        pass
+
+    assert memokey.key_for(dict.fromkeys, "ab") != memokey.key_for(Table.fromkeys, "ab")
+    assert memoize(Table.fromkeys)("ab") == {"a": None, "b": None}
+
+
+def test_nil_args_on_a_builtin_without_a_signature_is_refused_with_advice() -> None:
+    runner = KeyedLocalRunner(memory_root(), keyfunc=nil_args("default"))
+    with pytest.raises(memokey.KeyfuncError, match="def"):
+        use_runner(runner)(max)
+
+
+class Base:
+    @classmethod
+    @memoize
+    def make(cls, n: int) -> tuple[str, int]:
+        return cls.__name__, n
+
+
+class Derived(Base):
+    pass
+
+
+def test_a_method_of_a_memoized_class_method_wrapper_keys_the_class() -> None:
+    # Python >= 3.13 binds ``@classmethod`` above ``@memoize`` as a plain method of the
+    # wrapper (no descriptor chaining); memokey.key_for and calls still key the class.
+    bound = types.MethodType(vars(Base)["make"].__func__, Derived)
+    assert memokey.key_for(bound, 1) == Derived.make.key_for(1)
+    assert memokey.key_for(bound, 1) != Base.make.key_for(1)
+    assert bound(1) == ("Derived", 1)
+
+
+class AsyncMultiplier:
+    def __init__(self, k: int) -> None:
+        self.k = k
+
+    async def __call__(self, x: int) -> int:
+        RUNS["async multiplier"] += 1
+        return self.k * x
+
+
+def test_async_callable_objects_and_bound_async_methods_memoize_their_results() -> None:
+    by_two = memoize(AsyncMultiplier(2))
+    bound = memoize(AsyncMultiplier(3).__call__)
+
+    async def main() -> list[int]:
+        return [await by_two(5), await by_two(5), await bound(5), await bound(5)]
+
+    assert asyncio.run(main()) == [10, 10, 15, 15]
+    assert RUNS["async multiplier"] == 2
+    assert repr(by_two).startswith("<memoized")
