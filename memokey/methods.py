@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import sys
 import types
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -217,10 +218,20 @@ class MemoizedFunction(Generic[P, R]):
         return (self.runner.logic_key, self.__wrapped__)
 
     def __reduce__(self) -> str | tuple[Any, ...]:
-        """Pickled by reference, like a function: its class attribute or its global name."""
-        if self._owner is not None:
+        """Pickled by reference, like a function: its class attribute or its global name.
+
+        A method of a class that cannot be imported elsewhere (``__main__``, a notebook, a
+        function body) travels by value with its runner's settings, so that cloudpickle
+        can send the class to a subprocess or a Dask worker (far side: no shim)."""
+        if self._owner is None:
+            return self.__qualname__
+        if _importable(self._owner[0]):
             return (_class_attribute, self._owner)
-        return self.__qualname__
+        runner_type, settings = _runner_settings(self.runner)
+        return (
+            _rebuild,
+            (type(self), self.__wrapped__, self._binding, runner_type, settings, self._owner),
+        )
 
     def __repr__(self) -> str:
         return f"<memoized {self.__module__}.{self.__qualname__} via {self.runner!r}>"
@@ -276,6 +287,48 @@ def _original(memoized: object) -> Any:
     """The function behind a memoized callable (a bound method's function, a callable
     object's ``__call__``)."""
     return unbind(memoized.__wrapped__, ())[0]  # type: ignore[attr-defined]
+
+
+def _importable(cls: type) -> bool:
+    """Whether another process importing ``cls.__module__`` finds this very class."""
+    module, qualname = cls.__module__, cls.__qualname__
+    if module == "__main__" or "<locals>" in qualname:
+        return False
+    found: object = sys.modules.get(module)
+    for part in qualname.split("."):
+        found = getattr(found, part, None)
+    return found is cls
+
+
+def _runner_settings(runner: Runner) -> tuple[type[Runner], dict[str, Any]]:
+    """What rebuilds `runner` in another process (not its shim: there, calls run in place)."""
+    settings: dict[str, Any] = {
+        "root": runner.root,
+        "namespace": runner.namespace,
+        "serializer": runner.serializer,
+        "storage_options": dict(runner.storage_options),
+        "logic_key": runner.logic_key,
+        "lease_seconds": runner.lease_seconds,
+        "cache_errors": runner.cache_errors,
+    }
+    keyfunc = getattr(runner, "keyfunc", None)
+    if keyfunc is not None:
+        settings["keyfunc"] = keyfunc
+    return type(runner), settings
+
+
+def _rebuild(
+    cls: type[MemoizedFunction[Any, Any]],
+    func: Callable[..., Any],
+    binding: Binding,
+    runner_type: type[Runner],
+    settings: dict[str, Any],
+    owner: tuple[type, str],
+) -> MemoizedFunction[Any, Any]:
+    """Unpickle a memoized method that travelled by value (see `MemoizedFunction.__reduce__`)."""
+    memoized = cls(runner_type(**settings), func, binding)
+    memoized._owner = owner
+    return memoized
 
 
 def _class_attribute(owner: type, name: str) -> Any:

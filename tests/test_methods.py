@@ -210,3 +210,20 @@ def test_a_memoized_function_passed_as_an_argument_is_keyed_with_its_logic_key()
     second = memoize(memory_root(), logic_key="v2")(step)
     assert memokey.digest(first) != memokey.digest(second)
     assert memokey.digest(first) == memokey.digest(memoize(memory_root(), logic_key="v1")(step))
+
+
+def test_a_local_class_with_memoized_methods_travels_by_value_with_its_runner() -> None:
+    import cloudpickle
+
+    root = memory_root()
+
+    class Local:
+        @memoize(root, namespace="travel", logic_key="v3")
+        def bump(self, x: int) -> int:
+            return x + 1
+
+    again = cloudpickle.loads(cloudpickle.dumps(Local))
+    assert again().bump(1) == 2
+    assert again.bump.runner.root == root
+    assert again().bump.key_for(1).namespace == "travel"
+    assert again().bump.key_for(1).logic_key == "v3"
