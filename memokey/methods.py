@@ -39,7 +39,7 @@ from typing import (
 )
 
 from memokey.callables import unbind
-from memokey.errors import ConfigurationError
+from memokey.errors import ConfigurationError, SerializationError
 from memokey.keys import LOGIC_KEY_ATTR, MemoKey
 from memokey.runners import Runner
 
@@ -334,7 +334,15 @@ def _rebuild(
 def _class_attribute(owner: type, name: str) -> Any:
     """The raw class attribute (not what the descriptor returns): unpickles a memoized
     method, static method or class method."""
-    return vars(owner)[name]
+    try:
+        return vars(owner)[name]
+    except KeyError:
+        raise SerializationError(
+            f"cannot rebuild the memoized {owner.__qualname__}.{name} here: its class was "
+            "rebuilt without it (sent by value while importable, e.g. through "
+            "cloudpickle.register_pickle_by_value). Import the class's module on this side "
+            "instead"
+        ) from None
 
 
 def _refuse(func: object) -> None:

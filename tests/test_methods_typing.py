@@ -4,6 +4,7 @@ snippet: every line marked ``# wrong`` must be an error, and no other line may b
 
 from __future__ import annotations
 
+import os
 import re
 import textwrap
 from pathlib import Path
@@ -140,19 +141,24 @@ def mypy_errors(tmp_path_factory: pytest.TempPathFactory) -> dict[int, str]:
     work = tmp_path_factory.mktemp("typing")
     snippet = work / "snippet.py"
     snippet.write_text(textwrap.dedent(SNIPPET))
-    stdout, stderr, _status = mypy_api.run(
-        [
-            "--strict",
-            "--no-incremental",
-            "--cache-dir",
-            str(work / "cache"),
-            "--config-file",
-            str(ROOT / "pyproject.toml"),
-            "--follow-imports",
-            "silent",
-            str(snippet),
-        ]
-    )
+    here = Path.cwd()
+    os.chdir(ROOT)  # mypy finds this source tree's memokey (and mypy_path) from here
+    try:
+        stdout, stderr, _status = mypy_api.run(
+            [
+                "--strict",
+                "--no-incremental",
+                "--cache-dir",
+                str(work / "cache"),
+                "--config-file",
+                str(ROOT / "pyproject.toml"),
+                "--follow-imports",
+                "silent",
+                str(snippet),
+            ]
+        )
+    finally:
+        os.chdir(here)
     assert not stderr, stderr
     errors: dict[int, str] = {}
     for line in stdout.splitlines():
