@@ -301,12 +301,13 @@ def _importable(cls: type) -> bool:
 
 
 def _runner_settings(runner: Runner) -> tuple[type[Runner], dict[str, Any]]:
-    """What rebuilds `runner` in another process (not its shim: there, calls run in place)."""
+    """What rebuilds `runner` in another process. Not its shim (there, calls run in place)
+    and not its storage options: they may hold credentials and would be written into the
+    store with the invocation; the far side uses its own environment, as for the call."""
     settings: dict[str, Any] = {
         "root": runner.root,
         "namespace": runner.namespace,
         "serializer": runner.serializer,
-        "storage_options": dict(runner.storage_options),
         "logic_key": runner.logic_key,
         "lease_seconds": runner.lease_seconds,
         "cache_errors": runner.cache_errors,
