@@ -227,3 +227,15 @@ def test_a_local_class_with_memoized_methods_travels_by_value_with_its_runner() 
     assert again.bump.runner.root == root
     assert again().bump.key_for(1).namespace == "travel"
     assert again().bump.key_for(1).logic_key == "v3"
+
+
+def test_a_memoized_method_travelling_by_value_leaves_its_storage_options_behind() -> None:
+    import cloudpickle
+
+    class Local:
+        @memoize(memory_root(), storage_options={"secret": "hunter2-token"})
+        def bump(self, x: int) -> int:
+            return x + 1
+
+    assert b"hunter2-token" not in cloudpickle.dumps(Local)
+    assert b"hunter2-token" not in cloudpickle.dumps(Local())
