@@ -25,7 +25,7 @@ from typing import Any
 from typing_extensions import assert_type
 
 import memokey
-from memokey import MemoKey, memoize
+from memokey import MemoizingRunner, MemoKey, memoize, use_runner
 
 
 class Model:
@@ -47,6 +47,10 @@ class Model:
     @memoize
     def no_args(self) -> int:
         return self.k
+
+    @use_runner(MemoizingRunner("memory://typing"))
+    def through_runner(self, x: int) -> bytes:
+        return b""
 
     @memoize
     @staticmethod
@@ -93,6 +97,8 @@ async def correct_calls(model: Model) -> None:
     assert_type(Model.apply.key_for(model, 1), MemoKey)
     assert_type(model.configured("a"), str)
     assert_type(model.no_args(), int)
+    assert_type(model.through_runner(1), bytes)
+    assert_type(model.through_runner.key_for(1), MemoKey)
     assert_type(await model.fetch(1), str)
     assert_type(model.fetch.key_for(1), MemoKey)
     assert_type(model.static_above(1), int)
@@ -122,6 +128,7 @@ async def wrong_calls(model: Model) -> None:
     model.apply.key_for("1")  # wrong
     model.apply.submit(1, 2)  # wrong
     model.no_args(1)  # wrong
+    model.through_runner(model, 1)  # wrong
     model.fetch("x")  # wrong
     Model.apply(1)  # wrong
     Model.static_above("1")  # wrong
