@@ -5,6 +5,7 @@ object a method is bound to is part of the key, as if it were an argument named 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import threading
 import types
 from collections import Counter
@@ -194,3 +195,4 @@ def test_async_callable_objects_and_bound_async_methods_memoize_their_results() 
     assert asyncio.run(main()) == [10, 10, 15, 15]
     assert RUNS["async multiplier"] == 2
     assert repr(by_two).startswith("<memoized")
+    assert inspect.iscoroutinefunction(by_two)
