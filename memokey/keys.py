@@ -20,6 +20,7 @@ import xxhash
 
 from memokey.errors import ConfigurationError, UnkeyableArgumentError
 from memokey.hashing import Encoder, Refusal
+from memokey.hashing.advice import unkeyable_hint
 from memokey.hashing.core import MAX_NESTING
 from memokey.hashing.naming import module_name
 from memokey.hashing.objects import encode_closure
@@ -277,28 +278,9 @@ def encode_or_raise(enc: Encoder, value: object, *, parameter: str | None, root:
 
 
 def _argument_error(parameter: str | None, path: str, reason: str) -> UnkeyableArgumentError:
-    if parameter is None:
-        hint = (
-            "Key a different value, or register a hasher for its type with memokey.register_hasher."
-        )
-        what = "value"
-    elif parameter == "self":  # the object a method runs on: it decides the result
-        hint = (
-            "The object a method runs on is part of its key. Say what identifies it: give "
-            "its class a __memokey__(self) method returning that (e.g. its config), or "
-            "register a hasher for its type with memokey.register_hasher."
-        )
-        what = "argument 'self'"
-    else:
-        hint = (
-            "If it cannot change the result (a connection, a logger), leave it out of the "
-            f"key with keyfunc=memokey.nil_args({parameter!r}) (KeyedLocalRunner); "
-            "otherwise register a hasher for its type with memokey.register_hasher, or give "
-            "its class a __memokey__(self) method."
-        )
-        what = f"argument {parameter!r}"
+    what = "value" if parameter is None else f"argument {parameter!r}"
     return UnkeyableArgumentError(
-        f"cannot key {what}: {path} cannot be keyed because {reason}. {hint}",
+        f"cannot key {what}: {path} cannot be keyed because {reason}. {unkeyable_hint(parameter)}",
         parameter=parameter,
         path=path,
     )
