@@ -19,7 +19,8 @@ from typing import Any
 
 from memokey.keys import MemoKey, function_id, logic_key_of, memo_dir
 from memokey.meta import argument_summary, build_meta, encode_meta
-from memokey.results import decode_result, read_header
+from memokey.results import read_header
+from memokey.trust import OPEN, Trust
 from memokey_backends import Store
 
 __all__ = [
@@ -67,10 +68,27 @@ class Place:
 class Target:
     """A keyed call: its store, where its memo directory is, and the arguments keyed."""
 
-    __slots__ = ("_key", "digest", "keyed", "path", "place", "result_path", "store", "uri")
+    __slots__ = (
+        "_key",
+        "digest",
+        "keyed",
+        "path",
+        "place",
+        "result_path",
+        "store",
+        "trust",
+        "uri",
+    )
 
-    def __init__(self, place: Place, digest: str, keyed: inspect.BoundArguments) -> None:
+    def __init__(
+        self,
+        place: Place,
+        digest: str,
+        keyed: inspect.BoundArguments,
+        trust: Trust = OPEN,
+    ) -> None:
         self.place = place
+        self.trust = trust  # what this call decodes and how it signs (memokey.trust)
         self.store = place.store
         self.digest = digest
         self.keyed = keyed
@@ -153,7 +171,7 @@ def decoded(target: Target, data: bytes | None) -> tuple[bool, Any]:
     """`lookup` for result bytes already read (None: absent)."""
     if data is None:
         return False, None
-    return True, decode_result(data, target.result_uri)
+    return True, target.trust.decode_result(data, target.result_uri)
 
 
 def write_meta(

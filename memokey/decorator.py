@@ -21,6 +21,7 @@ from memokey.methods import BoundMemoized, MemoizedFunction, memoized
 from memokey.results import DEFAULT_SERIALIZER, Serializer
 from memokey.runners import DEFAULT_LEASE_SECONDS, MemoizingRunner, Runner
 from memokey.shims.base import Shim
+from memokey.signing import KeySpec
 
 __all__ = ["MemoizedFunction", "key_for", "memoize", "use_runner"]
 
@@ -65,6 +66,8 @@ def memoize(
     shim: Shim | None = None,
     lease_seconds: float = DEFAULT_LEASE_SECONDS,
     cache_errors: bool = False,
+    signing_key: KeySpec | None = None,
+    allow_pickle: bool | None = None,
 ) -> Callable[[Callable[P, R]], MemoizedFunction[P, R]]: ...
 
 
@@ -80,6 +83,8 @@ def memoize(
     shim: Shim | None = None,
     lease_seconds: float = DEFAULT_LEASE_SECONDS,
     cache_errors: bool = False,
+    signing_key: KeySpec | None = None,
+    allow_pickle: bool | None = None,
 ) -> Any:
     """Memoize a function into a storage root, keyed on its full arguments.
 
@@ -88,6 +93,9 @@ def memoize(
     ``with memokey.root(...)`` > this root > ``MEMOKEY_ROOT`` > the user cache directory.
     `shim` runs misses elsewhere (`memokey.shims`), `lease_seconds` bounds how long other
     processes wait for a silent lease holder, `cache_errors` stores and re-raises failures.
+    `signing_key` (or ``MEMOKEY_SIGNING_KEY``) signs what is stored and refuses anything
+    unsigned; `allow_pickle=False` (or ``MEMOKEY_ALLOW_PICKLE=0``) decodes only formats
+    that cannot run code. See SECURITY.md.
     """
     if isinstance(func_or_root, (staticmethod, classmethod)) or (
         callable(func_or_root) and not isinstance(func_or_root, (str, os.PathLike))
@@ -104,6 +112,8 @@ def memoize(
         shim=shim,
         lease_seconds=lease_seconds,
         cache_errors=cache_errors,
+        signing_key=signing_key,
+        allow_pickle=allow_pickle,
     )
     return use_runner(runner)
 

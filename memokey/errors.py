@@ -30,6 +30,7 @@ __all__ = [
     "ResultCorruptedError",
     "SerializationError",
     "ShimError",
+    "SignatureError",
     "StoreError",
     "StorePermissionError",
     "StoreUnavailableError",
@@ -67,3 +68,8 @@ class ShimError(MemokeyError):
 
 class RemoteError(MemokeyError):
     """A remote call failed with an exception that could not be rebuilt locally."""
+
+
+class SignatureError(MemokeyError):
+    """A stored object is unsigned or wrongly signed while a signing key is configured;
+    nothing of it was deserialized. Attribute `uri` names the object (see SECURITY.md)."""

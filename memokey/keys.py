@@ -248,6 +248,8 @@ def call_digest(func: Callable[..., Any], bound: inspect.BoundArguments) -> str:
             encode_closure(enc, target)
         except Refusal as refusal:
             raise _closure_error(target, refusal) from None
+        except RecursionError:
+            raise _closure_error(target, Refusal(_TOO_DEEP)) from None
     else:
         enc.write(_NO_CLOSURE)
     encode = enc.encode
@@ -255,9 +257,11 @@ def call_digest(func: Callable[..., Any], bound: inspect.BoundArguments) -> str:
     try:
         for name, value in arguments.items():  # noqa: B007 - name is read on failure
             encode(value)
-    except (Refusal, RecursionError):
+    except (Refusal, RecursionError) as failure:
         encode_or_raise(Encoder(), arguments[name], parameter=name, root=name)
-        raise
+        # Keyed fine the second time: the value changes as it is read. Refuse it whole.
+        reason = failure.reason if isinstance(failure, Refusal) else _TOO_DEEP
+        raise _argument_error(name, name, reason) from None
     return enc.hexdigest()
 
 
@@ -267,14 +271,16 @@ def encode_or_raise(enc: Encoder, value: object, *, parameter: str | None, root:
         enc.encode(value)
     except Refusal as refusal:
         path = refusal.path(root)
-        raise _argument_error(parameter, path, refusal.reason) from None
+        # Chained to what user or library code raised, if anything: its traceback helps.
+        raise _argument_error(parameter, path, refusal.reason) from refusal.__cause__
     except RecursionError:
-        raise _argument_error(
-            parameter,
-            root,
-            f"it is nested too deeply to key (more than about {MAX_NESTING} levels, or the "
-            "call stack is already deep)",
-        ) from None
+        raise _argument_error(parameter, root, _TOO_DEEP) from None
+
+
+_TOO_DEEP = (
+    f"it is nested too deeply to key (more than about {MAX_NESTING} levels, or the "
+    "call stack is already deep)"
+)
 
 
 def _argument_error(parameter: str | None, path: str, reason: str) -> UnkeyableArgumentError:

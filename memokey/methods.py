@@ -301,9 +301,10 @@ def _importable(cls: type) -> bool:
 
 
 def _runner_settings(runner: Runner) -> tuple[type[Runner], dict[str, Any]]:
-    """What rebuilds `runner` in another process. Not its shim (there, calls run in place)
-    and not its storage options: they may hold credentials and would be written into the
-    store with the invocation; the far side uses its own environment, as for the call."""
+    """What rebuilds `runner` in another process. Not its shim (there, calls run in place),
+    nor its storage options or signing key: secrets would be written into the store with
+    the invocation; the far side uses its own environment (``MEMOKEY_SIGNING_KEY``, the
+    SDKs' credentials), as for the call itself."""
     settings: dict[str, Any] = {
         "root": runner.root,
         "namespace": runner.namespace,
@@ -312,6 +313,7 @@ def _runner_settings(runner: Runner) -> tuple[type[Runner], dict[str, Any]]:
         "lease_seconds": runner.lease_seconds,
         "cache_errors": runner.cache_errors,
     }
+    settings["allow_pickle"] = runner.trust.allow_pickle
     keyfunc = getattr(runner, "keyfunc", None)
     if keyfunc is not None:
         settings["keyfunc"] = keyfunc

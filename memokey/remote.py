@@ -15,6 +15,12 @@ Exit codes of `main` / `run_invocation`: 0 the result is published (now or earli
 Storage options (credentials, endpoints) are never written into the store: the far side
 gets them as an argument (`execute`) or, for the command line, as JSON in the
 ``MEMOKEY_STORAGE_OPTIONS`` environment variable.
+
+Signing: with a key configured, ``invocation`` and ``error`` are sealed (`memokey.signing`)
+and checked before they are parsed or unpickled. The far side takes its key from
+``MEMOKEY_SIGNING_KEY`` (a subprocess shim passes the caller's key there; Dask and
+executor workers need it in their own environment) and signs what it publishes with it.
+With ``MEMOKEY_ALLOW_PICKLE=0`` the far side runs nothing: an invocation is a pickle.
 """
 
 from __future__ import annotations
@@ -47,6 +53,8 @@ from memokey.errors import (
 )
 from memokey.results import DEFAULT_SERIALIZER, Serializer, encode_result
 from memokey.roots import root
+from memokey.signing import Signer, env_signer, place_of, seal, unseal
+from memokey.trust import ALLOW_PICKLE_ENV, OPEN, Trust, env_allows_pickle
 from memokey_backends import open_store
 from memokey_backends.protocol import Store
 
@@ -96,7 +104,10 @@ class Invocation:
     format: int = _FORMAT
 
 
-def encode_invocation(invocation: Invocation) -> bytes:
+def encode_invocation(
+    invocation: Invocation, signer: Signer | None = None, path: str = INVOCATION
+) -> bytes:
+    """The stored ``invocation``: cloudpickle, sealed for `path` when `signer` is set."""
     try:
         data: bytes = cloudpickle.dumps(invocation, protocol=5)
     except Exception as exc:
@@ -105,12 +116,22 @@ def encode_invocation(invocation: Invocation) -> bytes:
             f"its function or arguments do not pickle ({type(exc).__name__}: {exc}). Use the "
             "same-thread shim for this function, or pass picklable arguments.",
         ) from exc
-    return data
+    return seal(data, signer, kind=INVOCATION, place=place_of(path))
 
 
-def decode_invocation(data: bytes, uri: str) -> Invocation:
+def decode_invocation(data: bytes, uri: str, trust: Trust = OPEN) -> Invocation:
+    """The call stored at `uri`; its seal is checked first when `trust` has a key, and
+    nothing is unpickled when `trust` refuses pickle."""
+    body = unseal(data, trust.signer, kind=INVOCATION, place=place_of(uri), uri=uri)
+    if not trust.allow_pickle:
+        raise SerializationError(
+            f"the invocation at {uri} is a pickle and pickle is refused here "
+            f"({ALLOW_PICKLE_ENV}=0); remote runs need pickle: unset {ALLOW_PICKLE_ENV} on "
+            "the far side and protect invocations with MEMOKEY_SIGNING_KEY instead",
+            uri=uri,
+        )
     try:
-        invocation = pickle.loads(data)
+        invocation = pickle.loads(body)
     except Exception as exc:
         raise SerializationError(
             f"cannot load the invocation at {uri} ({type(exc).__name__}: {exc}); the far "
@@ -179,12 +200,13 @@ class RemoteFailure:
                 uri=uri,
             ) from exc
 
-    def rebuild(self, uri: str) -> BaseException:
+    def rebuild(self, uri: str, *, allow_pickle: bool = True) -> BaseException:
         """The original exception with the remote traceback attached as a note, or a
-        `RemoteError` carrying the text when it cannot be unpickled here."""
+        `RemoteError` carrying the text when it cannot (or, without `allow_pickle`, may
+        not) be unpickled here."""
         note = f"Remote traceback (host {self.host}, pid {self.pid}, {uri}):\n{self.traceback}"
         exc: BaseException | None = None
-        if self.pickled is not None:
+        if self.pickled is not None and allow_pickle:
             try:
                 loaded = pickle.loads(self.pickled)
             except Exception:
@@ -228,21 +250,32 @@ def _at(memo_dir: str, name: str) -> str:
     return f"{memo_dir.rstrip('/')}/{name}" if memo_dir else name
 
 
-def publish_failure(store: Store, exc: BaseException, memo_dir: str = "") -> None:
-    """Write ``error`` (replacing an older one): the exception for callers and people."""
-    store.write(_at(memo_dir, ERROR), RemoteFailure.capture(exc).encode())
+def publish_failure(
+    store: Store, exc: BaseException, memo_dir: str = "", signer: Signer | None = None
+) -> None:
+    """Write ``error`` (replacing an older one): the exception for callers and people,
+    sealed when `signer` is set."""
+    path = _at(memo_dir, ERROR)
+    body = RemoteFailure.capture(exc).encode()
+    store.write(path, seal(body, signer, kind=ERROR, place=place_of(store.uri(path))))
 
 
-def read_failure(store: Store, memo_dir: str = "") -> RemoteFailure | None:
-    data = store.read(_at(memo_dir, ERROR))
-    return None if data is None else RemoteFailure.decode(data, store.uri(_at(memo_dir, ERROR)))
+def read_failure(store: Store, memo_dir: str = "", trust: Trust = OPEN) -> RemoteFailure | None:
+    """The stored ``error``, its seal checked first when `trust` has a key."""
+    path = _at(memo_dir, ERROR)
+    data = store.read(path)
+    if data is None:
+        return None
+    uri = store.uri(path)
+    body = unseal(data, trust.signer, kind=ERROR, place=place_of(uri), uri=uri)
+    return RemoteFailure.decode(body, uri)
 
 
-def raise_failure(store: Store, memo_dir: str = "") -> None:
+def raise_failure(store: Store, memo_dir: str = "", trust: Trust = OPEN) -> None:
     """Re-raise the failure stored in ``error`` under `memo_dir` (no-op when there is none)."""
-    failure = read_failure(store, memo_dir)
+    failure = read_failure(store, memo_dir, trust)
     if failure is not None:
-        raise failure.rebuild(store.uri(memo_dir))
+        raise failure.rebuild(store.uri(memo_dir), allow_pickle=trust.allow_pickle)
 
 
 def _context(invocation: Invocation, storage_options: Mapping[str, Any]) -> Any:
@@ -259,6 +292,11 @@ def execute(memo_uri: str, storage_options: Mapping[str, Any] | None = None) -> 
     Dask shims send to their workers."""
     options = dict(storage_options or {})
     try:
+        signer = env_signer()
+        trust = Trust(None, env_allows_pickle(), signer)
+    except MemokeyError as exc:
+        raise ShimError(f"cannot run {memo_uri}: {exc}", uri=memo_uri) from exc
+    try:
         store = open_store(memo_uri, **options)
         if store.exists(RESULT):
             return True
@@ -271,13 +309,20 @@ def execute(memo_uri: str, storage_options: Mapping[str, Any] | None = None) -> 
             "a remote shim (is the URI the memo directory?)",
             uri=memo_uri,
         )
+    uri = store.uri(INVOCATION)
+    try:  # a refused invocation runs nothing and publishes nothing
+        unseal(data, signer, kind=INVOCATION, place=place_of(uri), uri=uri)
+        if not trust.allow_pickle:
+            decode_invocation(data, uri, trust)  # raises, saying why
+    except MemokeyError as exc:
+        raise ShimError(f"did not run {memo_uri}: {exc}", uri=memo_uri) from exc
     try:
-        invocation = decode_invocation(data, store.uri(INVOCATION))
+        invocation = decode_invocation(data, uri, trust)
         with _context(invocation, options):
             value = invocation.func(*invocation.args, **invocation.kwargs)
             if inspect.iscoroutine(value):  # a coroutine function runs to completion here
                 value = asyncio.run(value)
-        payload = encode_result(value, invocation.serializer)
+        payload = encode_result(value, invocation.serializer, signer=signer, path=store.uri(RESULT))
     except Exception as exc:
         failure: BaseException | None = exc
     else:
@@ -286,7 +331,7 @@ def execute(memo_uri: str, storage_options: Mapping[str, Any] | None = None) -> 
         if failure is None:
             _publish_result(store, payload)
         else:
-            publish_failure(store, failure)
+            publish_failure(store, failure, signer=signer)
     except MemokeyError as exc:
         raise ShimError(
             f"ran {memo_uri} but could not publish its outcome: {exc}", uri=memo_uri

@@ -17,6 +17,7 @@ Layout (all integers big-endian)::
     payload len  8 bytes   unsigned
     checksum    16 bytes   xxh3_128 digest of the payload
     payload      payload len bytes
+    signature    64 bytes, only when signed (see `memokey.signing`): covers all of the above
 
 Durability: memokey does not fsync results by default (neither does joblib.Memory). A
 result is published atomically (written aside, then linked or renamed into place), so
@@ -42,7 +43,14 @@ from typing import Any
 import cloudpickle
 import xxhash
 
-from memokey.errors import ConfigurationError, ResultCorruptedError, SerializationError
+from memokey import safe_formats
+from memokey.errors import (
+    ConfigurationError,
+    ResultCorruptedError,
+    SerializationError,
+    SignatureError,
+)
+from memokey.signing import MARK, TRAILER_SIZE, Signer, place_of, unsigned
 
 __all__ = [
     "DEFAULT_SERIALIZER",
@@ -85,6 +93,9 @@ class Serializer:
     loads: Callable[[bytes], Any]
     # True when `loads` accepts a memoryview, which spares a copy of a large payload.
     loads_buffers: bool = False
+    # False only for formats whose decoding cannot run code (allow_pickle=False reads
+    # nothing else); a registered serializer is assumed to run code unless it says not.
+    runs_code: bool = True
 
 
 def _cloudpickle_dumps(value: Any) -> bytes:
@@ -99,6 +110,13 @@ def _pickle_dumps(value: Any) -> bytes:
 _registry: dict[str, Serializer] = {
     "cloudpickle": Serializer("cloudpickle", _cloudpickle_dumps, pickle.loads, True),
     "pickle": Serializer("pickle", _pickle_dumps, pickle.loads, True),
+    "json": Serializer("json", safe_formats.json_dumps, safe_formats.json_loads, runs_code=False),
+    "numpy": Serializer(
+        "numpy", safe_formats.numpy_dumps, safe_formats.numpy_loads, runs_code=False
+    ),
+    "arrow": Serializer(
+        "arrow", safe_formats.arrow_dumps, safe_formats.arrow_loads, runs_code=False
+    ),
 }
 _registry_lock = threading.Lock()
 serializers: Mapping[str, Serializer] = MappingProxyType(_registry)
@@ -111,14 +129,17 @@ def register_serializer(
     loads: Callable[[bytes], Any],
     *,
     clobber: bool = False,
+    runs_code: bool = True,
 ) -> Serializer:
     """Register a serializer under `name` so results can be written and read with it.
 
     Refuses to replace an existing name unless `clobber=True`, because results already
-    stored under that name would then be decoded by different code.
+    stored under that name would then be decoded by different code. Pass
+    `runs_code=False` only if `loads` cannot run code whatever bytes it is given (then
+    ``allow_pickle=False`` functions may use it).
     """
     _check_name(name)
-    serializer = Serializer(name, dumps, loads)
+    serializer = Serializer(name, dumps, loads, runs_code=bool(runs_code))
     with _registry_lock:
         if name in _registry and not clobber:
             raise ConfigurationError(
@@ -167,6 +188,7 @@ class ResultHeader:
     checksum: bytes
     payload_offset: int
     extra: Mapping[str, Any] = field(default_factory=dict)
+    signature: bytes = b""  # the signing trailer (empty: unsigned)
 
 
 def encode_result(
@@ -174,9 +196,13 @@ def encode_result(
     serializer: str | Serializer = DEFAULT_SERIALIZER,
     *,
     extra: Mapping[str, Any] | None = None,
+    signer: Signer | None = None,
+    path: str = "",
 ) -> bytes:
     """Serialize `value` into a complete `result` object (header + payload); `extra`
-    (JSON-able) is stored in the header for readers to check before decoding.
+    (JSON-able) is stored in the header for readers to check before decoding. With a
+    `signer`, a signature bound to `path` (where the object will be stored: its path or
+    URI) follows.
 
     Raises `SerializationError` when the value cannot be serialized; the caller stores
     nothing in that case.
@@ -200,22 +226,33 @@ def encode_result(
     name = chosen.name.encode("ascii")
     checksum = xxhash.xxh3_128_digest(payload)
     fields = _encode_extra(extra)
-    return b"".join(
-        (
-            _FIXED.pack(MAGIC, FORMAT_VERSION, len(name)),
-            name,
-            _EXTRA_LEN.pack(len(fields)),
-            fields,
-            _TAIL.pack(len(payload), checksum),
-            payload,
-        )
-    )
+    parts = [
+        _FIXED.pack(MAGIC, FORMAT_VERSION, len(name)),
+        name,
+        _EXTRA_LEN.pack(len(fields)),
+        fields,
+        _TAIL.pack(len(payload), checksum),
+        payload,
+    ]
+    if signer is not None:
+        parts.append(signer.trailer(parts, kind="result", place=place_of(path)))
+    return b"".join(parts)
 
 
 def _encode_extra(extra: Mapping[str, Any] | None) -> bytes:
     if not extra:
         return b""
     return json.dumps(dict(extra), separators=(",", ":"), sort_keys=True).encode()
+
+
+def _signed_end(data: bytes | memoryview, end: int) -> int | None:
+    """Where the signed part of a result whose payload ends at `end` stops: `end` when
+    unsigned, also `end` when a signing trailer follows; None when other bytes follow."""
+    if len(data) == end:
+        return end
+    if len(data) == end + TRAILER_SIZE and bytes(data[end : end + len(MARK)]) == MARK:
+        return end
+    return None
 
 
 def _parse_common(data: bytes) -> tuple[str, int, bytes, int] | None:
@@ -242,7 +279,7 @@ def _parse_common(data: bytes) -> tuple[str, int, bytes, int] | None:
         return None
     length, checksum = _TAIL.unpack_from(data, tail_at)
     offset = tail_at + _TAIL.size
-    if len(data) - offset != length:
+    if len(data) - offset != length and _signed_end(data, offset + length) is None:
         return None
     if len(_heads) < _MAX_HEADS:
         _heads[data[: _FIXED.size + data[5]]] = name
@@ -278,11 +315,12 @@ def read_header(data: bytes, uri: str) -> ResultHeader:
     extra = _decode_extra(bytes(view[extra_at:tail_at]), uri)
     length, checksum = _TAIL.unpack_from(view, tail_at)
     offset = tail_at + _TAIL.size
-    if len(view) - offset != length:
+    if _signed_end(view, offset + length) is None:
         raise _corrupted(
             uri, f"its payload is {len(view) - offset} bytes but the header says {length}"
         )
-    return ResultHeader(FORMAT_VERSION, name, length, checksum, offset, extra)
+    signature = bytes(view[offset + length :])
+    return ResultHeader(FORMAT_VERSION, name, length, checksum, offset, extra, signature)
 
 
 def _decode_extra(raw: bytes, uri: str) -> Mapping[str, Any]:
@@ -297,21 +335,38 @@ def _decode_extra(raw: bytes, uri: str) -> Mapping[str, Any]:
     return MappingProxyType(fields)
 
 
-def decode_result(data: bytes, uri: str) -> Any:
+def decode_result(
+    data: bytes,
+    uri: str,
+    *,
+    expect: Serializer | None = None,
+    allow_pickle: bool = True,
+    signer: Signer | None = None,
+) -> Any:
     """Check and deserialize a stored `result` object read from `uri`.
 
-    Raises `ResultCorruptedError` (truncated, tampered, wrong format) or
+    Before any byte is deserialized: the header's serializer must be `expect` (when
+    given) and, without `allow_pickle`, one that cannot run code (else
+    `SerializationError`); with a `signer`, the signature must be valid for `uri`'s place (else
+    `SignatureError`). Raises `ResultCorruptedError` (truncated, tampered, wrong format) or
     `SerializationError` (intact but undecodable here, e.g. a class that no longer exists).
     """
     parsed = _parse_common(data) if isinstance(data, bytes) else None
     if parsed is None:
         header = read_header(data, uri)  # raises, naming what is wrong, or parses
         parsed = header.serializer, header.payload_length, header.checksum, header.payload_offset
-    name, _length, checksum, offset = parsed
-    payload = memoryview(data)[offset:]
-    if xxhash.xxh3_128_digest(payload) != checksum:
-        raise _corrupted(uri, "its payload does not match the checksum in its header")
+    name, length, checksum, offset = parsed
+    if expect is not None and name != expect.name:
+        raise _refused(uri, name, f"this function is configured with {expect.name!r}")
     serializer = _registry.get(name) or get_serializer(name)
+    if serializer.runs_code and not allow_pickle:
+        raise _refused(uri, name, "allow_pickle is off and that format can run code")
+    end = offset + length
+    payload = memoryview(data)[offset:end]
+    if signer is not None:
+        _verify(signer, data, end, checksum, payload, uri)
+    elif xxhash.xxh3_128_digest(payload) != checksum:
+        raise _corrupted(uri, "its payload does not match the checksum in its header")
     try:
         if serializer.loads_buffers:  # pickle.loads reads a memoryview without copying it
             return serializer.loads(payload)  # type: ignore[arg-type]
@@ -324,6 +379,44 @@ def decode_result(data: bytes, uri: str) -> Any:
             uri=uri,
             serializer=serializer.name,
         ) from exc
+
+
+def _verify(
+    signer: Signer,
+    data: bytes,
+    end: int,
+    checksum: bytes,
+    payload: memoryview,
+    uri: str,
+) -> None:
+    """The signature replaces the checksum check (it covers every byte); a failure is
+    reported as corruption when the checksum fails too (a torn write), else as a
+    `SignatureError`."""
+    if len(data) == end:
+        raise unsigned(uri, "result")
+    try:
+        signer.verify(
+            (memoryview(data)[:end],),
+            bytes(data[end:]),
+            kind="result",
+            place=place_of(uri),
+            uri=uri,
+        )
+    except SignatureError:
+        if xxhash.xxh3_128_digest(payload) != checksum:
+            raise _corrupted(uri, "its payload does not match the checksum in its header") from None
+        raise
+
+
+def _refused(uri: str, name: str, why: str) -> SerializationError:
+    return SerializationError(
+        f"the stored result at {uri} is written with {name!r}, which is not decoded here: "
+        f"{why}. Nothing of it was deserialized (someone with write access to the store "
+        f"could have planted it). Delete it with `memokey rm {uri}` to recompute it, or "
+        "configure the function's serializer= to match if you wrote it yourself",
+        uri=uri,
+        serializer=name,
+    )
 
 
 def _corrupted(uri: str, why: str) -> ResultCorruptedError:

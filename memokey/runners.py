@@ -42,17 +42,13 @@ from memokey.keyfuncs import AnyKeyfunc, apply_keyfunc, check_keyfunc
 from memokey.keys import MemoKey, bind_call, call_digest, check_namespace, logic_key_of
 from memokey.leases import Lease, acquire_or_wait, holding_lease
 from memokey.remote import ERROR, Invocation, publish_failure, raise_failure
-from memokey.results import (
-    DEFAULT_SERIALIZER,
-    Serializer,
-    decode_result,
-    encode_result,
-    get_serializer,
-)
+from memokey.results import DEFAULT_SERIALIZER, Serializer, get_serializer
 from memokey.roots import RootCache, select_root
 from memokey.shims import fanout
 from memokey.shims.base import Job, SameThreadShim, Shim, same_thread
 from memokey.shims.dispatch import finish_elsewhere, start_elsewhere
+from memokey.signing import KeySpec
+from memokey.trust import TrustSettings
 
 __all__ = ["DEFAULT_LEASE_SECONDS", "KeyedLocalRunner", "MemoKey", "MemoizingRunner", "Runner"]
 
@@ -82,6 +78,8 @@ class Runner:
         logic_key: str | None = None,
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
         cache_errors: bool = False,
+        signing_key: KeySpec | None = None,
+        allow_pickle: bool | None = None,
     ) -> None:
         if root is not None and not isinstance(root, (str, os.PathLike)):
             raise ConfigurationError(f"root must be a URL or path string, got {root!r}")
@@ -94,6 +92,7 @@ class Runner:
         self.logic_key = logic_key
         self.lease_seconds = float(lease_seconds)
         self.cache_errors = bool(cache_errors)
+        self.trust = TrustSettings(self.serializer, signing_key, allow_pickle)
         # Hit-path caches (see the module docstring).
         self._roots = RootCache(self.root, self.storage_options)
         self._places = PlaceCache(self.namespace, self.logic_key)
@@ -123,7 +122,7 @@ class Runner:
         if getattr(key_func, "__memokey_runner__", None) is not None:
             key_func = unwrap_memoized(key_func)
         place = self._places.get(key_func, self._roots.store(), own=key_func is func)
-        return Target(place, call_digest(key_func, keyed), keyed)
+        return Target(place, call_digest(key_func, keyed), keyed, self.trust.current())
 
     def key_for(
         self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
@@ -166,7 +165,7 @@ class Runner:
         data = target.store.read(target.result_path)  # the hit path: `lookup`, inlined
         if data is not None:
             logger.debug("hit %s", target.uri)
-            return decode_result(data, target.result_uri)
+            return target.trust.decode_result(data, target.result_uri)
         with thread_locks.hold(target.uri):
             # Another thread may have just published. With a lease, `_compute` checks
             # that before taking it; a process-local store takes none: look here.
@@ -190,7 +189,7 @@ class Runner:
         if computing(target.uri):  # re-entered with the same arguments: we hold the lease
             return self._run(target, func, args, kwargs)
         if self.cache_errors:
-            raise_failure(target.store, target.path)
+            raise_failure(target.store, target.path, target.trust)
         while True:
             with self._exclusive(target) as ours:
                 if ours:
@@ -200,7 +199,7 @@ class Runner:
             if found:
                 return value
             if self.cache_errors:
-                raise_failure(target.store, target.path)
+                raise_failure(target.store, target.path, target.trust)
             # Published, then deleted (memokey rm) before we read it: compete again.
 
     @contextlib.contextmanager
@@ -238,7 +237,7 @@ class Runner:
             value = func(*args, **kwargs)
         except Exception as exc:
             if self.cache_errors:
-                publish_failure(target.store, exc, target.path)
+                publish_failure(target.store, exc, target.path, target.trust.signer)
             raise
         return self._publish(target, value, started, time.perf_counter() - clock)
 
@@ -274,7 +273,7 @@ class Runner:
         if computing(target.uri):  # re-entered with the same arguments: we hold the lease
             return await self._arun(target, func, args, kwargs)
         if self.cache_errors:
-            await asyncio.to_thread(raise_failure, target.store, target.path)
+            await asyncio.to_thread(raise_failure, target.store, target.path, target.trust)
         while True:
             acquiring = asyncio.ensure_future(asyncio.to_thread(self._acquire, target))
             try:
@@ -294,7 +293,7 @@ class Runner:
             if found:
                 return value
             if self.cache_errors:
-                await asyncio.to_thread(raise_failure, target.store, target.path)
+                await asyncio.to_thread(raise_failure, target.store, target.path, target.trust)
 
     def _acquire(self, target: Target) -> Lease | None:
         """The lease, or None once published. Also for process-local stores: asyncio locks
@@ -319,7 +318,9 @@ class Runner:
             value = await func(*args, **kwargs)
         except Exception as exc:
             if self.cache_errors:
-                await asyncio.to_thread(publish_failure, target.store, exc, target.path)
+                await asyncio.to_thread(
+                    publish_failure, target.store, exc, target.path, target.trust.signer
+                )
             raise
         duration = time.perf_counter() - clock
         return await asyncio.to_thread(self._publish, target, value, started, duration)
@@ -332,7 +333,7 @@ class Runner:
         Serialization errors raise before anything is written. Losing the exclusive write
         to another process means its equal result is already there: read and return it.
         """
-        data = encode_result(value, self.serializer)
+        data = target.trust.encode_result(value, target.result_path)
         try:
             target.store.write(target.result_path, data, exclusive=True)
         except WriteConflictError:
@@ -365,6 +366,8 @@ class MemoizingRunner(Runner):
     its type, message and remote traceback (a note). `lease_seconds` bounds how long other
     processes wait for a silent holder before taking over. `cache_errors=True` stores a
     failure in ``error`` and re-raises it on later calls instead of computing again.
+    `signing_key` signs and verifies what is stored; `allow_pickle=False` decodes only
+    formats that cannot run code (see `memokey.trust` and SECURITY.md).
     """
 
     def __init__(
@@ -378,6 +381,8 @@ class MemoizingRunner(Runner):
         logic_key: str | None = None,
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
         cache_errors: bool = False,
+        signing_key: KeySpec | None = None,
+        allow_pickle: bool | None = None,
     ) -> None:
         super().__init__(
             root,
@@ -387,6 +392,8 @@ class MemoizingRunner(Runner):
             logic_key=logic_key,
             lease_seconds=lease_seconds,
             cache_errors=cache_errors,
+            signing_key=signing_key,
+            allow_pickle=allow_pickle,
         )
         if shim is not None and not isinstance(shim, Shim):
             raise ShimError(
@@ -444,12 +451,12 @@ class MemoizingRunner(Runner):
         started = time.time()
         clock = time.perf_counter()
         job = start_elsewhere(
-            self.shim, target.store, target.path, invocation, spec.storage_options
+            self.shim, target.store, target.path, invocation, spec.storage_options, target.trust
         )
         self.shim.start(job).result()
         data = target.store.read(target.result_path)  # once: for the value and meta.json
         value = finish_elsewhere(
-            self.shim, target.store, target.path, lambda: decoded(target, data)
+            self.shim, target.store, target.path, lambda: decoded(target, data), target.trust
         )
         if data is not None:
             self._write_meta(target, data, value, started, time.perf_counter() - clock)
@@ -485,6 +492,8 @@ class KeyedLocalRunner(Runner):
         logic_key: str | None = None,
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
         cache_errors: bool = False,
+        signing_key: KeySpec | None = None,
+        allow_pickle: bool | None = None,
     ) -> None:
         if not callable(keyfunc):
             raise ConfigurationError(f"keyfunc must be callable, got {keyfunc!r}")
@@ -496,6 +505,8 @@ class KeyedLocalRunner(Runner):
             logic_key=logic_key,
             lease_seconds=lease_seconds,
             cache_errors=cache_errors,
+            signing_key=signing_key,
+            allow_pickle=allow_pickle,
         )
         self.keyfunc = keyfunc
 

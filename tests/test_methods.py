@@ -239,3 +239,14 @@ def test_a_memoized_method_travelling_by_value_leaves_its_storage_options_behind
 
     assert b"hunter2-token" not in cloudpickle.dumps(Local)
     assert b"hunter2-token" not in cloudpickle.dumps(Local())
+
+
+def test_a_memoized_method_travelling_by_value_leaves_its_signing_key_behind() -> None:
+    import cloudpickle
+
+    class Local:
+        @memoize(memory_root(), signing_key="k" * 32 + "-signing-secret")
+        def bump(self, x: int) -> int:
+            return x + 1
+
+    assert b"signing-secret" not in cloudpickle.dumps(Local)

@@ -293,11 +293,6 @@ class _Point:
     x: int
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="documented decision (README Key rules): dataclasses are keyed by type and "
-    "fields only, so attributes set outside the fields collide",
-)
 def test_dataclass_attributes_outside_the_fields_change_the_digest() -> None:
     left, right = _Point(1), _Point(1)
     left.extra = 1  # type: ignore[attr-defined]

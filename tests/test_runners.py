@@ -203,8 +203,11 @@ def test_pickle_serializer_is_used_when_asked(root_url: str) -> None:
     raw = open_store(root_url).read(f"{key.path}/result")
     assert raw is not None
     assert b"pickle" in raw[:16]
-    assert MemoizingRunner(root_url)(double, (2,), {}) == 4
+    assert MemoizingRunner(root_url, serializer="pickle")(double, (2,), {}) == 4
     assert RUNS["double"] == 1
+    # A runner configured with another serializer refuses it (no downgrade, SECURITY.md).
+    with pytest.raises(SerializationError, match="configured with 'cloudpickle'"):
+        MemoizingRunner(root_url)(double, (2,), {})
 
 
 def test_one_debug_line_per_miss_and_per_hit_names_the_uri(

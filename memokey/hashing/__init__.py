@@ -1,10 +1,12 @@
 """The key engine's value hashing: one canonical, type-tagged encoding per value, streamed
 into xxh3_128. Pure: no I/O, no global state except the registry of user hashers.
 
-Modules: `core` (the encoder and atoms), `containers` and `pickled` (built-in containers,
-the C-pickler fast path), `buffers` and `arrays` (memory hashed in place), `objects`
-(classes, functions, dataclasses, ``__reduce_ex__``), `frames` and `arrow` (pandas,
-pyarrow), `registry` (user hashers), `resolve` (which handler keys which type).
+Modules: `core` (the encoder and atoms), `containers` and `pickled` (built-in containers
+and dict views, the C-pickler fast path), `buffers` and `arrays` (memory hashed in
+place), `objects` (classes, functions, dataclasses, ``__reduce_ex__``), `reduction` (a
+reduction independent of process history), `class_caches` (class attributes that are
+caches, left out of keys), `frames` and `arrow` (pandas, pyarrow), `registry` (user
+hashers), `resolve` (which handler keys which type).
 """
 
 from __future__ import annotations

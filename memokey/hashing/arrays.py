@@ -9,13 +9,15 @@ stays at `CHUNK` bytes whatever the array's size.
 
 from __future__ import annotations
 
+import importlib
 import sys
 from typing import Any
 
 import numpy as np
 
-from memokey.hashing.core import U64, Encoder, Handler, Refusal, encode_str
-from memokey.hashing.objects import encode_class
+from memokey.hashing.core import TAG_U64, U64, Encoder, Handler, Refusal, encode_str, utf8
+from memokey.hashing.naming import qualified_name
+from memokey.hashing.objects import encode_attrs, encode_class, encode_name
 from memokey.hashing.pickled import MIN_ITEMS, encode_pickled
 
 #: Bytes copied per step when an array is not C-contiguous. Measured on `arr[::2]`: 256 KiB
@@ -43,13 +45,91 @@ def numpy_handler(cls: type) -> Handler | None:
         return encode_scalar
     if issubclass(cls, np.dtype):
         return encode_dtype
+    if issubclass(cls, np.ufunc):
+        return encode_ufunc
+    if issubclass(cls, np.vectorize):
+        return encode_vectorize
     return None
 
 
-def dtype_descriptor(dtype: np.dtype[Any]) -> str:
+def encode_dtype_of(enc: Encoder, dtype: np.dtype[Any]) -> None:
+    """A dtype by what defines it. The common ones (every dtype that numpy rebuilds
+    whole from its ``str`` or structured ``descr``) keep that short descriptor; any
+    other (an extension dtype such as ml_dtypes' int4 and float8, which both report
+    ``<V1``; metadata; a record or aligned struct) is marked and followed by its scalar
+    type, dtype class, alignment flag, metadata and, per field, the same again."""
+    cached = _PLAIN.get(id(dtype))
+    if cached is None or cached[0] is not dtype:
+        cached = _remember(dtype)
+    if cached[1] is not None:
+        enc.write(cached[1])
+        return
+    encode_str(enc, "x:" + _legacy_descriptor(dtype))
+    enc.encode(_dtype_definition(dtype))
+
+
+def _legacy_descriptor(dtype: np.dtype[Any]) -> str:
     if dtype.fields is None and dtype.subdtype is None:
         return str(dtype.str)
     return "struct:" + repr(dtype.descr)
+
+
+#: id(dtype) -> (dtype, its encoded short descriptor if it is plain, else None); the
+#: dtype is held so that its id is not reused while the entry lives.
+_PLAIN: dict[int, tuple[np.dtype[Any], bytes | None]] = {}
+
+
+def _remember(dtype: np.dtype[Any]) -> tuple[np.dtype[Any], bytes | None]:
+    header = None
+    if _compute_plain(dtype):
+        text = utf8(_legacy_descriptor(dtype))
+        header = TAG_U64(b"s", len(_legacy_descriptor(dtype))) + text
+    if len(_PLAIN) > 1024:
+        _PLAIN.clear()
+    entry = _PLAIN[id(dtype)] = (dtype, header)
+    return entry
+
+
+def _is_plain(dtype: np.dtype[Any]) -> bool:
+    cached = _PLAIN.get(id(dtype))
+    if cached is None or cached[0] is not dtype:
+        cached = _remember(dtype)
+    return cached[1] is not None
+
+
+def _compute_plain(dtype: np.dtype[Any]) -> bool:
+    if dtype.metadata is not None or dtype.isalignedstruct:
+        return False
+    if dtype.fields is not None:
+        return dtype.type is np.void and all(_is_plain(f[0]) for f in dtype.fields.values())
+    if dtype.subdtype is not None:
+        return _is_plain(dtype.subdtype[0])
+    try:  # an extension dtype (ml_dtypes' int4 is "<V1") rebuilds as another type
+        return np.dtype(dtype.str).type is dtype.type
+    except TypeError:  # a parametric dtype whose str is its repr (StringDType(...))
+        return False
+
+
+def _dtype_definition(dtype: np.dtype[Any]) -> tuple[Any, ...]:
+    fields = None
+    if dtype.fields is not None:
+        fields = tuple(
+            (name, _dtype_definition(f[0]), f[1], f[2] if len(f) > 2 else None)
+            for name, f in dtype.fields.items()
+        )
+    subarray = None
+    if dtype.subdtype is not None:
+        subarray = (_dtype_definition(dtype.subdtype[0]), dtype.subdtype[1])
+    return (
+        qualified_name(dtype.type),
+        qualified_name(type(dtype)),
+        str(dtype.str),
+        dtype.itemsize,
+        bool(dtype.isalignedstruct),
+        None if dtype.metadata is None else dict(dtype.metadata),
+        fields,
+        subarray,
+    )
 
 
 #: x87 extended precision: 10 value bytes per component, padded to 12 or 16 with bytes
@@ -113,7 +193,7 @@ def _is_raw(dtype: np.dtype[Any]) -> bool:
 def encode_ndarray(enc: Encoder, arr: np.ndarray[Any, Any]) -> None:
     dtype = arr.dtype
     enc.write(b"n")
-    encode_str(enc, dtype_descriptor(dtype))
+    encode_dtype_of(enc, dtype)
     enc.write(U64(arr.ndim) + b"".join(U64(n) for n in arr.shape))
     if not _is_raw(dtype):
         encode_object_elements(enc, arr)
@@ -180,8 +260,9 @@ def encode_object_elements(enc: Encoder, arr: np.ndarray[Any, Any]) -> None:
             else:
                 enc.encode(items)
         except Refusal as refusal:
-            index = int(refusal.segments[-1][1:-1]) + start
-            refusal.segments[-1] = f"[{index}]"
+            if refusal.segments and refusal.segments[-1][1:-1].isdigit():
+                index = int(refusal.segments[-1][1:-1]) + start
+                refusal.segments[-1] = f"[{index}]"
             raise
 
 
@@ -195,23 +276,57 @@ def _all_str(block: np.ndarray[Any, Any]) -> bool:
 
 
 def _encode_ndarray_subclass(enc: Encoder, arr: np.ndarray[Any, Any]) -> None:
+    """Type, the attributes a subclass carries (numpy's ``InfoArray`` pattern sets them
+    in ``__array_finalize__``; written only when there are some) and the elements."""
     encode_class(enc, type(arr))
+    attrs = getattr(arr, "__dict__", None)
+    if attrs:
+        if not enc.enter(arr):
+            return
+        try:
+            enc.write(b"+")
+            encode_attrs(enc, dict(attrs))
+        finally:
+            enc.leave(arr)
     encode_ndarray(enc, arr.view(np.ndarray))
+
+
+#: What numpy.ma keeps in a MaskedArray's ``__dict__`` itself (keyed through the data,
+#: mask, fill value and hardness); anything else was put there by a subclass or a user.
+_MASKED_INTERNALS = frozenset(vars(np.ma.masked_array([0]))) | {"_hardmask", "_baseclass"}
 
 
 def encode_masked(enc: Encoder, arr: np.ma.MaskedArray[Any, Any]) -> None:
     """Data, the full mask (``nomask`` and an all-False mask are the same value) and the
-    fill value, which a function can observe through ``filled()``."""
-    enc.write(b"k")
-    encode_ndarray(enc, np.ma.getdata(arr))
-    encode_ndarray(enc, np.ma.getmaskarray(arr))
-    enc.encode(arr.fill_value)
+    fill value, which a function can observe through ``filled()``. A subclass, a hard
+    mask, a data subclass or extra attributes take a longer form with all of them."""
+    data = np.ma.getdata(arr)
+    extra = {k: v for k, v in vars(arr).items() if k not in _MASKED_INTERNALS}
+    plain = type(arr) is np.ma.MaskedArray and type(data) is np.ndarray
+    if plain and not extra and not arr.hardmask:
+        enc.write(b"k")
+        encode_ndarray(enc, data)
+        encode_ndarray(enc, np.ma.getmaskarray(arr))
+        enc.encode(arr.fill_value)
+        return
+    if not enc.enter(arr):
+        return
+    try:
+        enc.write(b"K")
+        encode_class(enc, type(arr))
+        enc.encode(bool(arr.hardmask))
+        encode_attrs(enc, extra)
+        enc.encode(data)
+        encode_ndarray(enc, np.ma.getmaskarray(arr))
+        enc.encode(arr.fill_value)
+    finally:
+        enc.leave(arr)
 
 
 def encode_scalar(enc: Encoder, obj: np.generic) -> None:
     dtype = obj.dtype
     enc.write(b"w")
-    encode_str(enc, dtype_descriptor(dtype))
+    encode_dtype_of(enc, dtype)
     if _is_raw(dtype):
         width = _x87_width(dtype)
         data = obj.tobytes()
@@ -227,4 +342,38 @@ def encode_scalar(enc: Encoder, obj: np.generic) -> None:
 
 def encode_dtype(enc: Encoder, obj: np.dtype[Any]) -> None:
     enc.write(b"q")
-    encode_str(enc, dtype_descriptor(obj))
+    encode_dtype_of(enc, obj)
+
+
+def encode_ufunc(enc: Encoder, ufunc: np.ufunc) -> None:
+    """By name, only when that name imports back to this very ufunc (``numpy.add``);
+    a ufunc from ``np.frompyfunc`` has a name but hides the function it runs."""
+    name = ufunc.__name__
+    module = getattr(ufunc, "__module__", None) or "numpy"
+    try:
+        found = getattr(importlib.import_module(module), name, None)
+    except ImportError:
+        found = None
+    if found is not ufunc:
+        raise Refusal(
+            f"the ufunc {name!r} is not importable as {module}.{name} (made by "
+            "np.frompyfunc?), and the function it runs cannot be read; pass that function "
+            "itself, or np.vectorize(function)"
+        )
+    encode_name(enc, b"g", f"{module}:{name}")
+
+
+#: Caches np.vectorize fills on its first call (the ufunc it builds, the parsed signature).
+_VECTORIZE_CACHES = frozenset({"_ufunc", "_in_and_out_core_dims"})
+
+
+def encode_vectorize(enc: Encoder, obj: np.vectorize) -> None:
+    """By the function it wraps and its options; never by the caches filled on a call."""
+    if not enc.enter(obj):
+        return
+    try:
+        encode_class(enc, type(obj))
+        enc.write(b"V")
+        encode_attrs(enc, {k: v for k, v in vars(obj).items() if k not in _VECTORIZE_CACHES})
+    finally:
+        enc.leave(obj)

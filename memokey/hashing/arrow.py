@@ -4,7 +4,9 @@ The key depends on the logical values only, never on chunking or slicing: string
 written as one stream of end offsets rebased to 0, then one stream of their bytes (slices
 of the chunks' data buffers, not copies); fixed-width values as their data buffers. Null
 slots carry undefined bytes in Arrow, so a column with nulls writes its validity and has
-its null slots filled first.
+its null slots zeroed first. An Array and a ChunkedArray holding it differ (they are
+different types); a dictionary array keeps its dictionary and indices; a table keeps its
+schema metadata and the fields' nullability.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ def arrow_handler(cls: type) -> Handler | None:
 
 
 def encode_array(enc: Encoder, arr: pa.Array) -> None:
+    enc.write(b"%")  # an Array, not a ChunkedArray holding it: the types differ
     encode_chunks(enc, arr.type, [arr])
 
 
@@ -44,8 +47,15 @@ def encode_chunked_array(enc: Encoder, arr: pa.ChunkedArray) -> None:
 
 
 def encode_table(enc: Encoder, table: Any) -> None:
+    """Columns by name and values; the schema's metadata and the fields' nullability and
+    metadata too (written only when a schema has any, so plain tables keep their key)."""
     enc.write(TAG_U64(b"r", table.num_columns))
-    encode_str(enc, type(table).__name__)
+    schema = _schema_definition(table.schema)
+    if schema is None:
+        encode_str(enc, type(table).__name__)
+    else:
+        encode_str(enc, type(table).__name__ + "+schema")
+        enc.encode(schema)
     for name, column in zip(table.column_names, table.columns, strict=True):
         encode_str(enc, name)
         if isinstance(column, pa.ChunkedArray):
@@ -54,31 +64,101 @@ def encode_table(enc: Encoder, table: Any) -> None:
             encode_array(enc, column)
 
 
+def _schema_definition(schema: pa.Schema) -> tuple[Any, ...] | None:
+    fields = tuple((field.nullable, _metadata(field.metadata)) for field in schema)
+    if schema.metadata is None and all(nullable and not meta for nullable, meta in fields):
+        return None
+    return (_metadata(schema.metadata), fields)
+
+
+def _metadata(metadata: dict[bytes, bytes] | None) -> dict[bytes, bytes]:
+    return dict(metadata) if metadata else {}
+
+
 def encode_chunks(enc: Encoder, kind: pa.DataType, chunks: Sequence[pa.Array]) -> None:
+    """One logical array, whatever its chunking: count, type, validity, then values."""
     enc.write(TAG_U64(b"a", sum(len(c) for c in chunks)))
-    encode_str(enc, str(kind))
+    encode_type(enc, kind)
+    if isinstance(kind, pa.BaseExtensionType):  # its values are its storage's
+        encode_chunks(enc, kind.storage_type, [chunk.storage for chunk in chunks])
+        return
     nulls = sum(c.null_count for c in chunks)
     enc.write(U64(nulls))
     if nulls:
         for chunk in chunks:
             enc.write(np.asarray(chunk.is_null().to_numpy(zero_copy_only=False), dtype=np.bool_))
-        chunks = [c.fill_null(_zero(kind)) if c.null_count else c for c in chunks]
-    if kind in _BINARY_OFFSETS:
+    if pa.types.is_dictionary(kind):
+        _encode_dictionary(enc, kind, chunks)
+    elif kind in _BINARY_OFFSETS:
+        if nulls:
+            chunks = [c.fill_null(_zero(kind)) if c.null_count else c for c in chunks]
         _encode_binary(enc, _BINARY_OFFSETS[kind], chunks)
     elif _fixed_width(kind):
         width = kind.bit_width // 8
         for chunk in chunks:
             data = chunk.buffers()[1]
-            enc.write(memoryview(data)[chunk.offset * width : (chunk.offset + len(chunk)) * width])
-    else:  # nested, dictionary, boolean, ...: the values themselves
+            values = memoryview(data)[chunk.offset * width : (chunk.offset + len(chunk)) * width]
+            enc.write(_zero_nulls(chunk, values, width) if chunk.null_count else values)
+    else:  # nested, boolean, decimal, views, ...: the values themselves (nulls as None)
         for chunk in chunks:
             enc.encode(chunk.to_pylist())
 
 
+def encode_type(enc: Encoder, kind: pa.DataType) -> None:
+    """A type by its string, which shows everything but nested fields' metadata and the
+    parameters a user extension type serializes; those, when present, follow it."""
+    extras = _type_extras(kind)
+    if not extras:
+        encode_str(enc, str(kind))
+        return
+    encode_str(enc, "x:" + str(kind))  # no Arrow type string starts with "x:"
+    enc.encode(tuple(extras))
+
+
+def _type_extras(kind: pa.DataType, path: str = "") -> list[tuple[Any, ...]]:
+    found: list[tuple[Any, ...]] = []
+    if isinstance(kind, pa.BaseExtensionType):
+        serialize = getattr(kind, "__arrow_ext_serialize__", None)
+        if serialize is not None:  # a Python extension type; Arrow's own show all in str
+            found.append((path, kind.extension_name, serialize()))
+        found.extend(_type_extras(kind.storage_type, path + ".storage"))
+    elif pa.types.is_dictionary(kind):
+        found.extend(_type_extras(kind.value_type, path + ".values"))
+    for index in range(kind.num_fields):
+        field = kind.field(index)
+        where = f"{path}.{index}"
+        if field.metadata:
+            found.append((where, dict(field.metadata)))
+        found.extend(_type_extras(field.type, where))
+    return found
+
+
+def _zero_nulls(chunk: pa.Array, values: memoryview, width: int) -> np.ndarray[Any, Any]:
+    """A copy of a chunk's value bytes with its null slots zeroed: Arrow leaves them
+    undefined, and no cast is needed (date32, time32 and intervals have none from int)."""
+    rows: np.ndarray[Any, Any] = np.frombuffer(values, dtype=np.uint8).reshape(-1, width).copy()
+    rows[np.asarray(chunk.is_null().to_numpy(zero_copy_only=False), dtype=np.bool_)] = 0
+    return rows
+
+
+def _encode_dictionary(enc: Encoder, kind: pa.DataType, chunks: Sequence[pa.Array]) -> None:
+    """The dictionary and the indices (both observable, e.g. ``arr.indices``). When all
+    chunks share one dictionary, it is written once and the indices as one array, so
+    the chunking does not matter; otherwise each chunk's pair in turn."""
+    dictionaries = [chunk.dictionary for chunk in chunks]
+    if all(d.equals(dictionaries[0]) for d in dictionaries[1:]):
+        enc.write(b"1")
+        encode_chunks(enc, kind.value_type, dictionaries[:1])
+        encode_chunks(enc, kind.index_type, [chunk.indices for chunk in chunks])
+        return
+    enc.write(TAG_U64(b"*", len(chunks)))
+    for chunk in chunks:
+        encode_chunks(enc, kind.value_type, [chunk.dictionary])
+        encode_chunks(enc, kind.index_type, [chunk.indices])
+
+
 def _zero(kind: pa.DataType) -> Any:
-    if kind in _BINARY_OFFSETS:
-        return "" if kind in (pa.string(), pa.large_string()) else b""
-    return pa.scalar(0, type=pa.int64()).cast(kind) if _fixed_width(kind) else None
+    return "" if kind in (pa.string(), pa.large_string()) else b""
 
 
 def _fixed_width(kind: pa.DataType) -> bool:

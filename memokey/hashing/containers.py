@@ -1,8 +1,11 @@
 """Handlers for the built-in containers: list, tuple, dict (ordered) and set, frozenset
-(order-free). Large plain containers go through the C pickler (see `pickled`)."""
+(order-free), and the dict views. Large plain containers go through the C pickler (see
+`pickled`)."""
 
 from __future__ import annotations
 
+import collections
+import gc
 from typing import Any
 
 from memokey.hashing.core import (
@@ -57,6 +60,28 @@ def _frozenset(enc: Encoder, obj: frozenset[Any]) -> None:
         finally:
             enc.leave(obj)
 
+
+def _view_handler(tag: bytes) -> Any:
+    """A dict view (``d.keys()``, ``.values()``, ``.items()``): its kind and the whole dict
+    it views, in that dict's order. A view exposes the dict through ``view.mapping``
+    (``keys_view.mapping[k]`` reads a value), so equal keys over other values differ."""
+
+    def encode_view(enc: Encoder, view: Any) -> None:
+        referents = gc.get_referents(view)  # CPython: exactly the viewed dict
+        viewed = referents[0] if len(referents) == 1 else None
+        if not isinstance(viewed, dict):
+            viewed = dict(view.mapping)
+        enc.write(tag)
+        enc.encode(viewed)
+
+    return encode_view
+
+
+_VIEW_TAGS = {"keys": b"vk", "values": b"vv", "items": b"vi"}
+_VIEWED: tuple[dict[Any, Any], ...] = ({}, collections.OrderedDict())
+for _mapping in _VIEWED:
+    for _kind, _tag in _VIEW_TAGS.items():
+        register_builtin(type(getattr(_mapping, _kind)()), _view_handler(_tag))
 
 register_builtin(list, _list)
 register_builtin(tuple, _tuple)

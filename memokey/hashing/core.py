@@ -43,6 +43,20 @@ class Refusal(Exception):
         return root + "".join(reversed(self.segments))
 
 
+#: Not a property of the value: refusals carry their own reason, a RecursionError is
+#: reported as too deep by the caller, and memory exhaustion is never swallowed.
+_PASS_THROUGH = (Refusal, RecursionError, MemoryError)
+
+
+def _short_text(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _type_name(obj: object) -> str:
+    cls = type(obj)
+    return f"{getattr(cls, '__module__', '?')}.{getattr(cls, '__qualname__', '?')}"
+
+
 class Encoder:
     """One canonical stream. `ancestors` maps the ids of the containers being encoded
     (the current path only) to their depth, to write a back-reference for a cycle."""
@@ -59,10 +73,21 @@ class Encoder:
         self.structural_only = structural_only
 
     def encode(self, obj: object) -> None:
-        handler = HANDLERS.get(type(obj))
-        if handler is None:
-            handler = resolve_handler(type(obj))
-        handler(self, obj)
+        try:
+            handler = HANDLERS.get(type(obj))
+            if handler is None:
+                handler = resolve_handler(type(obj))
+            handler(self, obj)
+        except _PASS_THROUGH:
+            raise
+        except Exception as exc:
+            # User or library code (a property, ``__reduce_ex__``, ``__len__``, pyarrow)
+            # failed while this value was read: refuse it here, so the containers on the
+            # way up add the path to it.
+            message = _short_text(str(exc), 200)
+            raise Refusal(
+                f"reading this {_type_name(obj)} raised {type(exc).__name__}: {message}"
+            ) from exc
 
     def sub_digest(self, obj: object) -> bytes:
         """The 16-byte digest of `obj` alone (same cycle context), for order-free sets
@@ -176,7 +201,7 @@ def encode_mapping_items(enc: Encoder, tag: bytes, items: Any, count: int) -> No
             enc.encode(key)
             enc.encode(value)
     except Refusal as refusal:
-        refusal.segments.append(f"[{_short_repr(key)}]")
+        refusal.segments.append(f"[{short_repr(key)}]")
         raise
 
 
@@ -187,14 +212,14 @@ def encode_unordered(enc: Encoder, tag: bytes, items: Any) -> None:
         for item in items:
             digests.append(enc.sub_digest(item))
     except Refusal as refusal:
-        refusal.segments.append(f"{{{_short_repr(item)}}}")
+        refusal.segments.append(f"{{{short_repr(item)}}}")
         raise
     digests.sort()
     enc.write(TAG_U64(tag, len(digests)))
     enc.write(b"".join(digests))
 
 
-def _short_repr(obj: object) -> str:
+def short_repr(obj: object) -> str:
     try:
         text = repr(obj)
     except Exception:

@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 
 from memokey.hashing.arrays import encode_ndarray
-from memokey.hashing.core import TAG_U64, Encoder, Handler, encode_str
-from memokey.hashing.objects import encode_class, encode_name
+from memokey.hashing.core import TAG_U64, Encoder, Handler, Refusal, encode_str, short_repr
+from memokey.hashing.objects import encode_attrs, encode_class, encode_name
 
 _ExtensionArray = pd.api.extensions.ExtensionArray
 
@@ -38,8 +38,20 @@ def _header(enc: Encoder, kind: bytes, obj: object) -> None:
         # pandas' own classes by their public name, as pandas 3 reports it: pandas 2 gives
         # internal modules (pandas.core.frame) that move between versions.
         encode_name(enc, b"C", f"pandas:{cls.__name__}")
-    else:
-        encode_class(enc, cls)
+        return
+    encode_class(enc, cls)
+    # pandas' subclassing pattern: attributes named in ``_metadata`` travel with the
+    # value (through ``__finalize__``), so they are part of it.
+    names = [n for n in getattr(cls, "_metadata", ()) if isinstance(n, str)]
+    enc.write(b"+")
+    encode_attrs(enc, {n: getattr(obj, n, None) for n in names})
+
+
+def _flags(enc: Encoder, obj: pd.DataFrame | pd.Series) -> None:
+    """``allows_duplicate_labels=False`` makes operations that would duplicate a label
+    raise: written only when set, so other values keep their key."""
+    if not obj.flags.allows_duplicate_labels:
+        enc.write(b"!")
 
 
 def encode_dataframe(enc: Encoder, df: pd.DataFrame) -> None:
@@ -47,9 +59,15 @@ def encode_dataframe(enc: Encoder, df: pd.DataFrame) -> None:
     encode_index(enc, df.columns)
     encode_index(enc, df.index)
     enc.encode(dict(df.attrs))
+    _flags(enc, df)
     enc.write(TAG_U64(b"c", df.shape[1]))
-    for position in range(df.shape[1]):
-        encode_values(enc, df.iloc[:, position].array)
+    position = 0
+    try:
+        for position in range(df.shape[1]):
+            encode_values(enc, df.iloc[:, position].array)
+    except Refusal as refusal:  # name the column: cfg['name'][3]
+        refusal.segments.append(f"[{short_repr(df.columns[position])}]")
+        raise
 
 
 def encode_series(enc: Encoder, ser: pd.Series) -> None:
@@ -57,6 +75,7 @@ def encode_series(enc: Encoder, ser: pd.Series) -> None:
     enc.encode(ser.name)
     encode_index(enc, ser.index)
     enc.encode(dict(ser.attrs))
+    _flags(enc, ser)
     encode_values(enc, ser.array)
 
 

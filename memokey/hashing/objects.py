@@ -19,6 +19,7 @@ import threading
 import types
 from typing import Any
 
+from memokey.hashing.class_caches import cached_property_names, is_cache
 from memokey.hashing.core import (
     Encoder,
     Handler,
@@ -28,6 +29,7 @@ from memokey.hashing.core import (
     encode_str,
 )
 from memokey.hashing.naming import module_name, qualified_name
+from memokey.hashing.reduction import check_global, reduce_value
 
 #: Objects that stand for a resource or a live computation, not a value.
 UNKEYABLE_TYPES: tuple[type, ...] = (
@@ -71,21 +73,13 @@ def encode_class(enc: Encoder, obj: type) -> None:
         _encode_class_body(enc, obj)
 
 
-#: Class attributes that are bookkeeping, not behaviour (`__slotnames__` is a cache
-#: that pickling adds on first use, so it would change the key of an unchanged class).
-#: `_abc_impl` is the ABC machinery's cache of subclass checks.
-_CLASS_BOOKKEEPING = frozenset(
-    {"__dict__", "__weakref__", "__module__", "__slotnames__", "_abc_impl"}
-)
-
-
 def _encode_class_body(enc: Encoder, cls: type) -> None:
     if not enc.enter(cls):  # a method refers back to its class (``super()``)
         return
     try:
         enc.write(b"B")
         enc.encode(cls.__bases__)
-        members = {k: v for k, v in vars(cls).items() if k not in _CLASS_BOOKKEEPING}
+        members = {k: v for k, v in vars(cls).items() if not is_cache(k, v)}
         enc.write(len(members).to_bytes(8, "little"))
         name = ""
         try:
@@ -248,6 +242,10 @@ def encode_namedtuple(enc: Encoder, obj: tuple[Any, ...]) -> None:
     if enc.enter(obj):
         try:
             encode_class(enc, type(obj))
+            extra = getattr(obj, "__dict__", None)  # a subclass without __slots__
+            if extra:
+                enc.write(b"+")
+                encode_attrs(enc, dict(extra))
             encode_items(enc, b"U", tuple(obj))
         finally:
             enc.leave(obj)
@@ -268,9 +266,22 @@ def _encode_fields(enc: Encoder, tag: bytes, obj: object, names: list[str]) -> N
             attrs = {k: (None if v is _MISSING else v) for k, v in attrs.items()}
             enc.write(b"?")
             enc.encode(unset)
+        extra = _attributes_beyond(obj, names)
+        if extra:  # set outside the fields (``__post_init__``, later): a function sees them
+            enc.write(b"+")
+            encode_attrs(enc, extra)
         encode_attrs(enc, attrs)
     finally:
         enc.leave(obj)
+
+
+def _attributes_beyond(obj: object, names: list[str]) -> dict[str, Any]:
+    """Instance attributes that are not fields, less ``cached_property`` values."""
+    state = getattr(obj, "__dict__", None)
+    if not isinstance(state, dict) or (len(state) <= len(names) and state.keys() <= set(names)):
+        return {}
+    skip = set(names) | cached_property_names(type(obj))
+    return {k: v for k, v in state.items() if k not in skip}
 
 
 def encode_dataclass(enc: Encoder, obj: object) -> None:
@@ -341,15 +352,9 @@ def encode_reduced(enc: Encoder, obj: object) -> None:
     if not enc.enter(obj):
         return
     try:
-        reducer = copyreg.dispatch_table.get(type(obj))
-        try:
-            reduced = reducer(obj) if reducer is not None else obj.__reduce_ex__(5)
-        except Exception as exc:
-            raise Refusal(
-                f"a {type(obj).__module__}.{type(obj).__qualname__} cannot be reduced "
-                f"to a value ({exc})"
-            ) from exc
+        reduced = reduce_value(obj)
         if isinstance(reduced, str):  # a global: the name is the value
+            check_global(obj, reduced)
             module = module_name(getattr(obj, "__module__", None))
             encode_name(enc, b"g", f"{module}:{reduced}")
             return
@@ -360,9 +365,11 @@ def encode_reduced(enc: Encoder, obj: object) -> None:
 
 def encode_reduce_tuple(enc: Encoder, reduced: tuple[Any, ...]) -> None:
     parts = tuple(reduced) + (None,) * (6 - len(reduced))
-    constructor, args, state, list_items, dict_items, _setter = parts
-    enc.write(b"R")
+    constructor, args, state, list_items, dict_items, setter = parts
+    enc.write(b"R" if setter is None else b"r")
     enc.encode(constructor)
+    if setter is not None:  # how the state is applied (pickle's state_setter)
+        enc.encode(setter)
     try:
         enc.encode(args)
     except Refusal as refusal:

@@ -41,6 +41,9 @@ class Job:
     memo_uri: str
     storage_options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     label: str = ""
+    # Variables the far side's environment needs (the signing key); a subprocess shim
+    # sets them for its child, workers elsewhere must have them already.
+    environment: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), repr=False)
 
 
 class Shim(abc.ABC):

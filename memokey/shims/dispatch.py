@@ -13,9 +13,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from memokey.errors import ShimError
+from memokey.errors import ShimError, SignatureError
 from memokey.remote import ERROR, INVOCATION, Invocation, encode_invocation, raise_failure
 from memokey.shims.base import Job, Shim
+from memokey.signing import SIGNING_KEY_ENV
+from memokey.trust import ALLOW_PICKLE_ENV, OPEN, Trust
 from memokey_backends.protocol import Store
 
 __all__ = ["finish_elsewhere", "start_elsewhere"]
@@ -27,11 +29,23 @@ def start_elsewhere(
     memo_dir: str,
     invocation: Invocation,
     storage_options: Mapping[str, Any],
+    trust: Trust = OPEN,
 ) -> Job:
-    """Check the root, clear an old error, upload the invocation; the job to start."""
+    """Check the root, clear an old error, upload the invocation (signed when `trust`
+    has a key, which the job's environment then carries); the job to start."""
+    if not trust.allow_pickle:
+        raise ShimError(
+            f"{shim!r} sends the call as a pickle, and pickle is refused (allow_pickle=False "
+            f"or {ALLOW_PICKLE_ENV}=0); use the same-thread shim for this function, or "
+            "allow pickle and protect the store with a signing key",
+        )
     shim.check_store(store)
     store.delete(f"{memo_dir}/{ERROR}")
-    store.write(f"{memo_dir}/{INVOCATION}", encode_invocation(invocation))
+    path = f"{memo_dir}/{INVOCATION}"
+    store.write(path, encode_invocation(invocation, trust.signer, path))
+    environment: dict[str, str] = {}
+    if trust.signer is not None:
+        environment[SIGNING_KEY_ENV] = trust.signer.environment_value
 
     def refuse_local_call() -> Any:  # a shim that runs elsewhere must not call it
         raise ShimError(f"{shim!r} runs calls elsewhere; it must not call Job.call")
@@ -41,6 +55,7 @@ def start_elsewhere(
         memo_uri=store.uri(memo_dir),
         storage_options=storage_options,
         label=invocation.function_id,
+        environment=environment,
     )
 
 
@@ -49,14 +64,22 @@ def finish_elsewhere(
     store: Store,
     memo_dir: str,
     lookup: Callable[[], tuple[bool, Any]],
+    trust: Trust = OPEN,
 ) -> Any:
     """After the shim's future completed: the published value, or the published error
     re-raised, or `ShimError` when the far side published neither."""
-    found, value = lookup()
+    try:
+        found, value = lookup()
+    except SignatureError as exc:
+        raise SignatureError(
+            f"{exc} (It was just published by {shim!r}'s far side: does it have the "
+            f"signing key? Set {SIGNING_KEY_ENV} in the workers' environment.)",
+            uri=getattr(exc, "uri", store.uri(memo_dir)),
+        ) from exc
     if found:
         store.delete(f"{memo_dir}/{INVOCATION}")
         return value
-    raise_failure(store, memo_dir)
+    raise_failure(store, memo_dir, trust)
     raise ShimError(
         f"{shim!r} finished {store.uri(memo_dir)} without publishing a result or an error; "
         "check the far side's logs (it must run `python -m memokey run URI` with the same "

@@ -43,6 +43,7 @@ class SubprocessShim(Shim):
 
     def environment(self, job: Job) -> dict[str, str]:
         env = dict(os.environ)
+        env.update(job.environment)
         paths = [p for p in sys.path if p and os.path.isdir(p)]
         inherited = env.get("PYTHONPATH", "")
         env["PYTHONPATH"] = os.pathsep.join([*paths, inherited] if inherited else paths)

@@ -97,6 +97,11 @@ def golden_values() -> dict[str, Callable[[], Any]]:
             ["a", "b", "a"], categories=pd.Index(["a", "b"], dtype=object)
         ),
         "arrow_chunked": lambda: pa.chunked_array([pa.array(["x", "yy"]), pa.array(["z"])]),
+        "arrow_array_date32_nulls": lambda: pa.array([0, None, 2], pa.date32()),
+        "arrow_dictionary": lambda: pa.array(["a", "b", "a"]).dictionary_encode(),
+        "dict_view_items": lambda: {"b": 1, "a": 2}.items(),
+        "dtype_metadata": lambda: np.dtype(np.float64, metadata={"unit": "m"}),
+        "exception_value": lambda: ValueError("bad", 3),
     }
 
 

@@ -1,0 +1,69 @@
+"""Result formats that cannot run code when decoded: ``json``, ``numpy`` and ``arrow``.
+
+With ``allow_pickle=False`` (or ``MEMOKEY_ALLOW_PICKLE=0``) only formats like these are
+decoded, so a result planted by someone who can write to the bucket can at worst be a
+wrong value, never a program. numpy and pyarrow are imported only when used.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+__all__ = [
+    "arrow_dumps",
+    "arrow_loads",
+    "json_dumps",
+    "json_loads",
+    "numpy_dumps",
+    "numpy_loads",
+]
+
+
+def json_dumps(value: Any) -> bytes:
+    """Compact JSON; NaN and infinities are refused (they are not JSON)."""
+    return json.dumps(value, separators=(",", ":"), allow_nan=False).encode()
+
+
+def json_loads(data: bytes) -> Any:
+    return json.loads(data)
+
+
+def numpy_dumps(value: Any) -> bytes:
+    """One array in ``.npy`` format; object arrays are refused (they would need pickle)."""
+    import numpy as np
+
+    array = np.asarray(value)
+    if array.dtype.hasobject:
+        raise TypeError("object arrays need pickle; store a numeric or string array")
+    out = io.BytesIO()
+    np.save(out, array, allow_pickle=False)
+    return out.getvalue()
+
+
+def numpy_loads(data: bytes) -> Any:
+    import numpy as np
+
+    return np.load(io.BytesIO(data), allow_pickle=False)
+
+
+def arrow_dumps(value: Any) -> bytes:
+    """A pyarrow Table (or RecordBatch) as an Arrow IPC stream."""
+    import pyarrow as pa
+
+    table = pa.Table.from_batches([value]) if isinstance(value, pa.RecordBatch) else value
+    if not isinstance(table, pa.Table):
+        raise TypeError(f"the arrow serializer stores pyarrow Tables, not {type(value)}")
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    data: bytes = sink.getvalue().to_pybytes()
+    return data
+
+
+def arrow_loads(data: bytes) -> Any:
+    import pyarrow as pa
+
+    with pa.ipc.open_stream(pa.py_buffer(data)) as reader:
+        return reader.read_all()
