@@ -38,7 +38,7 @@ from memokey.hashing import digest, register_hasher
 from memokey.keyfuncs import Keyfunc, nil_args
 from memokey.keys import MemoKey
 from memokey.results import Serializer, register_serializer
-from memokey.roots import root
+from memokey.roots import root, set_root
 from memokey.runners import KeyedLocalRunner, MemoizingRunner
 
 try:
@@ -78,5 +78,6 @@ __all__ = [
     "register_hasher",
     "register_serializer",
     "root",
+    "set_root",
     "use_runner",
 ]

@@ -38,7 +38,8 @@ def use_runner(runner: Runner) -> Callable[[Callable[P, R]], MemoizedFunction[P,
     """
     if not isinstance(runner, Runner):
         raise ConfigurationError(
-            f"use_runner needs a MemoizingRunner or KeyedLocalRunner, got {runner!r}"
+            f"use_runner needs a MemoizingRunner or KeyedLocalRunner, got {runner!r}; write "
+            "e.g. @memokey.use_runner(memokey.KeyedLocalRunner(root, keyfunc=nil_args('conn')))"
         )
 
     def decorate(func: Callable[P, R]) -> MemoizedFunction[P, R]:
@@ -102,7 +103,10 @@ def memoize(
     ):
         return memoized(MemoizingRunner(), func_or_root)
     if func_or_root is not None and root is not None:
-        raise ConfigurationError("pass the root once: positionally or as root=, not both")
+        raise ConfigurationError(
+            "the root was passed twice; write it once: memoize('s3://b/memo') or "
+            "memoize(root='s3://b/memo')"
+        )
     runner = MemoizingRunner(
         func_or_root if func_or_root is not None else root,
         namespace=namespace,

@@ -24,6 +24,7 @@ from memokey.hashing.advice import unkeyable_hint
 from memokey.hashing.core import MAX_NESTING
 from memokey.hashing.naming import module_name
 from memokey.hashing.objects import encode_closure
+from memokey.names import check_logic_key, check_namespace
 
 __all__ = [
     "SCHEME",
@@ -40,8 +41,7 @@ __all__ = [
 #: The key scheme; part of every storage path. Any change to a digest needs a new one.
 SCHEME = "memokey-v2"
 
-_LOGIC_KEY_LINE = re.compile(r"^\s*function-logic-key:\s*(\S+)\s*$", re.MULTILINE)
-_LOGIC_KEY_CHARS = re.compile(r"[A-Za-z0-9._+-]+")
+_LOGIC_KEY_LINE = re.compile(r"^\s*function-logic-key:(.*)$", re.MULTILINE)
 #: Attribute a decorator may set on its wrapper to carry an explicit ``logic_key=``.
 LOGIC_KEY_ATTR = "__memokey_logic_key__"
 
@@ -66,13 +66,8 @@ def logic_key_of(func: Callable[..., Any], explicit: str | None = None) -> str |
     if key is None:
         doc = getattr(func, "__doc__", None)
         match = _LOGIC_KEY_LINE.search(doc) if isinstance(doc, str) else None
-        key = match.group(1) if match else None
-    if key is not None and (not isinstance(key, str) or not _LOGIC_KEY_CHARS.fullmatch(key)):
-        raise ConfigurationError(
-            f"logic key {key!r} of {getattr(func, '__qualname__', func)!r} is not usable in a "
-            "storage path: use letters, digits and . _ + - only (for example 'v2')"
-        )
-    return key
+        key = match.group(1).strip() if match else None  # malformed: refused below
+    return None if key is None else check_logic_key(key, func)
 
 
 _MISSING: Any = inspect.Parameter.empty
@@ -302,22 +297,6 @@ def _closure_error(func: types.FunctionType, refusal: Refusal) -> UnkeyableArgum
         parameter=None,
         path=path,
     )
-
-
-def check_namespace(namespace: str) -> str:
-    """`namespace` if it can be one path segment, else a `ConfigurationError`."""
-    if (
-        not isinstance(namespace, str)
-        or not namespace
-        or "/" in namespace
-        or namespace in (".", "..")
-        or namespace.strip() != namespace
-    ):
-        raise ConfigurationError(
-            f"namespace must be a non-empty name without '/' or surrounding spaces, "
-            f"got {namespace!r}; use e.g. 'default' or 'experiment-3'"
-        )
-    return namespace
 
 
 def memo_dir(namespace: str, function_id: str, logic_key: str | None, digest: str) -> str:

@@ -358,7 +358,10 @@ def _refuse(func: object) -> None:
             "function that returns a list (or other value) instead"
         )
     if not callable(func):
-        raise ConfigurationError(f"memoize needs a function, got {func!r}")
+        raise ConfigurationError(
+            f"memoize needs a function, got {func!r}; decorate a def or pass a callable: "
+            "memokey.memoize(f) or @memokey.memoize(root)"
+        )
 
 
 def memoized(runner: Runner, func: object) -> MemoizedFunction[Any, Any]:

@@ -322,7 +322,9 @@ def execute(memo_uri: str, storage_options: Mapping[str, Any] | None = None) -> 
             value = invocation.func(*invocation.args, **invocation.kwargs)
             if inspect.iscoroutine(value):  # a coroutine function runs to completion here
                 value = asyncio.run(value)
-        payload = encode_result(value, invocation.serializer, signer=signer, path=store.uri(RESULT))
+        payload = encode_result(
+            value, invocation.serializer, signer=signer, path=store.uri(RESULT), round_trip=True
+        )
     except Exception as exc:
         failure: BaseException | None = exc
     else:

@@ -44,6 +44,8 @@ import cloudpickle
 import xxhash
 
 from memokey import safe_formats
+from memokey._fixes import rm_command
+from memokey._roundtrip import check_round_trip
 from memokey.errors import (
     ConfigurationError,
     ResultCorruptedError,
@@ -174,7 +176,8 @@ def get_serializer(name: str | Serializer) -> Serializer:
 def _check_name(name: str) -> None:
     if not isinstance(name, str) or not name or not name.isascii() or len(name) > _MAX_NAME:
         raise ConfigurationError(
-            f"a serializer name must be 1-{_MAX_NAME} ASCII characters, got {name!r}"
+            f"a serializer name must be 1-{_MAX_NAME} ASCII characters, got {name!r}; "
+            "choose a short ASCII name such as 'json' or 'my-arrow'"
         )
 
 
@@ -198,14 +201,16 @@ def encode_result(
     extra: Mapping[str, Any] | None = None,
     signer: Signer | None = None,
     path: str = "",
+    round_trip: bool = False,
 ) -> bytes:
     """Serialize `value` into a complete `result` object (header + payload); `extra`
     (JSON-able) is stored in the header for readers to check before decoding. With a
     `signer`, a signature bound to `path` (where the object will be stored: its path or
-    URI) follows.
+    URI) follows. `round_trip` (the publish paths) reads a small payload back first
+    (`memokey._roundtrip`): only ever a value this process just computed.
 
-    Raises `SerializationError` when the value cannot be serialized; the caller stores
-    nothing in that case.
+    Raises `SerializationError` when the value cannot be serialized (or read back); the
+    caller stores nothing in that case.
     """
     chosen = get_serializer(serializer)
     try:
@@ -223,6 +228,8 @@ def encode_result(
             "nothing was stored. Fix its dumps function to return bytes",
             serializer=chosen.name,
         )
+    if round_trip:
+        check_round_trip(chosen.name, chosen.loads, payload, value)
     name = chosen.name.encode("ascii")
     checksum = xxhash.xxh3_128_digest(payload)
     fields = _encode_extra(extra)
@@ -375,7 +382,7 @@ def decode_result(
         raise SerializationError(
             f"the stored result at {uri} is intact but could not be deserialized with "
             f"{serializer.name!r} ({type(exc).__name__}: {exc}). Make the classes it needs "
-            f"importable here, or delete it with `memokey rm {uri}` to recompute",
+            f"importable here, or delete it with `{rm_command(uri)}` to recompute",
             uri=uri,
             serializer=serializer.name,
         ) from exc
@@ -412,7 +419,7 @@ def _refused(uri: str, name: str, why: str) -> SerializationError:
     return SerializationError(
         f"the stored result at {uri} is written with {name!r}, which is not decoded here: "
         f"{why}. Nothing of it was deserialized (someone with write access to the store "
-        f"could have planted it). Delete it with `memokey rm {uri}` to recompute it, or "
+        f"could have planted it). Delete it with `{rm_command(uri)}` to recompute it, or "
         "configure the function's serializer= to match if you wrote it yourself",
         uri=uri,
         serializer=name,
@@ -422,6 +429,6 @@ def _refused(uri: str, name: str, why: str) -> SerializationError:
 def _corrupted(uri: str, why: str) -> ResultCorruptedError:
     return ResultCorruptedError(
         f"the stored result at {uri} is corrupted: {why}. It was not used; inspect it, then "
-        f"delete it with `memokey rm {uri}` so the next call recomputes it",
+        f"delete it with `{rm_command(uri)}` so the next call recomputes it",
         uri=uri,
     )

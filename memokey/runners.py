@@ -37,13 +37,14 @@ from memokey._targets import (
     write_meta,
 )
 from memokey.callables import unbind
-from memokey.errors import ConfigurationError, ShimError, WriteConflictError
+from memokey.errors import ConfigurationError, WriteConflictError
 from memokey.keyfuncs import AnyKeyfunc, apply_keyfunc, check_keyfunc
-from memokey.keys import MemoKey, bind_call, call_digest, check_namespace, logic_key_of
+from memokey.keys import MemoKey, bind_call, call_digest, logic_key_of
 from memokey.leases import Lease, acquire_or_wait, holding_lease
 from memokey.remote import ERROR, Invocation, publish_failure, raise_failure
-from memokey.results import DEFAULT_SERIALIZER, Serializer, get_serializer
+from memokey.results import DEFAULT_SERIALIZER, Serializer
 from memokey.roots import RootCache, select_root
+from memokey.settings import check_settings, check_shim
 from memokey.shims import fanout
 from memokey.shims.base import Job, SameThreadShim, Shim, same_thread
 from memokey.shims.dispatch import finish_elsewhere, start_elsewhere
@@ -81,17 +82,22 @@ class Runner:
         signing_key: KeySpec | None = None,
         allow_pickle: bool | None = None,
     ) -> None:
-        if root is not None and not isinstance(root, (str, os.PathLike)):
-            raise ConfigurationError(f"root must be a URL or path string, got {root!r}")
-        if not lease_seconds > 0:
-            raise ConfigurationError(f"lease_seconds must be positive, got {lease_seconds!r}")
-        self.root = os.fspath(root) if root is not None else None
-        self.namespace = check_namespace(namespace)
-        self.serializer = get_serializer(serializer)
-        self.storage_options: Mapping[str, Any] = dict(storage_options or {})
-        self.logic_key = logic_key
-        self.lease_seconds = float(lease_seconds)
-        self.cache_errors = bool(cache_errors)
+        settings = check_settings(
+            root=root,
+            namespace=namespace,
+            logic_key=logic_key,
+            storage_options=storage_options,
+            serializer=serializer,
+            lease_seconds=lease_seconds,
+            cache_errors=cache_errors,
+        )
+        self.root = settings.root
+        self.namespace = settings.namespace
+        self.serializer = settings.serializer
+        self.storage_options: Mapping[str, Any] = settings.storage_options
+        self.logic_key = settings.logic_key
+        self.lease_seconds = settings.lease_seconds
+        self.cache_errors = settings.cache_errors
         self.trust = TrustSettings(self.serializer, signing_key, allow_pickle)
         # Hit-path caches (see the module docstring).
         self._roots = RootCache(self.root, self.storage_options)
@@ -395,13 +401,7 @@ class MemoizingRunner(Runner):
             signing_key=signing_key,
             allow_pickle=allow_pickle,
         )
-        if shim is not None and not isinstance(shim, Shim):
-            raise ShimError(
-                f"shim={shim!r} is not a memokey shim; pass memokey.shims.same_thread, "
-                "subprocess_shim, DaskShim(client), ExecutorShim(executor) or a Shim subclass",
-                shim=repr(shim),
-            )
-        self.shim: Shim = same_thread if shim is None else shim
+        self.shim: Shim = check_shim(shim) or same_thread
 
     def __repr__(self) -> str:
         return (
@@ -496,7 +496,10 @@ class KeyedLocalRunner(Runner):
         allow_pickle: bool | None = None,
     ) -> None:
         if not callable(keyfunc):
-            raise ConfigurationError(f"keyfunc must be callable, got {keyfunc!r}")
+            raise ConfigurationError(
+                f"keyfunc={keyfunc!r} is not callable; write e.g. keyfunc=memokey.nil_args("
+                "'conn') or a function (c, args, kwargs) -> (c, args, kwargs)"
+            )
         super().__init__(
             root,
             namespace=namespace,

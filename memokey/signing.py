@@ -38,6 +38,7 @@ import struct
 from collections.abc import Sequence
 from typing import Any
 
+from memokey._fixes import rm_command
 from memokey.errors import ConfigurationError, SignatureError
 from memokey.keys import memo_dir
 
@@ -186,7 +187,7 @@ class Signer:
                 f"the {kind} at {uri} is signed with a key this process does not have (key "
                 f"id {key_id.hex()}; yours: {', '.join(k.hex() for k in self.key_ids)}). It "
                 f"was not used. Add that key to {SIGNING_KEY_ENV} (comma-separated) if you "
-                f"trust it, or delete the object with `memokey rm {uri}`",
+                f"trust it, or delete the object with `{rm_command(uri)}`",
                 uri=uri,
             )
         if alg not in (ALG_AES_GMAC, ALG_HMAC_SHA256) or reserved != b"\0\0\0":
@@ -256,7 +257,7 @@ def unsigned(uri: str, kind: str) -> SignatureError:
     return SignatureError(
         f"the {kind} at {uri} is not signed, but a signing key is configured; it was not "
         "used (an attacker with write access to the store could have planted it). If it "
-        f"was written before signing was turned on, delete it with `memokey rm {uri}` so "
+        f"was written before signing was turned on, delete it with `{rm_command(uri)}` so "
         "the next call recomputes it",
         uri=uri,
     )
@@ -266,7 +267,7 @@ def _forged(uri: str, kind: str) -> SignatureError:
     return SignatureError(
         f"the {kind} at {uri} has a signature that does not match its content and place; "
         "it was not used. It was altered, or copied from another key's path. Delete it "
-        f"with `memokey rm {uri}` and check who can write to the store",
+        f"with `{rm_command(uri)}` and check who can write to the store",
         uri=uri,
     )
 

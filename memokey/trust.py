@@ -48,7 +48,9 @@ class Trust:
     def encode_result(self, value: Any, path: str, extra: dict[str, Any] | None = None) -> bytes:
         """The `result` object for `value`, signed for `path` when a key is configured."""
         serializer = self.serializer if self.serializer is not None else DEFAULT_SERIALIZER
-        return encode_result(value, serializer, extra=extra, signer=self.signer, path=path)
+        return encode_result(
+            value, serializer, extra=extra, signer=self.signer, path=path, round_trip=True
+        )
 
     def decode_result(self, data: bytes, uri: str) -> Any:
         """`memokey.results.decode_result` under these settings."""

@@ -84,7 +84,7 @@ def test_a_planted_result_with_a_valid_checksum_is_refused_unsigned_and_runs_not
     with pytest.raises(SignatureError, match="is not signed") as raised:
         f(1)
     assert raised.value.uri == key.uri + "/result"
-    assert f"memokey rm {key.uri}/result" in str(raised.value)
+    assert f"`memokey rm {key.uri}`" in str(raised.value)  # the entry, as `memokey ls` prints it
     assert not marker.exists()
 
 
