@@ -15,6 +15,8 @@ import types
 from collections.abc import Callable, Mapping
 from typing import Any, Concatenate, ParamSpec, TypeVar, cast, overload
 
+from memokey.callables import unbind
+from memokey.code_policy import CodeMode, check_code_mode
 from memokey.errors import ConfigurationError
 from memokey.keys import MemoKey
 from memokey.methods import BoundMemoized, MemoizedFunction, memoized
@@ -30,7 +32,9 @@ R = TypeVar("R")
 T = TypeVar("T")
 
 
-def use_runner(runner: Runner) -> Callable[[Callable[P, R]], MemoizedFunction[P, R]]:
+def use_runner(
+    runner: Runner, *, code: CodeMode | None = None
+) -> Callable[[Callable[P, R]], MemoizedFunction[P, R]]:
     """Memoize a function through `runner` (e.g. a `KeyedLocalRunner` with a keyfunc).
 
     The runner checks itself against the function at decoration time, so
@@ -41,19 +45,52 @@ def use_runner(runner: Runner) -> Callable[[Callable[P, R]], MemoizedFunction[P,
             f"use_runner needs a MemoizingRunner or KeyedLocalRunner, got {runner!r}; write "
             "e.g. @memokey.use_runner(memokey.KeyedLocalRunner(root, keyfunc=nil_args('conn')))"
         )
+    mode = check_code_mode(code)
 
     def decorate(func: Callable[P, R]) -> MemoizedFunction[P, R]:
-        return cast("MemoizedFunction[P, R]", memoized(runner, func))
+        wrapped = memoized(runner, func)
+        runner.set_code(unbind(wrapped.__wrapped__, ())[0], mode)  # what the runner keys
+        return cast("MemoizedFunction[P, R]", wrapped)
 
     return decorate
 
 
 @overload
-def memoize(func: classmethod[T, P, R], /) -> MemoizedFunction[Concatenate[type[T], P], R]: ...
+def memoize(
+    func: classmethod[T, P, R],
+    /,
+    *,
+    root: str | os.PathLike[str] | None = None,
+    namespace: str = "default",
+    logic_key: str | None = None,
+    storage_options: Mapping[str, Any] | None = None,
+    serializer: str | Serializer = DEFAULT_SERIALIZER,
+    shim: Shim | None = None,
+    lease_seconds: float = DEFAULT_LEASE_SECONDS,
+    cache_errors: bool = False,
+    code: CodeMode | None = None,
+    signing_key: KeySpec | None = None,
+    allow_pickle: bool | None = None,
+) -> MemoizedFunction[Concatenate[type[T], P], R]: ...
 
 
 @overload
-def memoize(func: Callable[P, R], /) -> MemoizedFunction[P, R]: ...
+def memoize(
+    func: Callable[P, R],
+    /,
+    *,
+    root: str | os.PathLike[str] | None = None,
+    namespace: str = "default",
+    logic_key: str | None = None,
+    storage_options: Mapping[str, Any] | None = None,
+    serializer: str | Serializer = DEFAULT_SERIALIZER,
+    shim: Shim | None = None,
+    lease_seconds: float = DEFAULT_LEASE_SECONDS,
+    cache_errors: bool = False,
+    code: CodeMode | None = None,
+    signing_key: KeySpec | None = None,
+    allow_pickle: bool | None = None,
+) -> MemoizedFunction[P, R]: ...
 
 
 @overload
@@ -67,6 +104,7 @@ def memoize(
     shim: Shim | None = None,
     lease_seconds: float = DEFAULT_LEASE_SECONDS,
     cache_errors: bool = False,
+    code: CodeMode | None = None,
     signing_key: KeySpec | None = None,
     allow_pickle: bool | None = None,
 ) -> Callable[[Callable[P, R]], MemoizedFunction[P, R]]: ...
@@ -84,6 +122,7 @@ def memoize(
     shim: Shim | None = None,
     lease_seconds: float = DEFAULT_LEASE_SECONDS,
     cache_errors: bool = False,
+    code: CodeMode | None = None,
     signing_key: KeySpec | None = None,
     allow_pickle: bool | None = None,
 ) -> Any:
@@ -98,10 +137,11 @@ def memoize(
     unsigned; `allow_pickle=False` (or ``MEMOKEY_ALLOW_PICKLE=0``) decodes only formats
     that cannot run code. See SECURITY.md.
     """
+    func: Any = None
     if isinstance(func_or_root, (staticmethod, classmethod)) or (
         callable(func_or_root) and not isinstance(func_or_root, (str, os.PathLike))
     ):
-        return memoized(MemoizingRunner(), func_or_root)
+        func, func_or_root = func_or_root, None
     if func_or_root is not None and root is not None:
         raise ConfigurationError(
             "the root was passed twice; write it once: memoize('s3://b/memo') or "
@@ -116,10 +156,11 @@ def memoize(
         shim=shim,
         lease_seconds=lease_seconds,
         cache_errors=cache_errors,
+        code=code,
         signing_key=signing_key,
         allow_pickle=allow_pickle,
     )
-    return use_runner(runner)
+    return use_runner(runner) if func is None else memoized(runner, func)
 
 
 _default_runner: MemoizingRunner | None = None

@@ -314,6 +314,7 @@ def _runner_settings(runner: Runner) -> tuple[type[Runner], dict[str, Any]]:
         "cache_errors": runner.cache_errors,
     }
     settings["allow_pickle"] = runner.trust.allow_pickle
+    settings["code"] = runner.code
     keyfunc = getattr(runner, "keyfunc", None)
     if keyfunc is not None:
         settings["keyfunc"] = keyfunc

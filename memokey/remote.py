@@ -93,6 +93,10 @@ class Invocation:
 
     `context_root` is the URL of the caller's ``with memokey.root(...)`` block, if any: the
     far side re-enters it so that nested memoized calls land where they would locally.
+
+    `digest` and `code` (the caller's argument digest and the header fields describing its
+    code fingerprint) let the far side check that it runs what the key names
+    (`memokey.remote_check`); `code_keyed` says the fingerprint is in the key's path.
     """
 
     func: Callable[..., Any]
@@ -102,6 +106,9 @@ class Invocation:
     context_root: str | None = None
     function_id: str = ""
     format: int = _FORMAT
+    digest: str = ""
+    code: dict[str, Any] | None = None
+    code_keyed: bool = False
 
 
 def encode_invocation(
@@ -317,13 +324,27 @@ def execute(memo_uri: str, storage_options: Mapping[str, Any] | None = None) -> 
     except MemokeyError as exc:
         raise ShimError(f"did not run {memo_uri}: {exc}", uri=memo_uri) from exc
     try:
-        invocation = decode_invocation(data, uri, trust)
+        invocation: Invocation | Exception = decode_invocation(data, uri, trust)
+    except SerializationError as exc:
+        invocation = exc  # published below as the call's failure
+    if isinstance(invocation, Invocation):
+        from memokey.remote_check import verify_invocation  # the key engine: lazily
+
+        verify_invocation(invocation, memo_uri)  # a mismatch publishes nothing
+    try:
+        if not isinstance(invocation, Invocation):
+            raise invocation
         with _context(invocation, options):
             value = invocation.func(*invocation.args, **invocation.kwargs)
             if inspect.iscoroutine(value):  # a coroutine function runs to completion here
                 value = asyncio.run(value)
         payload = encode_result(
-            value, invocation.serializer, signer=signer, path=store.uri(RESULT), round_trip=True
+            value,
+            invocation.serializer,
+            extra=invocation.code,
+            signer=signer,
+            path=store.uri(RESULT),
+            round_trip=True,
         )
     except Exception as exc:
         failure: BaseException | None = exc

@@ -37,6 +37,7 @@ from memokey._targets import (
     write_meta,
 )
 from memokey.callables import unbind
+from memokey.code_policy import CodeMode, check_code_mode
 from memokey.errors import ConfigurationError, WriteConflictError
 from memokey.keyfuncs import AnyKeyfunc, apply_keyfunc, check_keyfunc
 from memokey.keys import MemoKey, bind_call, call_digest, logic_key_of
@@ -79,6 +80,7 @@ class Runner:
         logic_key: str | None = None,
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
         cache_errors: bool = False,
+        code: CodeMode | None = None,
         signing_key: KeySpec | None = None,
         allow_pickle: bool | None = None,
     ) -> None:
@@ -98,10 +100,11 @@ class Runner:
         self.logic_key = settings.logic_key
         self.lease_seconds = settings.lease_seconds
         self.cache_errors = settings.cache_errors
+        self.code = check_code_mode(code)  # None: the default (`memokey.code_policy`)
         self.trust = TrustSettings(self.serializer, signing_key, allow_pickle)
         # Hit-path caches (see the module docstring).
         self._roots = RootCache(self.root, self.storage_options)
-        self._places = PlaceCache(self.namespace, self.logic_key)
+        self._places = PlaceCache(self.namespace, self.logic_key, self.code)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(root={self.root!r}, namespace={self.namespace!r})"
@@ -111,6 +114,12 @@ class Runner:
     def check(self, func: Callable[..., Any]) -> None:
         """Validate this runner against `func` when it is decorated (e.g. keyfunc names)."""
         logic_key_of(func, self.logic_key)  # a malformed logic key fails now, not per call
+
+    def set_code(self, func: Callable[..., Any], code: CodeMode | None) -> None:
+        """``use_runner(runner, code=...)``: `func`'s own code mode on this runner."""
+        mode = check_code_mode(code)
+        if mode is not None:
+            self._places.override(func, mode)
 
     # -- keying ------------------------------------------------------------------------------
 
@@ -171,7 +180,9 @@ class Runner:
         data = target.store.read(target.result_path)  # the hit path: `lookup`, inlined
         if data is not None:
             logger.debug("hit %s", target.uri)
-            return target.trust.decode_result(data, target.result_uri)
+            value = target.trust.decode_result(data, target.result_uri)
+            target.place.check_hit(data, target.result_uri)
+            return value
         with thread_locks.hold(target.uri):
             # Another thread may have just published. With a lease, `_compute` checks
             # that before taking it; a process-local store takes none: look here.
@@ -245,6 +256,8 @@ class Runner:
             if self.cache_errors:
                 publish_failure(target.store, exc, target.path, target.trust.signer)
             raise
+        finally:
+            target.place.after_run()
         return self._publish(target, value, started, time.perf_counter() - clock)
 
     # -- coroutine functions ----------------------------------------------------------------
@@ -328,6 +341,8 @@ class Runner:
                     publish_failure, target.store, exc, target.path, target.trust.signer
                 )
             raise
+        finally:
+            target.place.after_run()
         duration = time.perf_counter() - clock
         return await asyncio.to_thread(self._publish, target, value, started, duration)
 
@@ -339,7 +354,7 @@ class Runner:
         Serialization errors raise before anything is written. Losing the exclusive write
         to another process means its equal result is already there: read and return it.
         """
-        data = target.trust.encode_result(value, target.result_path)
+        data = target.trust.encode_result(value, target.result_path, extra=target.place.extra)
         try:
             target.store.write(target.result_path, data, exclusive=True)
         except WriteConflictError:
@@ -387,6 +402,7 @@ class MemoizingRunner(Runner):
         logic_key: str | None = None,
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
         cache_errors: bool = False,
+        code: CodeMode | None = None,
         signing_key: KeySpec | None = None,
         allow_pickle: bool | None = None,
     ) -> None:
@@ -398,6 +414,7 @@ class MemoizingRunner(Runner):
             logic_key=logic_key,
             lease_seconds=lease_seconds,
             cache_errors=cache_errors,
+            code=code,
             signing_key=signing_key,
             allow_pickle=allow_pickle,
         )
@@ -447,6 +464,9 @@ class MemoizingRunner(Runner):
             serializer=self.serializer,
             context_root=spec.url if spec.source == "context" else None,
             function_id=target.key.function_id,
+            digest=target.digest,
+            code=target.place.extra,
+            code_keyed=target.place.code_version is not None,
         )
         started = time.time()
         clock = time.perf_counter()
@@ -492,6 +512,7 @@ class KeyedLocalRunner(Runner):
         logic_key: str | None = None,
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
         cache_errors: bool = False,
+        code: CodeMode | None = None,
         signing_key: KeySpec | None = None,
         allow_pickle: bool | None = None,
     ) -> None:
@@ -508,6 +529,7 @@ class KeyedLocalRunner(Runner):
             logic_key=logic_key,
             lease_seconds=lease_seconds,
             cache_errors=cache_errors,
+            code=code,
             signing_key=signing_key,
             allow_pickle=allow_pickle,
         )

@@ -21,8 +21,14 @@ EVIL = "evil\x1b]0;pwned\x07\x1b[2J\u202e--f"
 
 
 def _plant(url: str, options: dict[str, Any], function: str) -> None:
-    store = open_store(url, **options)
-    store.write(f"memokey-v2/default/{function}/{DIGEST}/result", encode_result(1))
+    """Write an entry under a hostile name with the filesystem itself, as another tool
+    or an attacker with write access would: memokey's store refuses such names."""
+    from fsspec.core import url_to_fs
+
+    fs, root = url_to_fs(url, **options)
+    path = f"{root}/memokey-v2/default/{function}/{DIGEST}/result"
+    fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+    fs.pipe_file(path, encode_result(1))
 
 
 def test_ls_escapes_terminal_sequences_in_stored_names_on_every_backend(
@@ -53,7 +59,7 @@ def test_error_lines_escape_what_came_from_the_store(
     assert main(["rm", uri]) == 1
     err = capsys.readouterr().err
     assert "\x1b" not in err
-    assert "nothing is stored" in err
+    assert "would parse" in err  # the store refuses the name before touching anything
 
 
 def _entry_via_link(tmp_path: Path, link_level: str) -> tuple[str, Path]:

@@ -18,6 +18,7 @@ import memokey
 import memokey.shims
 from helpers.exploits import Exploit
 from memokey.errors import ShimError, SignatureError
+from memokey.identity import function_id
 from memokey.remote import INVOCATION, Invocation, encode_invocation, execute
 from memokey.results import read_header
 from memokey.shims import ExecutorShim, subprocess_shim
@@ -94,7 +95,8 @@ def test_with_signing_off_memokey_run_unpickles_a_planted_invocation(
 
 
 def sealed_invocation(key: str, path: str) -> bytes:
-    invocation = Invocation(func=add, args=(1, 2), kwargs={}, function_id="test--add")
+    # The far side checks the function id against the function it runs (remote_check).
+    invocation = Invocation(func=add, args=(1, 2), kwargs={}, function_id=function_id(add))
     return encode_invocation(invocation, Signer(parse_keys(key)), path)
 
 

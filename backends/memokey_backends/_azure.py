@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from memokey_backends._deadline import run, run_coroutine
 from memokey_backends._primitives import Primitives, stale
 
 __all__ = ["AzurePrimitives"]
@@ -74,20 +75,20 @@ class AzurePrimitives(Primitives):
         _bound_retries(fs)
 
     def write(self, path: str, data: bytes, *, exclusive: bool) -> None:
-        self.fs.pipe_file(path, data, overwrite=not exclusive)
+        run(self.fs, "pipe_file", path, data, overwrite=not exclusive)
 
     def read_versioned(self, path: str) -> tuple[bytes, str] | None:
-        from fsspec.asyn import sync
-
         container, blob, _ = self.fs.split_path(path)
-        result: tuple[bytes, str] | None = sync(self.fs.loop, _get, self.fs, container, blob)
+        result: tuple[bytes, str] | None = run_coroutine(
+            self.fs.loop, _get(self.fs, container, blob)
+        )
         return result
 
     def swap(self, path: str, data: bytes, *, version: str) -> str:
-        from fsspec.asyn import sync
-
         container, blob, _ = self.fs.split_path(path)
-        result: str = sync(self.fs.loop, _put_if_match, self.fs, container, blob, data, version)
+        result: str = run_coroutine(
+            self.fs.loop, _put_if_match(self.fs, container, blob, data, version)
+        )
         return result
 
     def version_of(self, path: str, info: dict[str, Any]) -> str | None:

@@ -14,6 +14,7 @@ import types
 from typing import Any
 from urllib.parse import quote
 
+from memokey_backends._deadline import run, run_coroutine
 from memokey_backends._primitives import Primitives, stale
 
 __all__ = ["GCSPrimitives"]
@@ -93,7 +94,9 @@ class GCSPrimitives(Primitives):
         _bound_retries(fs)
 
     def write(self, path: str, data: bytes, *, exclusive: bool) -> None:
-        self.fs.pipe_file(
+        run(
+            self.fs,
+            "pipe_file",
             path,
             data,
             mode="create" if exclusive else "overwrite",
@@ -101,18 +104,14 @@ class GCSPrimitives(Primitives):
         )
 
     def read_versioned(self, path: str) -> tuple[bytes, str] | None:
-        from fsspec.asyn import sync
-
-        result: tuple[bytes, str] | None = sync(self.fs.loop, _get, self.fs, path)
+        result: tuple[bytes, str] | None = run_coroutine(self.fs.loop, _get(self.fs, path))
         return result
 
     def swap(self, path: str, data: bytes, *, version: str) -> str:
-        from fsspec.asyn import sync
-
         if version == "0":
             raise stale(path, "generation 0 means 'absent'; use write(exclusive=True)")
         bucket, key, _ = self.fs.split_path(path)
-        result: str = sync(self.fs.loop, _upload, self.fs, bucket, key, data, version)
+        result: str = run_coroutine(self.fs.loop, _upload(self.fs, bucket, key, data, version))
         return result
 
     def version_of(self, path: str, info: dict[str, Any]) -> str | None:

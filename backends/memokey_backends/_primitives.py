@@ -11,9 +11,28 @@ from __future__ import annotations
 
 import errno
 import hashlib
+from dataclasses import dataclass, replace
 from typing import Any
 
-__all__ = ["Primitives", "content_version", "stale"]
+from memokey_backends._deadline import run
+
+__all__ = ["IncompleteUpload", "Primitives", "content_version", "stale"]
+
+
+@dataclass(frozen=True)
+class IncompleteUpload:
+    """An upload that was started and neither completed nor aborted (S3 multipart)."""
+
+    path: str
+    """The object it would have created: a full filesystem path from `Primitives`,
+    relative to the store root from `FsspecStore.incomplete_uploads`."""
+    upload_id: str
+    initiated: float | None
+    """POSIX seconds, when the backend reports it."""
+
+    def relative_to(self, root: str) -> IncompleteUpload:
+        name, root = self.path.strip("/"), root.strip("/")
+        return replace(self, path=name[len(root) + 1 :] if root else name)
 
 
 def content_version(data: bytes) -> str:
@@ -40,13 +59,13 @@ class Primitives:
 
     def write(self, path: str, data: bytes, *, exclusive: bool) -> None:
         if exclusive:
-            self.fs.pipe_file(path, data, mode="create")
+            run(self.fs, "pipe_file", path, data, mode="create")
         else:
-            self.fs.pipe_file(path, data)
+            run(self.fs, "pipe_file", path, data)
 
     def read_versioned(self, path: str) -> tuple[bytes, str] | None:
         try:
-            data = bytes(self.fs.cat_file(path))
+            data = bytes(run(self.fs, "cat_file", path))
         except FileNotFoundError:
             return None
         return data, content_version(data)
@@ -57,3 +76,10 @@ class Primitives:
     def version_of(self, path: str, info: dict[str, Any]) -> str | None:
         """The version token of the object `info` describes, without reading it."""
         return None
+
+    def incomplete_uploads(self, root: str) -> list[IncompleteUpload]:
+        """Unfinished uploads below the filesystem path `root` (none by default)."""
+        return []
+
+    def abort_upload(self, path: str, upload_id: str) -> None:
+        """Abort one upload `incomplete_uploads` reported."""
