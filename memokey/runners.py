@@ -40,8 +40,9 @@ from memokey.callables import unbind
 from memokey.code_policy import CodeMode, check_code_mode
 from memokey.errors import ConfigurationError, WriteConflictError
 from memokey.keyfuncs import AnyKeyfunc, apply_keyfunc, check_keyfunc
-from memokey.keys import MemoKey, bind_call, call_digest, logic_key_of
+from memokey.keys import MemoKey, bind_call, call_digest, function_id, logic_key_of
 from memokey.leases import Lease, acquire_or_wait, holding_lease
+from memokey.names import check_function_segment
 from memokey.remote import ERROR, Invocation, publish_failure, raise_failure
 from memokey.results import DEFAULT_SERIALIZER, Serializer
 from memokey.roots import RootCache, select_root
@@ -113,7 +114,8 @@ class Runner:
 
     def check(self, func: Callable[..., Any]) -> None:
         """Validate this runner against `func` when it is decorated (e.g. keyfunc names)."""
-        logic_key_of(func, self.logic_key)  # a malformed logic key fails now, not per call
+        logic_key = logic_key_of(func, self.logic_key)  # a malformed one fails now
+        check_function_segment(func, function_id(func), logic_key)
 
     def set_code(self, func: Callable[..., Any], code: CodeMode | None) -> None:
         """``use_runner(runner, code=...)``: `func`'s own code mode on this runner."""
