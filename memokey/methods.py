@@ -377,7 +377,8 @@ def memoized(runner: Runner, func: object) -> MemoizedFunction[Any, Any]:
         binding = "instance" if isinstance(func, types.FunctionType) else None
     _refuse(func)
     assert callable(func)  # checked by _refuse
-    runner.check(func)
-    if inspect.iscoroutinefunction(unbind(func, ())[0]):  # an async def, bound or not
+    keyed = unbind(func, ())[0]  # what the runner keys: a bound object is an argument
+    runner.check(keyed)
+    if inspect.iscoroutinefunction(keyed):  # an async def, bound or not
         return AsyncMemoizedFunction(runner, func, binding)
     return MemoizedFunction(runner, func, binding)

@@ -9,7 +9,7 @@ hasher registered with `register_hasher` wins over the hook (`resolve` asks it f
 
 from __future__ import annotations
 
-from memokey.hashing.core import Encoder, Handler, Refusal
+from memokey.hashing.core import Encoder, Handler, Refusal, exception_text
 from memokey.hashing.objects import encode_class
 
 __all__ = ["HOOK", "encode_with_hook", "hook_handler"]
@@ -38,7 +38,8 @@ def encode_with_hook(enc: Encoder, obj: object) -> None:
         except Refusal:
             raise
         except Exception as exc:
-            raise Refusal(f"its __memokey__() raised {exc!r}; fix the hook") from exc
+            reason = f"{type(exc).__name__}: {exception_text(exc)}"
+            raise Refusal(f"its __memokey__() raised {reason}; fix the hook") from exc
         if value is obj:
             raise Refusal(
                 "its __memokey__() returned the object itself; return what identifies it "
