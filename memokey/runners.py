@@ -466,7 +466,7 @@ class MemoizingRunner(Runner):
             serializer=self.serializer,
             context_root=spec.url if spec.source == "context" else None,
             function_id=target.key.function_id,
-            digest=target.digest,
+            digest=target.arguments_digest,
             code=target.place.extra,
             code_keyed=target.place.code_version is not None,
         )
