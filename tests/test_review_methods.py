@@ -1,0 +1,83 @@
+"""Outside review of memoized methods: code that runs through ``self`` (or through any
+argument's methods) but that no name in the memoized function reveals must still re-key
+it; the edge cases of binding never raise raw errors or key the wrong thing."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SUBCLASS_MODULE = """
+import memokey
+
+class Base:
+    def __init__(self, k):
+        self.k = k
+
+    def helper(self, x):
+        return x
+
+    @memokey.memoize("memory://review")
+    def predict(self, x):
+        return self.helper(x) * self.k
+
+class Sub(Base):
+    def helper(self, x):
+        return x + {offset}
+
+class Model:
+    def predict(self, x):
+        return x * {factor}
+
+@memokey.memoize("memory://review")
+def run(model, x):
+    return model.predict(x)
+"""
+
+PRINT_KEYS = (
+    "import subcode; "
+    "print(subcode.Sub(2).predict.key_for(3).uri); "
+    "print(subcode.Base(2).predict.key_for(3).uri); "
+    "print(subcode.run.key_for(subcode.Model(), 3).uri)"
+)
+
+
+def _keys(tmp_path: Path, *, offset: int = 1, factor: int = 1) -> list[str]:
+    (tmp_path / "subcode.py").write_text(SUBCLASS_MODULE.format(offset=offset, factor=factor))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path])}
+    result = subprocess.run(
+        [sys.executable, "-B", "-c", PRINT_KEYS],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout.split()
+
+
+@pytest.mark.slow
+def test_editing_a_subclass_override_re_keys_the_inherited_memoized_method(
+    tmp_path: Path,
+) -> None:
+    before = _keys(tmp_path)
+    edited = _keys(tmp_path, offset=2)
+    assert edited[0] != before[0]  # Sub(2).predict(3) runs the edited Sub.helper
+    assert edited[1] == before[1]  # Base(2).predict(3) does not
+    assert _keys(tmp_path) == before
+
+
+@pytest.mark.slow
+def test_editing_a_method_of_an_argument_class_re_keys_the_function_that_calls_it(
+    tmp_path: Path,
+) -> None:
+    before = _keys(tmp_path)
+    edited = _keys(tmp_path, factor=2)
+    assert edited[2] != before[2]
+    assert edited[:2] == before[:2]
+    assert _keys(tmp_path) == before
