@@ -11,6 +11,10 @@ from pathlib import Path
 
 import pytest
 
+import memokey
+from memokey import memoize as memokey_memoize
+from memokey.errors import ConfigurationError
+
 SUBCLASS_MODULE = """
 import memokey
 
@@ -81,3 +85,57 @@ def test_editing_a_method_of_an_argument_class_re_keys_the_function_that_calls_i
     assert edited[2] != before[2]
     assert edited[:2] == before[:2]
     assert _keys(tmp_path) == before
+
+
+class Reader:
+    """``@classmethod`` above ``@memoize``: Python 3.13 no longer passes the class
+    through the memoized descriptor, so ``Reader.load`` is a plain bound method."""
+
+    @classmethod
+    @memokey_memoize("memory://review-classmethod")
+    def load(cls, x: int = 0) -> tuple[str, int]:
+        return (cls.__name__, x)
+
+
+class SubReader(Reader):
+    pass
+
+
+@pytest.mark.parametrize("owner", [Reader, SubReader])
+def test_key_for_of_classmethod_above_memoize_keys_the_class_or_names_the_order(
+    owner: type[Reader],
+) -> None:
+    try:
+        key = owner.load.key_for(1)
+    except ConfigurationError as exc:
+        assert "@memoize above @classmethod" in str(exc)
+    else:
+        assert key == memokey.key_for(owner.load, 1)
+        assert key == memokey.key_for(Reader.load.__func__, owner, 1)
+
+
+@pytest.mark.parametrize("owner", [Reader, SubReader])
+def test_submit_of_classmethod_above_memoize_runs_on_the_class_or_names_the_order(
+    owner: type[Reader],
+) -> None:
+    try:
+        future = owner.load.submit(1)
+    except ConfigurationError as exc:
+        assert "@memoize above @classmethod" in str(exc)
+    else:
+        assert future.result() == (owner.__name__, 1)
+
+
+def test_classmethod_above_memoize_is_called_with_its_class_on_every_python() -> None:
+    assert Reader.load(2) == ("Reader", 2)
+    assert SubReader.load(2) == ("SubReader", 2)
+    assert SubReader().load(2) == ("SubReader", 2)
+    assert memokey.key_for(SubReader.load, 2) != memokey.key_for(Reader.load, 2)
+
+
+def test_the_memoized_function_inside_a_classmethod_refuses_keys_without_its_class() -> None:
+    inner = vars(Reader)["load"].__func__
+    with pytest.raises(ConfigurationError, match="@memoize above @classmethod"):
+        inner.key_for(1)
+    with pytest.raises(ConfigurationError, match="@memoize above @classmethod"):
+        inner.submit(1)
