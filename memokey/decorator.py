@@ -177,7 +177,7 @@ def key_for(func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> MemoKey:
         return func.key_for(*args, **kwargs)
     if isinstance(func, types.MethodType) and isinstance(func.__func__, MemoizedFunction):
         # ``@classmethod`` above ``@memoize`` on Python >= 3.13: a method of the wrapper
-        return func.__func__.key_for(func.__self__, *args, **kwargs)
+        return BoundMemoized(func.__func__, func.__self__).key_for(*args, **kwargs)
     runner = getattr(func, "__memokey_runner__", None)
     if isinstance(runner, Runner):  # another wrapper of a memoized function
         return runner.key_for(func, args, kwargs)

@@ -40,6 +40,7 @@ from typing import (
 
 from memokey.callables import unbind
 from memokey.errors import ConfigurationError, SerializationError
+from memokey.identity.fingerprint import owner_class
 from memokey.keys import LOGIC_KEY_ATTR, MemoKey
 from memokey.runners import Runner
 
@@ -87,11 +88,15 @@ class BoundMemoized(Generic[P, R]):
 
     def key_for(self, *args: P.args, **kwargs: P.kwargs) -> MemoKey:
         """The `MemoKey` this call would use now; nothing is read or computed."""
-        return self.__func__.key_for(self.__self__, *args, **kwargs)
+        memoized = self.__func__
+        return memoized.runner.key_for(memoized.__wrapped__, (self.__self__, *args), kwargs)
 
     def submit(self, *args: P.args, **kwargs: P.kwargs) -> Future[Any]:
         """Start the call in the background; see `MemoizedFunction.submit`."""
-        return self.__func__.submit(self.__self__, *args, **kwargs)
+        memoized = self.__func__
+        if isinstance(memoized, AsyncMemoizedFunction):
+            memoized.submit()  # refused, with what to use instead
+        return memoized.runner.submit(memoized.__wrapped__, (self.__self__, *args), kwargs)
 
     @property
     def runner(self) -> Runner:
@@ -161,6 +166,7 @@ class MemoizedFunction(Generic[P, R]):
         self.__wrapped__ = func
         self._binding = binding
         self._owner: tuple[type, str] | None = None  # the class attribute it was set as
+        self._inside_classmethod: bool | None = None  # wrapped by a classmethod (lazy)
         self.__memokey_runner__ = runner
         if runner.logic_key is not None:  # a memoized function passed as an argument
             setattr(self, LOGIC_KEY_ATTR, runner.logic_key)
@@ -170,12 +176,30 @@ class MemoizedFunction(Generic[P, R]):
 
     def key_for(self, *args: P.args, **kwargs: P.kwargs) -> MemoKey:
         """The `MemoKey` this call would use now; nothing is read or computed."""
+        self._refuse_without_class("key_for")
         return self.runner.key_for(self.__wrapped__, args, kwargs)
 
     def submit(self, *args: P.args, **kwargs: P.kwargs) -> Future[Any]:
         """Start the call in the background (through the runner's shim); identical calls
         in flight share one future. See `memokey.shims.fanout`."""
+        self._refuse_without_class("submit")
         return self.runner.submit(self.__wrapped__, args, kwargs)
+
+    def _refuse_without_class(self, what: str) -> None:
+        """``@classmethod`` above ``@memoize``: since Python 3.13 ``C.m`` is a plain bound
+        method whose ``.key_for`` / ``.submit`` reach this function without ``C``; the
+        first argument would be keyed (and run) as the class. Refused, naming the order
+        that binds the class everywhere."""
+        inside = self._inside_classmethod
+        if inside is None:
+            inside = self._inside_classmethod = _in_classmethod(self)
+        if inside:
+            raise ConfigurationError(
+                f"{self.__qualname__}.{what} cannot tell which class it is called on: "
+                "@classmethod is applied above @memoize, and Python 3.13 no longer passes "
+                "the class through. Put @memoize above @classmethod, or use "
+                f"memokey.key_for(Class.{self.__name__}, ...) for a key"
+            )
 
     # -- binding -------------------------------------------------------------------------
 
@@ -287,6 +311,22 @@ def _original(memoized: object) -> Any:
     """The function behind a memoized callable (a bound method's function, a callable
     object's ``__call__``)."""
     return unbind(memoized.__wrapped__, ())[0]  # type: ignore[attr-defined]
+
+
+def _in_classmethod(memoized: MemoizedFunction[Any, Any]) -> bool:
+    """Whether `memoized` is the function of a ``classmethod`` in the class its qualified
+    name leads to (``@classmethod`` above ``@memoize``; such a function is never given a
+    class attribute of its own, so `_owner` stays None)."""
+    func = memoized.__wrapped__
+    if memoized._binding != "instance" or memoized._owner is not None:
+        return False
+    if not isinstance(func, types.FunctionType):
+        return False
+    owner = owner_class(func)
+    if owner is None:
+        return False
+    found = vars(owner).get(func.__name__)
+    return isinstance(found, classmethod) and found.__func__ is memoized
 
 
 def _importable(cls: type) -> bool:

@@ -171,8 +171,8 @@ def test_a_method_of_a_memoized_class_method_wrapper_keys_the_class() -> None:
     # Python >= 3.13 binds ``@classmethod`` above ``@memoize`` as a plain method of the
     # wrapper (no descriptor chaining); memokey.key_for and calls still key the class.
     bound = types.MethodType(vars(Base)["make"].__func__, Derived)
-    assert memokey.key_for(bound, 1) == Derived.make.key_for(1)
-    assert memokey.key_for(bound, 1) != Base.make.key_for(1)
+    assert memokey.key_for(bound, 1) == memokey.key_for(Derived.make, 1)
+    assert memokey.key_for(bound, 1) != memokey.key_for(Base.make, 1)
     assert bound(1) == ("Derived", 1)
 
 

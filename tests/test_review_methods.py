@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -101,29 +102,33 @@ class SubReader(Reader):
     pass
 
 
+#: Python 3.13 stopped chaining descriptors through classmethod (python/cpython#89519).
+CHAINS_CLASSMETHOD = sys.version_info < (3, 13)
+
+
 @pytest.mark.parametrize("owner", [Reader, SubReader])
 def test_key_for_of_classmethod_above_memoize_keys_the_class_or_names_the_order(
     owner: type[Reader],
 ) -> None:
-    try:
-        key = owner.load.key_for(1)
-    except ConfigurationError as exc:
-        assert "@memoize above @classmethod" in str(exc)
+    inner = vars(Reader)["load"].__func__
+    expected = memokey.key_for(types.MethodType(inner, owner), 1)
+    if CHAINS_CLASSMETHOD:
+        assert owner.load.key_for(1) == expected
     else:
-        assert key == memokey.key_for(owner.load, 1)
-        assert key == memokey.key_for(Reader.load.__func__, owner, 1)
+        with pytest.raises(ConfigurationError, match="@memoize above @classmethod"):
+            owner.load.key_for(1)
+    assert memokey.key_for(owner.load, 1) == expected
 
 
 @pytest.mark.parametrize("owner", [Reader, SubReader])
 def test_submit_of_classmethod_above_memoize_runs_on_the_class_or_names_the_order(
     owner: type[Reader],
 ) -> None:
-    try:
-        future = owner.load.submit(1)
-    except ConfigurationError as exc:
-        assert "@memoize above @classmethod" in str(exc)
+    if CHAINS_CLASSMETHOD:
+        assert owner.load.submit(1).result() == (owner.__name__, 1)
     else:
-        assert future.result() == (owner.__name__, 1)
+        with pytest.raises(ConfigurationError, match="@memoize above @classmethod"):
+            owner.load.submit(1)
 
 
 def test_classmethod_above_memoize_is_called_with_its_class_on_every_python() -> None:

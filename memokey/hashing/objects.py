@@ -89,8 +89,12 @@ def encode_class(enc: Encoder, obj: type) -> None:
     ...)``, ``type(...)``, ``make_dataclass``, a loop) or inside a function shares its
     name with others, so its bases and body are added."""
     encode_name(enc, b"C", qualified_name(obj))
-    if enc.code_refs is not None and is_first_party(obj):
-        enc.code_refs.append(obj)
+    if is_first_party(obj):
+        if enc.code_refs is not None:
+            enc.code_refs.append(obj)  # the fingerprint being computed walks it
+        elif not enc.structural_only:  # its methods are code a call may run: keyed
+            enc.write(b"P")
+            encode_str(enc, fingerprint_digest(obj))
     if not round_trips(obj):
         if enc.code_refs is not None or enc.structural_only:
             _encode_class_body(enc, obj)  # collecting code or locating a refusal: inline
@@ -217,7 +221,7 @@ def code_value_digest(value: object) -> tuple[str, list[object]]:
     return enc.hexdigest(), found
 
 
-def fingerprint_digest(func: types.FunctionType) -> str:
+def fingerprint_digest(func: types.FunctionType | type) -> str:
     """`func`'s current code fingerprint (cached; recomputed when its code changed)."""
     try:
         return code_identity(func, code_value_digest).fingerprint.digest

@@ -122,7 +122,7 @@ def _source(
 class _Walk:
     """One fingerprint computation: nodes, and what its validity check must watch."""
 
-    def __init__(self, root: types.FunctionType, value_digest: ValueDigest) -> None:
+    def __init__(self, root: types.FunctionType | type, value_digest: ValueDigest) -> None:
         self.value_digest = value_digest
         self.root_module = getattr(root, "__module__", None)
         self.nodes: list[tuple[str, str]] = []  # (label, node hash)
@@ -409,17 +409,23 @@ _identities: dict[Any, CodeIdentity] = {}
 _lock = threading.Lock()
 
 
-def code_identity(func: types.FunctionType, value_digest: ValueDigest) -> CodeIdentity:
-    """`func`'s current `CodeIdentity`: cached, checked, recomputed when stale."""
+def code_identity(func: types.FunctionType | type, value_digest: ValueDigest) -> CodeIdentity:
+    """`func`'s current `CodeIdentity`: cached, checked, recomputed when stale. A class's
+    covers its methods, its first-party bases and what they reference: the code its
+    instances run when a memoized function calls their methods (``self.helper`` where
+    ``self`` is a subclass, ``model.predict`` on an argument)."""
     cached = _identities.get(func)
     if cached is not None and cached.is_current():
         return cached
     walk = _Walk(func, value_digest)
     try:
-        walk.function(func, is_root=True)
-        owner = owner_class(func)
-        if owner is not None and is_first_party_module(owner.__module__):
-            walk.klass(owner)  # a method's helpers are its class's methods (``self.helper``)
+        if isinstance(func, type):
+            walk.klass(func)
+        else:
+            walk.function(func, is_root=True)
+            owner = owner_class(func)
+            if owner is not None and is_first_party_module(owner.__module__):
+                walk.klass(owner)  # a method's helpers are its class's methods (``self.helper``)
     except RecursionError:
         raise ConfigurationError(
             f"cannot fingerprint {func.__qualname__}: the functions it uses call each other "
@@ -433,6 +439,11 @@ def code_identity(func: types.FunctionType, value_digest: ValueDigest) -> CodeId
             "it with code='off' and a logic_key, and report this as a memokey bug"
         ) from exc
     identity = CodeIdentity(walk)
+    if isinstance(func, type):
+        # A class's methods often update module state (a counter, a registry): watching
+        # it would re-key every argument of that class after each call. Its code and
+        # bindings are watched; the values it reads are keyed as first seen (README).
+        identity._mutables = ()
     with _lock:
         if len(_identities) >= _MAX_CACHED:
             _identities.clear()
