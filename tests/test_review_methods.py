@@ -4,6 +4,7 @@ it; the edge cases of binding never raise raw errors or key the wrong thing."""
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import sys
@@ -144,3 +145,27 @@ def test_the_memoized_function_inside_a_classmethod_refuses_keys_without_its_cla
         inner.key_for(1)
     with pytest.raises(ConfigurationError, match="@memoize above @classmethod"):
         inner.submit(1)
+
+
+@pytest.mark.parametrize("kind", [property, functools.cached_property])
+def test_memoize_above_a_property_names_the_order_to_use(kind: type) -> None:
+    with pytest.raises(ConfigurationError, match=f"@{kind.__name__} above @memoize"):
+
+        class Config:
+            @memokey_memoize("memory://review-property")
+            @kind
+            def size(self) -> int:
+                return 1
+
+
+def test_property_above_memoize_keys_the_instance() -> None:
+    class Sized:
+        def __init__(self, n: int) -> None:
+            self.n = n
+
+        @property
+        @memokey_memoize("memory://review-property")
+        def size(self) -> int:
+            return self.n * 10
+
+    assert (Sized(1).size, Sized(2).size) == (10, 20)
