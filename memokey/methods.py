@@ -398,6 +398,12 @@ def _refuse(func: object) -> None:
             f"{name} is a generator function; its generator cannot be stored. Memoize a "
             "function that returns a list (or other value) instead"
         )
+    if isinstance(func, (property, functools.cached_property)):
+        kind = type(func).__name__
+        raise ConfigurationError(
+            f"memoize got a {kind}, which cannot be called; put @{kind} above @memoize "
+            "so that the memoized getter is keyed with its instance"
+        )
     if not callable(func):
         raise ConfigurationError(
             f"memoize needs a function, got {func!r}; decorate a def or pass a callable: "
