@@ -133,6 +133,11 @@ class _Walk:
         self.bindings: list[tuple[Any, str, object]] = []
         self.functions: list[tuple[types.FunctionType, Any, Any, Any]] = []
         self.mutables: list[tuple[object, str]] = []
+        # A class keyed as a value (an argument's type, ``self``'s subclass): its methods
+        # often update module state (a counter, a registry), which would re-key every
+        # instance after each call, and its key must not depend on the process's history.
+        # So mutable values it reads count by type only; its code and constants by value.
+        self.watch_mutables = not isinstance(root, type)
 
     # -- labels ----------------------------------------------------------------------------
 
@@ -161,7 +166,15 @@ class _Walk:
         return digest, found
 
     def constant(self, value: object, label: str) -> str:
-        digest, found = self._value(value)
+        if self.watch_mutables or _is_immutable(value):
+            digest, found = self._value(value)
+        else:  # module state read by a class keyed as a value: by type (see `__init__`)
+            kind = type(value)
+            digest = f"mutable:{kind.__module__}.{kind.__qualname__}"
+            try:
+                found = self.value_digest(value)[1]
+            except Exception:
+                found = []
         edges = [self.ref(item, f"{label}[]") for item in found]
         self._add(label, digest, sorted(edges))
         return f"const:{digest}:" + ",".join(sorted(edges))
@@ -439,11 +452,6 @@ def code_identity(func: types.FunctionType | type, value_digest: ValueDigest) ->
             "it with code='off' and a logic_key, and report this as a memokey bug"
         ) from exc
     identity = CodeIdentity(walk)
-    if isinstance(func, type):
-        # A class's methods often update module state (a counter, a registry): watching
-        # it would re-key every argument of that class after each call. Its code and
-        # bindings are watched; the values it reads are keyed as first seen (README).
-        identity._mutables = ()
     with _lock:
         if len(_identities) >= _MAX_CACHED:
             _identities.clear()
