@@ -42,13 +42,20 @@ class Model:
 @memokey.memoize("memory://review")
 def run(model, x):
     return model.predict(x)
+
+class HashedModel:
+    def predict(self, x):
+        return x * {factor}
+
+memokey.register_hasher(HashedModel, lambda model: "config")
 """
 
 PRINT_KEYS = (
     "import subcode; "
     "print(subcode.Sub(2).predict.key_for(3).uri); "
     "print(subcode.Base(2).predict.key_for(3).uri); "
-    "print(subcode.run.key_for(subcode.Model(), 3).uri)"
+    "print(subcode.run.key_for(subcode.Model(), 3).uri); "
+    "print(subcode.run.key_for(subcode.HashedModel(), 3).uri)"
 )
 
 
@@ -85,6 +92,7 @@ def test_editing_a_method_of_an_argument_class_re_keys_the_function_that_calls_i
     before = _keys(tmp_path)
     edited = _keys(tmp_path, factor=2)
     assert edited[2] != before[2]
+    assert edited[3] != before[3]  # a registered hasher keys the state, not the code
     assert edited[:2] == before[:2]
     assert _keys(tmp_path) == before
 
@@ -169,3 +177,33 @@ def test_property_above_memoize_keys_the_instance() -> None:
             return self.n * 10
 
     assert (Sized(1).size, Sized(2).size) == (10, 20)
+
+
+class Registered:
+    """A base whose instances are keyed by a registered hasher (its config)."""
+
+    def __init__(self, k: int) -> None:
+        self.k = k
+
+
+memokey.register_hasher(Registered, lambda obj: obj.k)
+
+
+def _registered_subclass(offset: int) -> type[Registered]:
+    class Shifted(Registered):  # every call makes a class with the same qualified name
+        def apply(self, x: int) -> int:
+            return self.k * x + offset
+
+    return Shifted
+
+
+def test_registered_hasher_instances_of_same_named_factory_classes_never_share_results() -> (
+    None
+):
+    @memokey_memoize("memory://review-registered")
+    def apply(obj: Registered, x: int) -> int:
+        return obj.apply(x)  # type: ignore[attr-defined, no-any-return]
+
+    plus_one, plus_two = _registered_subclass(1)(2), _registered_subclass(2)(2)
+    assert apply.key_for(plus_one, 5) != apply.key_for(plus_two, 5)
+    assert (apply(plus_one, 5), apply(plus_two, 5)) == (11, 12)
