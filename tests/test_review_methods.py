@@ -4,12 +4,15 @@ it; the edge cases of binding never raise raw errors or key the wrong thing."""
 
 from __future__ import annotations
 
+import dataclasses
+import enum
 import functools
 import os
 import subprocess
 import sys
 import types
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
@@ -207,3 +210,37 @@ def test_registered_hasher_instances_of_same_named_factory_classes_never_share_r
     plus_one, plus_two = _registered_subclass(1)(2), _registered_subclass(2)(2)
     assert apply.key_for(plus_one, 5) != apply.key_for(plus_two, 5)
     assert (apply(plus_one, 5), apply(plus_two, 5)) == (11, 12)
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    scale: int
+
+    @memokey_memoize("memory://review-dataclass")
+    def apply(self, x: int) -> int:
+        return self.scale * x
+
+
+class Mode(enum.Enum):
+    FAST = 1
+
+    @memokey_memoize("memory://review-enum")
+    def apply(self, x: int) -> int:
+        return self.value * x
+
+
+class Pair(NamedTuple):
+    left: int
+
+    @memokey_memoize("memory://review-namedtuple")
+    def apply(self, x: int) -> int:
+        return self.left * x
+
+
+@pytest.mark.parametrize("cls", [Settings, Mode, Pair])
+def test_methods_of_dataclasses_enums_and_namedtuples_are_fingerprinted_from_source(
+    cls: type,
+) -> None:
+    # their generated members (dataclass __init__, Enum.__new__, namedtuple __new__) come
+    # from "<string>" or the standard library: the class's own file has its source
+    assert memokey.code_fingerprint(vars(cls)["apply"]).from_source

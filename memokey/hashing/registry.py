@@ -19,7 +19,7 @@ from memokey.hashing.core import (
     exception_text,
     reset_handler_cache,
 )
-from memokey.hashing.naming import qualified_name
+from memokey.hashing.objects import encode_class
 
 _REDUCERS: dict[type, Callable[[Any], object]] = {}
 #: Read-only view of the registered reducers, by class.
@@ -66,7 +66,7 @@ def _make_handler(reducer: Callable[[Any], object]) -> Handler:
             return
         try:
             enc.write(b"H")
-            enc.encode(qualified_name(type(obj)))
+            encode_class(enc, type(obj))  # as classes are: factory classes apart, code
             try:
                 value = reducer(obj)
             except Refusal:
