@@ -200,9 +200,7 @@ def _registered_subclass(offset: int) -> type[Registered]:
     return Shifted
 
 
-def test_registered_hasher_instances_of_same_named_factory_classes_never_share_results() -> (
-    None
-):
+def test_registered_hasher_instances_of_same_named_factory_classes_never_share_results() -> None:
     @memokey_memoize("memory://review-registered")
     def apply(obj: Registered, x: int) -> int:
         return obj.apply(x)  # type: ignore[attr-defined, no-any-return]

@@ -39,6 +39,7 @@ from memokey.identity.firstparty import is_first_party, is_first_party_module
 from memokey.identity.naming import module_name
 from memokey.identity.source import (
     canonical_digest,
+    class_file,
     class_node,
     function_node,
     written_globals,
@@ -313,6 +314,10 @@ class _Walk:
                 values[name] = member
         if node is not None:
             content = "src:" + canonical_digest(node)
+            # members generated from the statement (a dataclass's __init__) or inherited
+            # from the standard library (Enum.__new__) are what the source says they are
+            where = class_file(cls, namespace)
+            functions = [(n, f) for n, f in functions if f.__code__.co_filename == where]
         else:  # a class made by a factory, or whose source is gone: by its body
             self.from_source = False
             digests = [f"{n}:{self._value(f.__code__)[0]}" for n, f in functions]

@@ -20,6 +20,7 @@ from typing import Any
 __all__ = [
     "canonical_digest",
     "canonical_text",
+    "class_file",
     "class_node",
     "function_node",
     "written_globals",
@@ -169,16 +170,30 @@ def _constants_match(node: ast.AST, code: types.CodeType) -> bool:
     return wanted <= have
 
 
-def class_node(cls: type, module_globals: dict[str, Any] | None) -> ast.ClassDef | None:
-    """The class statement that made `cls` (by file and qualname), if exactly one did."""
+def class_file(cls: type, module_globals: dict[str, Any] | None) -> str | None:
+    """The file of the class statement that made `cls`. A method's code knows it even in
+    a notebook; generated members do not count (a dataclass's ``__init__`` comes from
+    ``<string>``, ``Enum.__new__`` or a namedtuple's ``_make`` from the standard library,
+    and differ between Python versions)."""
     filename = getattr(module_globals, "get", lambda _: None)("__file__")
-    for member in vars(cls).values():  # a method's code knows the file even in a notebook
+    for name, member in vars(cls).items():
         func = getattr(member, "__func__", member)
         code = getattr(func, "__code__", None)
-        if isinstance(code, types.CodeType):
-            filename = code.co_filename
-            break
-    if not isinstance(filename, str):
+        if (
+            isinstance(code, types.CodeType)
+            and getattr(func, "__module__", None) == cls.__module__
+            and getattr(func, "__qualname__", None) == f"{cls.__qualname__}.{name}"
+            and code.co_name == name  # not a wrapper (a dataclass's recursive __repr__)
+            and code.co_filename != "<string>"
+        ):
+            return code.co_filename
+    return filename if isinstance(filename, str) else None
+
+
+def class_node(cls: type, module_globals: dict[str, Any] | None) -> ast.ClassDef | None:
+    """The class statement that made `cls` (by file and qualname), if exactly one did."""
+    filename = class_file(cls, module_globals)
+    if filename is None:
         return None
     index = _index(filename, module_globals)
     if index is None:
