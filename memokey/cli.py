@@ -2,8 +2,8 @@
 
     memokey demo [--root URL] [--shim S] a small real pipeline: misses, then hits
     memokey ls [ROOT] [--namespace N]    stored functions and entries, with sizes and times
-    memokey show URI                     an entry's meta.json
-    memokey rm URI                       delete one entry (its result and sidecars)
+    memokey show URI                     an entry's metadata (its trailer, read alone)
+    memokey rm URI                       delete one entry (and its lease, invocation, error)
     memokey run URI                      run a stored invocation (memokey.remote)
     memokey bench ...                    the benchmark suite (memokey.bench)
 
@@ -24,9 +24,10 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TextIO
 
+from memokey.entry_reader import read_entry_meta
 from memokey.errors import MemokeyError
 from memokey.keys import SCHEME
-from memokey.meta import parse_meta
+from memokey.layout import SIBLINGS, sibling, split_name
 from memokey.roots import select_root
 from memokey_backends import EntryInfo, open_store
 
@@ -40,7 +41,8 @@ class CliError(Exception):
 
 
 def split_memo_uri(uri: str) -> tuple[str, str]:
-    """(root URL, entry path) of a memo URI; a trailing ``/result`` or file name is dropped.
+    """(root URL, entry path) of an entry's URI; a sibling's (``.lease``, ``.error``, ...)
+    names its entry.
 
     The entry path is ``memokey-v2/{namespace}/{function}/{digest}``.
     """
@@ -52,14 +54,13 @@ def split_memo_uri(uri: str) -> tuple[str, str]:
             "`memokey ls` or from MemoKey.uri"
         )
     parts = uri.rstrip("/")[at + 1 :].split("/")
-    if len(parts) == 5:  # .../{digest}/result or .../{digest}/meta.json
-        parts = parts[:4]
-    if len(parts) != 4:
+    named = split_name(parts[-1]) if len(parts) == 4 else None
+    if named is None:
         raise CliError(
             f"{uri} does not name one entry; expected "
             f"ROOT/{SCHEME}/NAMESPACE/FUNCTION/DIGEST (see `memokey ls`)"
         )
-    return uri[:at], "/".join(parts)
+    return uri[:at], "/".join([*parts[:3], named[0]])
 
 
 def _size(n: int) -> str:
@@ -83,20 +84,27 @@ class _Entry:
     size: int = 0
     result_size: int | None = None
     mtime: float | None = None
+    siblings: tuple[str, ...] = ()
 
 
 def _group(files: list[EntryInfo]) -> dict[tuple[str, str], dict[str, _Entry]]:
-    """{(namespace, function): {digest: entry}} from a recursive listing of the scheme dir."""
+    """{(namespace, function): {digest: entry}} from ONE recursive listing of the scheme
+    directory: entries and siblings are told apart by name, nothing else is read."""
     tree: dict[tuple[str, str], dict[str, _Entry]] = defaultdict(dict)
     for info in files:
         parts = info.path.strip("/").split("/")
-        if info.is_dir or len(parts) != 5 or parts[0] != SCHEME:
+        if info.is_dir or len(parts) != 4 or parts[0] != SCHEME:
             continue
-        _, namespace, function, digest, name = parts
-        entry = tree[(namespace, function)].setdefault(digest, _Entry(digest))
+        named = split_name(parts[3])
+        if named is None:
+            continue  # the lock file, writes in progress, foreign files
+        digest, kind = named
+        entry = tree[(parts[1], parts[2])].setdefault(digest, _Entry(digest))
         entry.size += info.size
-        if name == "result":
+        if kind is None:
             entry.result_size, entry.mtime = info.size, info.mtime
+        else:
+            entry.siblings = (*entry.siblings, kind)
     return tree
 
 
@@ -117,35 +125,27 @@ def cmd_ls(root_url: str | None, namespace: str | None, out: TextIO) -> None:
         )
         for entry in sorted(entries.values(), key=lambda e: (e.mtime or 0.0, e.digest)):
             result = _size(entry.result_size) if entry.result_size is not None else "no result"
-            print(f"  {entry.digest}  {result:>10}  {_time(entry.mtime)}", file=out)
+            extra = f"  ({', '.join(sorted(entry.siblings))})" if entry.siblings else ""
+            print(f"  {entry.digest}  {result:>10}  {_time(entry.mtime)}{extra}", file=out)
 
 
 def cmd_show(uri: str, out: TextIO) -> None:
     root_url, path = split_memo_uri(uri)
     store = open_store(root_url)
-    data = store.read(f"{path}/meta.json")
-    if data is None:
-        result = store.info(f"{path}/result")
-        if result is None:
-            raise CliError(f"nothing is stored at {store.uri(path)}")
-        print(
-            f"{store.uri(path)} has a result ({_size(result.size)}) but no meta.json",
-            file=out,
-        )
-        return
-    try:
-        meta = parse_meta(data)
-    except ValueError as exc:
-        raise CliError(f"{store.uri(path)}/meta.json is not valid: {exc}") from exc
+    meta = read_entry_meta(store, path)
+    if meta is None:
+        raise CliError(f"nothing is stored at {store.uri(path)}")
     print(json.dumps(meta, indent=2), file=out)
 
 
 def cmd_rm(uri: str, out: TextIO) -> None:
     root_url, path = split_memo_uri(uri)
     store = open_store(root_url)
-    if not store.exists(path):
+    if not store.exists(path) and not any(store.exists(sibling(path, k)) for k in SIBLINGS):
         raise CliError(f"nothing is stored at {store.uri(path)}")
-    store.delete(path, recursive=True)
+    store.delete(path)
+    for kind in SIBLINGS:
+        store.delete(sibling(path, kind))
     print(f"removed {store.uri(path)}", file=out)
 
 
@@ -180,7 +180,7 @@ def _parser() -> argparse.ArgumentParser:
     ls = sub.add_parser("ls", help="list stored functions and entries")
     ls.add_argument("root", nargs="?", help="root URL (default: MEMOKEY_ROOT or cache dir)")
     ls.add_argument("--namespace", "-n", help="only this namespace")
-    show = sub.add_parser("show", help="print an entry's meta.json")
+    show = sub.add_parser("show", help="print an entry's metadata")
     show.add_argument("uri", help="an entry URI, as printed by `memokey ls` or MemoKey.uri")
     rm = sub.add_parser("rm", help="delete one entry")
     rm.add_argument("uri", help="an entry URI, as printed by `memokey ls` or MemoKey.uri")

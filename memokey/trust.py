@@ -10,6 +10,7 @@ it: the stricter setting wins.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,10 +46,20 @@ class Trust:
     allow_pickle: bool
     signer: Signer | None
 
-    def encode_result(self, value: Any, path: str, extra: dict[str, Any] | None = None) -> bytes:
-        """The `result` object for `value`, signed for `path` when a key is configured."""
+    def encode_result(
+        self,
+        value: Any,
+        path: str,
+        extra: dict[str, Any] | None = None,
+        *,
+        meta: Mapping[str, Any] | None = None,
+    ) -> bytes:
+        """The entry object for `value` (with `meta` as its metadata trailer), signed for
+        `path` when a key is configured."""
         serializer = self.serializer if self.serializer is not None else DEFAULT_SERIALIZER
-        return encode_result(value, serializer, extra=extra, signer=self.signer, path=path)
+        return encode_result(
+            value, serializer, extra=extra, meta=meta, signer=self.signer, path=path
+        )
 
     def decode_result(self, data: bytes, uri: str) -> Any:
         """`memokey.results.decode_result` under these settings."""

@@ -81,9 +81,9 @@ def test_show_prints_the_entrys_meta_json(
     assert meta["arguments"] == {"x": "5"}
 
 
-def test_show_accepts_the_result_uri_too(root_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_show_accepts_a_sibling_uri_too(root_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     uri = _store_square(root_url, 5)
-    assert main(["show", f"{uri}/result"]) == 0
+    assert main(["show", f"{uri}.lease"]) == 0
     assert json.loads(capsys.readouterr().out)["uri"] == uri
 
 
@@ -133,7 +133,7 @@ def test_uri_that_is_not_one_entry_is_refused(uri: str, capsys: pytest.CaptureFi
 
 
 def test_split_memo_uri_separates_root_and_entry_path() -> None:
-    root, path = split_memo_uri("s3://bucket/pre/memokey-v2/ns/m--f/abc/meta.json")
+    root, path = split_memo_uri("s3://bucket/pre/memokey-v2/ns/m--f/abc.error")
     assert (root, path) == ("s3://bucket/pre", "memokey-v2/ns/m--f/abc")
 
 

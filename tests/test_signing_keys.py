@@ -16,7 +16,7 @@ from memokey.signing import SIGNING_KEY_ENV, Signer, key_text, parse_keys, place
 
 OLD = "the old key - retired next week"
 NEW = "the new key - signing from today"
-PATH = "memokey-v2/default/m--f/00ff/result"
+PATH = "memokey-v2/default/m--f/00ff"
 URI = "s3://bucket/prefix/" + PATH
 
 
@@ -62,7 +62,7 @@ def test_the_environment_key_applies_to_functions_decorated_before_it_was_set(
     f = memokey.memoize(str(tmp_path))(double)
     monkeypatch.setenv(SIGNING_KEY_ENV, f"{NEW},{OLD}")
     assert f(2) == 4
-    data = (Path(f.key_for(2).uri.removeprefix("file://")) / "result").read_bytes()
+    data = (Path(f.key_for(2).uri.removeprefix("file://"))).read_bytes()
     assert read_header(data, URI).signature
     monkeypatch.setenv(SIGNING_KEY_ENV, OLD)  # the reader no longer has the signing key
     with pytest.raises(SignatureError, match="does not have"):
@@ -164,7 +164,7 @@ def test_keyed_local_runners_sign_and_verify_too(tmp_path: Path) -> None:
 
     f = memokey.use_runner(runner)(scaled)
     assert f(2, unused=object()) == 6
-    result = Path(f.key_for(2).uri.removeprefix("file://")) / "result"
+    result = Path(f.key_for(2).uri.removeprefix("file://"))
     assert read_header(result.read_bytes(), URI).signature
     unsigned = memokey.use_runner(
         memokey.KeyedLocalRunner(str(tmp_path), keyfunc=memokey.nil_args("unused"))
@@ -181,5 +181,5 @@ def test_without_a_key_results_carry_no_signature(
     monkeypatch.delenv(SIGNING_KEY_ENV, raising=False)
     f = memokey.memoize(str(tmp_path))(double)
     f(1)
-    data = (Path(f.key_for(1).uri.removeprefix("file://")) / "result").read_bytes()
+    data = (Path(f.key_for(1).uri.removeprefix("file://"))).read_bytes()
     assert read_header(data, URI).signature == b""

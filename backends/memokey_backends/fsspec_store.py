@@ -151,6 +151,9 @@ class FsspecStore:
             except OSError:
                 pass  # the general path below retries and translates it
         full = self._full(path)
+        if self._read_fs is self.fs:  # no cache layer: the backend's one-request read
+            direct: bytes | None = self._call("read", path, lambda: self.primitives.read(full))
+            return direct
 
         def go() -> bytes | None:
             try:
@@ -160,6 +163,42 @@ class FsspecStore:
 
         result: bytes | None = self._call("read", path, go)
         return result
+
+    def read_tail(self, path: str, size: int) -> bytes | None:
+        """The last `size` bytes of an object (all of it when smaller), or None when it
+        is absent: what tools read to see an entry's metadata without its payload."""
+        root = self._local_root
+        if root is not None:
+            try:
+                with open(self._os_path(root, path), "rb") as f:
+                    end = f.seek(0, os.SEEK_END)
+                    f.seek(max(0, end - size))
+                    return f.read()
+            except FileNotFoundError:
+                return None
+            except OSError:
+                pass  # the general path below retries and translates it
+        full = self._full(path)
+
+        def go() -> bytes | None:
+            info = self._info(full)
+            if info is None or info.get("type") == "directory":
+                return None
+            total = int(info.get("size") or 0)
+            start = max(0, total - size)
+            try:
+                return bytes(self.fs.cat_file(full, start=start, end=total))
+            except FileNotFoundError:
+                return None
+
+        result: bytes | None = self._call("read", path, go)
+        return result
+
+    def local_path(self, path: str) -> str | None:
+        """The OS path of `path` on a plain local root, else None (kernel locks and
+        memory maps need one)."""
+        root = self._local_root
+        return None if root is None else self._os_path(root, path)
 
     def read_versioned(self, path: str) -> tuple[bytes, str] | None:
         full = self._full(path)
@@ -207,7 +246,7 @@ class FsspecStore:
             except OSError:
                 pass  # the general path below retries and translates it
         full = self._full(path)
-        return bool(self._call("exists", path, lambda: self._info(full) is not None))
+        return bool(self._call("exists", path, lambda: self.primitives.exists(full)))
 
     def list(self, prefix: str, *, recursive: bool = False) -> list[EntryInfo]:
         full = self._full(prefix)
@@ -236,23 +275,23 @@ class FsspecStore:
 
     # -- writes --------------------------------------------------------------------------
 
-    def write(self, path: str, data: bytes, *, exclusive: bool = False) -> None:
+    def write(self, path: str, data: bytes, *, exclusive: bool = False) -> str | None:
         if self._local_root is not None:
             try:
-                self.primitives.write(
+                return self.primitives.write(
                     self._os_path(self._local_root, path), data, exclusive=exclusive
                 )
-                return
             except FileExistsError as exc:  # lost the race: writing again would lose again
                 raise translate(exc, op="exclusive write", uri=self.uri(path)) from exc
             except OSError:
                 pass  # the general path repeats it (a write is safe to repeat) and translates
         full = self._full(path)
-        self._call(
+        version: str | None = self._call(
             "exclusive write" if exclusive else "write",
             path,
             lambda: self.primitives.write(full, data, exclusive=exclusive),
         )
+        return version
 
     def swap(self, path: str, data: bytes, *, version: str) -> str:
         if not self.supports_cas:
@@ -269,7 +308,11 @@ class FsspecStore:
         )
         return result
 
-    def delete(self, path: str, *, recursive: bool = False) -> None:
+    def delete(self, path: str, *, recursive: bool = False, version: str | None = None) -> None:
+        if version is not None:  # only while it is still that version (a lease release)
+            full = self._full(path)
+            self._call("conditional delete", path, lambda: self.primitives.delete_if(full, version))
+            return
         if self._local_root is not None and not recursive:
             try:
                 os.unlink(self._os_path(self._local_root, path))
