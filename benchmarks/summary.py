@@ -260,6 +260,8 @@ def summarize(raw: dict[str, Any]) -> dict[str, Any]:
         "hashing": cases,
         "decorator": deco,
         "store": store(raw),
+        "requests": raw.get("memokey", {}).get("requests", []),
+        "local_entries": raw.get("memokey", {}).get("local_entries", {}),
         "checks": raw.get("memokey", {}).get("checks", {}),
         "skipped": raw.get("memokey", {}).get("skipped", []),
     }

@@ -144,8 +144,10 @@ def _structure(
 def parse_fast(data: bytes, prefer_signed: bool) -> tuple[str, int, int, bytes, int] | None:
     """The hit path's parse: (serializer, payload offset, payload length, checksum, signed
     end) of a well-formed object, or None (then `parse` says what is wrong). The fixed
-    start and serializer name are looked up as one byte string among those seen before."""
-    if len(data) < _FIXED.size:
+    start and serializer name are looked up as one byte string among those seen before;
+    an unsigned object read without a key is the common case, checked first."""
+    size = len(data)
+    if size < _FIXED.size + _EXTRA_LEN.size + FOOTER_SIZE:
         return None
     at = _FIXED.size + data[5]
     name = _heads.get(data[:at])
@@ -156,15 +158,18 @@ def parse_fast(data: bytes, prefer_signed: bool) -> tuple[str, int, int, bytes, 
             name = data[_FIXED.size : at].decode("ascii")
         except UnicodeDecodeError:
             return None
-    if len(data) < at + _EXTRA_LEN.size:
-        return None
-    (extra_len,) = _EXTRA_LEN.unpack_from(data, at)
-    offset = at + _EXTRA_LEN.size + extra_len
+        if len(_heads) < _MAX_HEADS:
+            _heads[data[:at]] = name
+    offset = at + _EXTRA_LEN.size + int.from_bytes(data[at : at + _EXTRA_LEN.size], "big")
+    if not prefer_signed and data.endswith(FOOTER_MAGIC):
+        length, checksum, trailer_len, _check, _magic = _FOOTER.unpack_from(
+            data, size - FOOTER_SIZE
+        )
+        if offset + length + trailer_len + FOOTER_SIZE == size:
+            return name, offset, length, checksum, size
     found = _structure(data, offset, prefer_signed)
     if found is None:
         return None
-    if len(_heads) < _MAX_HEADS:
-        _heads[data[:at]] = name
     length, checksum, _trailer_len, signed_end = found
     return name, offset, length, checksum, signed_end
 

@@ -52,6 +52,7 @@ __all__ = [
 DEFAULT_SERIALIZER = "cloudpickle"
 _PICKLE_PROTOCOL = 5
 _MAX_NAME = 255
+_SLICE_BELOW = 4096  # a small payload is sliced (cheaper than a view); a large one is viewed
 
 
 @dataclass(frozen=True)
@@ -284,9 +285,9 @@ def decode_result(
         _verify(signer, view, end, signed_end, checksum, uri)
     elif xxhash.xxh3_128_digest(view[:end]) != checksum:
         raise entry_format.corrupted(uri, "its payload does not match the checksum in its footer")
-    payload = view[offset:end]
+    payload = view[offset:end] if length > _SLICE_BELOW else data[offset:end]
     try:
-        if serializer.loads_buffers:  # pickle.loads reads a memoryview without copying it
+        if serializer.loads_buffers or isinstance(payload, bytes):  # no copy either way
             return serializer.loads(payload)  # type: ignore[arg-type]
         return serializer.loads(bytes(payload))
     except Exception as exc:

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 import xxhash
 
-from memokey.errors import ResultCorruptedError, SerializationError
 from memokey.entry_format import FOOTER_SIZE, trailer_from_tail
+from memokey.errors import ResultCorruptedError, SerializationError
 from memokey.results import (
     FORMAT_VERSION,
     MAGIC,

@@ -91,8 +91,9 @@ async def _delete_if_match(fs: Any, container: str, blob: str, etag: str) -> Non
             )
         except ResourceNotFoundError:
             pass
-        except ResourceModifiedError as exc:
-            raise stale(f"{container}/{blob}") from exc
+        except ResourceModifiedError as exc:  # also what Azurite answers for an absent blob
+            if await bc.exists(**fs._timeout_kwargs):
+                raise stale(f"{container}/{blob}") from exc
     fs.invalidate_cache(f"{container}/{blob}")
 
 
