@@ -1,7 +1,8 @@
 """Developer and CI entry points; CI runs these same sessions through `.ci/run`.
 
 Every session installs what it needs into its own virtualenv (uv when available), so
-`python3 -m pip install 'nox[uv]' && python3 -m nox -s NAME` works on a fresh machine.
+`python3 -m venv .venv && .venv/bin/pip install 'nox[uv]' && .venv/bin/nox -s NAME` works on a
+fresh machine, also where the system Python is externally managed (PEP 668).
 """
 
 from __future__ import annotations

@@ -11,14 +11,14 @@ the root, so any process on any machine making the same call reads it back.
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError
-from importlib.metadata import version as _version
-
+from memokey._version import __version__
+from memokey.code_policy import code_fingerprint
 from memokey.decorator import MemoizedFunction, key_for, memoize, use_runner
 from memokey.errors import (
     BackendNotInstalledError,
     CapabilityError,
     ConfigurationError,
+    InvalidPathError,
     InvalidRootError,
     KeyfuncError,
     LeaseError,
@@ -38,18 +38,14 @@ from memokey.hashing import digest, register_hasher
 from memokey.keyfuncs import Keyfunc, nil_args
 from memokey.keys import MemoKey
 from memokey.results import Serializer, register_serializer
-from memokey.roots import root
+from memokey.roots import root, set_root
 from memokey.runners import KeyedLocalRunner, MemoizingRunner
-
-try:
-    __version__ = _version("memokey")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0+unknown"
 
 __all__ = [
     "BackendNotInstalledError",
     "CapabilityError",
     "ConfigurationError",
+    "InvalidPathError",
     "InvalidRootError",
     "KeyedLocalRunner",
     "Keyfunc",
@@ -71,6 +67,7 @@ __all__ = [
     "UnkeyableArgumentError",
     "WriteConflictError",
     "__version__",
+    "code_fingerprint",
     "digest",
     "key_for",
     "memoize",
@@ -78,5 +75,6 @@ __all__ = [
     "register_hasher",
     "register_serializer",
     "root",
+    "set_root",
     "use_runner",
 ]

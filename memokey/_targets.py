@@ -17,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from memokey.code_policy import CodeMode, code_extra, effective_mode, identity_of, warn_if_changed
+from memokey.identity import CodeIdentity
 from memokey.keys import MemoKey, function_id, logic_key_of, memo_dir
 from memokey.layout import sibling
 from memokey.meta import argument_summary, build_meta, key_manifest
@@ -39,18 +41,36 @@ _MAX_PLACES = 1024
 
 @dataclass(frozen=True)
 class Place:
-    """Where one function's results live in one store (everything but the digest)."""
+    """Where one function's results live in one store (everything but the digest), and
+    the code identity it was computed for (`is_current` says whether it still holds)."""
 
     store: Store
     namespace: str
     function_id: str
     logic_key: str | None
-    path_prefix: str  # "memokey-v2/{namespace}/{function_id}[@{logic_key}]/"
+    path_prefix: str  # "memokey-v2/{namespace}/{function_id}[@{logic_key}][~{code}]/"
     uri_prefix: str  # store URL + "/" + path_prefix
+    code_version: str | None = None
+    code_mode: CodeMode = "off"
+    identity: CodeIdentity | None = None
+    #: Written into each result's header (the fingerprint and its manifest).
+    extra: dict[str, Any] | None = None
 
     @classmethod
-    def of(cls, store: Store, namespace: str, function_id: str, logic_key: str | None) -> Place:
-        prefix = memo_dir(namespace, function_id, logic_key, "")
+    def of(
+        cls,
+        store: Store,
+        namespace: str,
+        function_id: str,
+        logic_key: str | None,
+        *,
+        code_mode: CodeMode = "off",
+        identity: CodeIdentity | None = None,
+    ) -> Place:
+        code_version = None
+        if code_mode == "key" and identity is not None:
+            code_version = identity.fingerprint.digest
+        prefix = memo_dir(namespace, function_id, logic_key, "", code_version)
         return cls(
             store,
             namespace,
@@ -58,7 +78,25 @@ class Place:
             logic_key,
             prefix,
             f"{store.url.rstrip('/')}/{prefix}",
+            code_version,
+            code_mode,
+            identity,
+            None if identity is None else code_extra(identity),
         )
+
+    def is_current(self) -> bool:
+        """False when the code this place was keyed for has changed since."""
+        return self.identity is None or self.identity.is_current()
+
+    def after_run(self) -> None:
+        """The function ran here: its own side effects on values it reads do not re-key."""
+        if self.identity is not None:
+            self.identity.absorb_side_effects()
+
+    def check_hit(self, data: bytes, uri: str) -> None:
+        """``code="warn"``: warn (once) when a hit was computed by other code."""
+        if self.code_mode == "warn" and self.identity is not None:
+            warn_if_changed(data, uri, self.function_id, self.identity, self.logic_key)
 
 
 class Target:
@@ -106,6 +144,7 @@ class Target:
                 root_url=place.store.url,
                 path=self.path,
                 uri=self.uri,
+                code_version=place.code_version,
             )
         return self._key
 
@@ -123,26 +162,39 @@ class Target:
 
 
 class PlaceCache:
-    """`Place`s by (function, store), for one runner (its namespace and logic key).
+    """`Place`s by (function, store), for one runner (its namespace, logic key and code
+    mode; `override` sets a function's own code mode, from ``use_runner(code=...)``).
 
     The runner's own `logic_key` applies only to the function it decorates (`own`); a
-    function a keyfunc returns brings its own. Unhashable callables are not cached.
+    function a keyfunc returns brings its own. Unhashable callables are not cached. A
+    cached place is checked against its code identity on every call (cheap: identity
+    comparisons) and recomputed when the code it was keyed for changed.
     """
 
-    def __init__(self, namespace: str, logic_key: str | None) -> None:
+    def __init__(self, namespace: str, logic_key: str | None, code: CodeMode | None = None) -> None:
         self.namespace = namespace
         self.logic_key = logic_key
+        self.code = code
+        self._overrides: dict[Callable[..., Any], CodeMode] = {}
         self._places: dict[tuple[Callable[..., Any], bool, Store], Place] = {}
         self._lock = threading.Lock()
+
+    def override(self, func: Callable[..., Any], code: CodeMode) -> None:
+        with self._lock:
+            self._overrides[func] = code
+            self._places.clear()
 
     def get(self, func: Callable[..., Any], store: Store, *, own: bool) -> Place:
         key = (func, own, store)
         try:
-            return self._places[key]
+            place = self._places[key]
         except KeyError:
             pass
         except TypeError:  # an unhashable callable
             return self._make(func, store, own=own)
+        else:
+            if place.identity is None or place.identity.is_current():
+                return place
         place = self._make(func, store, own=own)
         with self._lock:
             if len(self._places) >= _MAX_PLACES:
@@ -152,7 +204,15 @@ class PlaceCache:
 
     def _make(self, func: Callable[..., Any], store: Store, *, own: bool) -> Place:
         logic_key = logic_key_of(func, self.logic_key if own else None)
-        return Place.of(store, self.namespace, function_id(func), logic_key)
+        try:
+            requested = self._overrides.get(func, self.code)
+        except TypeError:  # an unhashable callable
+            requested = self.code
+        mode = effective_mode(func, requested, logic_key)
+        identity = identity_of(func) if mode != "off" else None
+        return Place.of(
+            store, self.namespace, function_id(func), logic_key, code_mode=mode, identity=identity
+        )
 
 
 def unwrap_memoized(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -171,7 +231,9 @@ def decoded(target: Target, data: bytes | None) -> tuple[bool, Any]:
     """`lookup` for result bytes already read (None: absent)."""
     if data is None:
         return False, None
-    return True, target.trust.decode_result(data, target.uri)
+    value = target.trust.decode_result(data, target.uri)
+    target.place.check_hit(data, target.uri)
+    return True, value
 
 
 def entry_meta(target: Target, *, runner: str, started: float, duration: float) -> dict[str, Any]:

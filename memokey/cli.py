@@ -8,7 +8,11 @@
     memokey bench ...                    the benchmark suite (memokey.bench)
 
 Without ROOT, ``ls`` uses the same root a memoized call would: ``MEMOKEY_ROOT``, else the
-user cache directory. Exit status: 0 success, 1 failure (message on stderr), 2 usage.
+user cache directory. ``ls`` prints each entry's URI, shell-quoted, ready for ``memokey rm``.
+Everything printed that comes from the store has its control characters escaped
+(`memokey._terminal`), and ``rm`` deletes nothing outside the root: no symbolic link below
+it is followed (`memokey._containment`). Exit status: 0 success, 1 failure (message on
+stderr), 2 usage.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import argparse
 import importlib
 import json
 import os
+import shlex
 import sys
 from collections import defaultdict
 from collections.abc import Sequence
@@ -24,6 +29,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TextIO
 
+from memokey._containment import check_inside_root
+from memokey._terminal import printable
 from memokey.entry_reader import read_entry_meta
 from memokey.errors import MemokeyError
 from memokey.keys import SCHEME
@@ -112,7 +119,7 @@ def cmd_ls(root_url: str | None, namespace: str | None, out: TextIO) -> None:
     store = open_store(root_url) if root_url else select_root().open()
     prefix = f"{SCHEME}/{namespace}" if namespace else SCHEME
     tree = _group(store.list(prefix, recursive=True))
-    print(f"root: {store.url}", file=out)
+    print(f"root: {printable(store.url)}", file=out)
     if not tree:
         where = f"namespace {namespace!r}" if namespace else "this root"
         print(f"no entries in {where}", file=out)
@@ -120,13 +127,14 @@ def cmd_ls(root_url: str | None, namespace: str | None, out: TextIO) -> None:
     for (ns, function), entries in sorted(tree.items()):
         total = sum(e.size for e in entries.values())
         count = len(entries)
-        print(
-            f"{ns}/{function}  {count} entr{'y' if count == 1 else 'ies'}, {_size(total)}", file=out
-        )
+        entry_count = f"{count} entr{'y' if count == 1 else 'ies'}"
+        print(printable(f"{ns}/{function}  {entry_count}, {_size(total)}"), file=out)
         for entry in sorted(entries.values(), key=lambda e: (e.mtime or 0.0, e.digest)):
             result = _size(entry.result_size) if entry.result_size is not None else "no result"
             extra = f"  ({', '.join(sorted(entry.siblings))})" if entry.siblings else ""
-            print(f"  {entry.digest}  {result:>10}  {_time(entry.mtime)}{extra}", file=out)
+            uri = shlex.quote(store.uri(f"{SCHEME}/{ns}/{function}/{entry.digest}"))
+            line = f"  {entry.digest}  {result:>10}  {_time(entry.mtime)}  {uri}{extra}"
+            print(printable(line), file=out)
 
 
 def cmd_show(uri: str, out: TextIO) -> None:
@@ -135,7 +143,7 @@ def cmd_show(uri: str, out: TextIO) -> None:
     meta = read_entry_meta(store, path)
     if meta is None:
         raise CliError(f"nothing is stored at {store.uri(path)}")
-    print(json.dumps(meta, indent=2), file=out)
+    print(json.dumps(meta, indent=2), file=out)  # ensure_ascii: control characters escaped
 
 
 def cmd_rm(uri: str, out: TextIO) -> None:
@@ -143,10 +151,11 @@ def cmd_rm(uri: str, out: TextIO) -> None:
     store = open_store(root_url)
     if not store.exists(path) and not any(store.exists(sibling(path, k)) for k in SIBLINGS):
         raise CliError(f"nothing is stored at {store.uri(path)}")
+    check_inside_root(root_url, path)
     store.delete(path)
     for kind in SIBLINGS:
         store.delete(sibling(path, kind))
-    print(f"removed {store.uri(path)}", file=out)
+    print(printable(f"removed {store.uri(path)}"), file=out)
 
 
 def _delegate(module_name: str, argv: Sequence[str]) -> int:
@@ -197,7 +206,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             return _delegate(_DELEGATES[argv[0]], argv[1:])
         except CliError as exc:
-            print(f"memokey {argv[0]}: error: {exc}", file=sys.stderr)
+            print(printable(f"memokey {argv[0]}: error: {exc}"), file=sys.stderr)
             return 1
     args = _parser().parse_args(argv)
     out = sys.stdout
@@ -213,7 +222,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "rm":
             cmd_rm(args.uri, out)
     except (CliError, MemokeyError) as exc:
-        print(f"memokey {args.command}: error: {exc}", file=sys.stderr)
+        print(printable(f"memokey {args.command}: error: {exc}"), file=sys.stderr)
         return 1
     except BrokenPipeError:
         # The reader went away (`memokey ls | head`): not a failure. Point stdout at

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from typing import Any, ParamSpec, Protocol, TypeVar, cast, overload
 
+from memokey.code_policy import CodeMode, check_code_mode
 from memokey.errors import ConfigurationError
 from memokey.keys import LOGIC_KEY_ATTR, MemoKey
 from memokey.results import DEFAULT_SERIALIZER, Serializer
@@ -60,7 +61,10 @@ def _refuse(func: Callable[..., Any]) -> None:
             "function that returns a list (or other value) instead"
         )
     if not callable(func):
-        raise ConfigurationError(f"memoize needs a function, got {func!r}")
+        raise ConfigurationError(
+            f"memoize needs a function, got {func!r}; decorate a def or pass a callable: "
+            "memokey.memoize(f) or @memokey.memoize(root)"
+        )
 
 
 def _wrap(runner: Runner, func: Callable[P, R]) -> MemoizedFunction[P, R]:
@@ -104,25 +108,47 @@ def _wrap(runner: Runner, func: Callable[P, R]) -> MemoizedFunction[P, R]:
     return cast("MemoizedFunction[P, R]", wrapper)
 
 
-def use_runner(runner: Runner) -> Callable[[Callable[P, R]], MemoizedFunction[P, R]]:
+def use_runner(
+    runner: Runner, *, code: CodeMode | None = None
+) -> Callable[[Callable[P, R]], MemoizedFunction[P, R]]:
     """Memoize a function through `runner` (e.g. a `KeyedLocalRunner` with a keyfunc).
 
     The runner checks itself against the function at decoration time, so
-    ``nil_args("typo")`` fails here rather than at the first call.
+    ``nil_args("typo")`` fails here rather than at the first call. `code` overrides the
+    runner's ``code=`` mode for this function (`memokey.code_policy`).
     """
     if not isinstance(runner, Runner):
         raise ConfigurationError(
-            f"use_runner needs a MemoizingRunner or KeyedLocalRunner, got {runner!r}"
+            f"use_runner needs a MemoizingRunner or KeyedLocalRunner, got {runner!r}; write "
+            "e.g. @memokey.use_runner(memokey.KeyedLocalRunner(root, keyfunc=nil_args('conn')))"
         )
+    mode = check_code_mode(code)
 
     def decorate(func: Callable[P, R]) -> MemoizedFunction[P, R]:
-        return _wrap(runner, func)
+        wrapped = _wrap(runner, func)
+        runner.set_code(func, mode)
+        return wrapped
 
     return decorate
 
 
 @overload
-def memoize(func: Callable[P, R], /) -> MemoizedFunction[P, R]: ...
+def memoize(
+    func: Callable[P, R],
+    /,
+    *,
+    root: str | os.PathLike[str] | None = None,
+    namespace: str = "default",
+    logic_key: str | None = None,
+    storage_options: Mapping[str, Any] | None = None,
+    serializer: str | Serializer = DEFAULT_SERIALIZER,
+    shim: Shim | None = None,
+    lease_seconds: float = DEFAULT_LEASE_SECONDS,
+    cache_errors: bool = False,
+    code: CodeMode | None = None,
+    signing_key: KeySpec | None = None,
+    allow_pickle: bool | None = None,
+) -> MemoizedFunction[P, R]: ...
 
 
 @overload
@@ -136,6 +162,7 @@ def memoize(
     shim: Shim | None = None,
     lease_seconds: float = DEFAULT_LEASE_SECONDS,
     cache_errors: bool = False,
+    code: CodeMode | None = None,
     signing_key: KeySpec | None = None,
     allow_pickle: bool | None = None,
 ) -> Callable[[Callable[P, R]], MemoizedFunction[P, R]]: ...
@@ -153,6 +180,7 @@ def memoize(
     shim: Shim | None = None,
     lease_seconds: float = DEFAULT_LEASE_SECONDS,
     cache_errors: bool = False,
+    code: CodeMode | None = None,
     signing_key: KeySpec | None = None,
     allow_pickle: bool | None = None,
 ) -> Any:
@@ -162,15 +190,21 @@ def memoize(
     ``root=`` also by keyword). Without a root the call-time precedence applies:
     ``with memokey.root(...)`` > this root > ``MEMOKEY_ROOT`` > the user cache directory.
     `shim` runs misses elsewhere (`memokey.shims`), `lease_seconds` bounds how long other
-    processes wait for a silent lease holder, `cache_errors` stores and re-raises failures.
+    processes wait for a silent lease holder, `cache_errors` stores and re-raises failures,
+    `code` says how the code fingerprint takes part in the key (`memokey.code_policy`).
+    ``memoize(func, root=..., ...)`` takes the same options, all honoured.
     `signing_key` (or ``MEMOKEY_SIGNING_KEY``) signs what is stored and refuses anything
     unsigned; `allow_pickle=False` (or ``MEMOKEY_ALLOW_PICKLE=0``) decodes only formats
     that cannot run code. See SECURITY.md.
     """
+    func: Any = None
     if callable(func_or_root) and not isinstance(func_or_root, (str, os.PathLike)):
-        return _wrap(MemoizingRunner(), func_or_root)
+        func, func_or_root = func_or_root, None
     if func_or_root is not None and root is not None:
-        raise ConfigurationError("pass the root once: positionally or as root=, not both")
+        raise ConfigurationError(
+            "the root was passed twice; write it once: memoize('s3://b/memo') or "
+            "memoize(root='s3://b/memo')"
+        )
     runner = MemoizingRunner(
         func_or_root if func_or_root is not None else root,
         namespace=namespace,
@@ -180,10 +214,11 @@ def memoize(
         shim=shim,
         lease_seconds=lease_seconds,
         cache_errors=cache_errors,
+        code=code,
         signing_key=signing_key,
         allow_pickle=allow_pickle,
     )
-    return use_runner(runner)
+    return use_runner(runner) if func is None else _wrap(runner, func)
 
 
 _default_runner: MemoizingRunner | None = None

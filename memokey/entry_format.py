@@ -40,6 +40,7 @@ from typing import Any
 
 import xxhash
 
+from memokey._fixes import rm_command
 from memokey.errors import ResultCorruptedError
 from memokey.signing import MARK, TRAILER_SIZE
 
@@ -268,6 +269,8 @@ def _json_object(raw: bytes, uri: str, what: str) -> Mapping[str, Any]:
         fields = json.loads(raw)
     except ValueError:
         raise corrupted(uri, f"its {what}: not valid JSON") from None
+    except RecursionError:  # anyone who can write the store can plant one
+        raise corrupted(uri, f"its {what}: nested too deeply to read") from None
     if not isinstance(fields, dict):
         raise corrupted(uri, f"its {what}: not a JSON object")
     return MappingProxyType(fields)
@@ -276,6 +279,6 @@ def _json_object(raw: bytes, uri: str, what: str) -> Mapping[str, Any]:
 def corrupted(uri: str, why: str) -> ResultCorruptedError:
     return ResultCorruptedError(
         f"the stored result at {uri} is corrupted: {why}. It was not used; inspect it, then "
-        f"delete it with `memokey rm {uri}` so the next call recomputes it",
+        f"delete it with `{rm_command(uri)}` so the next call recomputes it",
         uri=uri,
     )

@@ -81,7 +81,10 @@ class NilArgs:
             )
         for name in names:
             if not isinstance(name, str) or not name.isidentifier():
-                raise ConfigurationError(f"nil_args() takes parameter names, got {name!r}")
+                raise ConfigurationError(
+                    f"nil_args() takes parameter names as strings, got {name!r}; write e.g. "
+                    "nil_args('conn', 'verbose')"
+                )
         self.names = names
 
     def __repr__(self) -> str:

@@ -1,15 +1,15 @@
 """Keys for calls: which function (id and logic key), which arguments (digest), and where
 the result lives (`memo_dir`). Pure functions, no I/O.
 
-A call's key is ``(function_id, logic_key, call_digest)``. The arguments are bound to the
-signature with defaults applied, so ``f(1)``, ``f(x=1)`` and ``f(1, y=<default>)`` share
-one key, and ``*args``/``**kwargs`` keep their own slots.
+A call's key is ``(function_id, code version, call_digest)``; the code version (logic key
+and/or code fingerprint) comes from `memokey.identity` and `memokey.code_policy`. The
+arguments are bound to the signature with defaults applied, so ``f(1)``, ``f(x=1)`` and
+``f(1, y=<default>)`` share one key, and ``*args``/``**kwargs`` keep their own slots.
 """
 
 from __future__ import annotations
 
 import inspect
-import re
 import struct
 import types
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -18,13 +18,17 @@ from typing import Any
 
 import xxhash
 
-from memokey.errors import ConfigurationError, UnkeyableArgumentError
+from memokey.errors import UnkeyableArgumentError
 from memokey.hashing import Encoder, Refusal
-from memokey.hashing.core import MAX_NESTING
-from memokey.hashing.naming import module_name
 from memokey.hashing.objects import encode_closure
+from memokey.hashing.refusals import TOO_DEEP as _TOO_DEEP
+from memokey.hashing.refusals import argument_error as _argument_error
+from memokey.hashing.refusals import encode_or_raise
+from memokey.identity import LOGIC_KEY_ATTR, function_id, logic_key_of
+from memokey.names import check_namespace
 
 __all__ = [
+    "LOGIC_KEY_ATTR",
     "SCHEME",
     "MemoKey",
     "bind_call",
@@ -38,41 +42,6 @@ __all__ = [
 
 #: The key scheme; part of every storage path. Any change to a digest needs a new one.
 SCHEME = "memokey-v2"
-
-_LOGIC_KEY_LINE = re.compile(r"^\s*function-logic-key:\s*(\S+)\s*$", re.MULTILINE)
-_LOGIC_KEY_CHARS = re.compile(r"[A-Za-z0-9._+-]+")
-#: Attribute a decorator may set on its wrapper to carry an explicit ``logic_key=``.
-LOGIC_KEY_ATTR = "__memokey_logic_key__"
-
-
-def function_id(func: Callable[..., Any]) -> str:
-    """``{module}--{qualname}``; a function of ``__main__`` gets the script's real module
-    name, so two scripts' ``process()`` never share results."""
-    target = getattr(func, "__func__", func)  # a bound method: its function
-    qualname = getattr(target, "__qualname__", None) or getattr(target, "__name__", None)
-    if not isinstance(qualname, str):
-        raise ConfigurationError(
-            f"cannot name {func!r} for a key: it has no __qualname__; memoize a plain "
-            "function or method"
-        )
-    return f"{module_name(getattr(target, '__module__', None))}--{qualname}"
-
-
-def logic_key_of(func: Callable[..., Any], explicit: str | None = None) -> str | None:
-    """The function's logic key: `explicit`, else the wrapper attribute set by a
-    decorator, else a ``function-logic-key: X`` docstring line, else None."""
-    key = explicit if explicit is not None else getattr(func, LOGIC_KEY_ATTR, None)
-    if key is None:
-        doc = getattr(func, "__doc__", None)
-        match = _LOGIC_KEY_LINE.search(doc) if isinstance(doc, str) else None
-        key = match.group(1) if match else None
-    if key is not None and (not isinstance(key, str) or not _LOGIC_KEY_CHARS.fullmatch(key)):
-        raise ConfigurationError(
-            f"logic key {key!r} of {getattr(func, '__qualname__', func)!r} is not usable in a "
-            "storage path: use letters, digits and . _ + - only (for example 'v2')"
-        )
-    return key
-
 
 _MISSING: Any = inspect.Parameter.empty
 
@@ -255,44 +224,6 @@ def call_digest(func: Callable[..., Any], bound: inspect.BoundArguments) -> str:
     return enc.hexdigest()
 
 
-def encode_or_raise(enc: Encoder, value: object, *, parameter: str | None, root: str) -> None:
-    """Encode `value`, turning a refusal into `UnkeyableArgumentError` with its path."""
-    try:
-        enc.encode(value)
-    except Refusal as refusal:
-        path = refusal.path(root)
-        # Chained to what user or library code raised, if anything: its traceback helps.
-        raise _argument_error(parameter, path, refusal.reason) from refusal.__cause__
-    except RecursionError:
-        raise _argument_error(parameter, root, _TOO_DEEP) from None
-
-
-_TOO_DEEP = (
-    f"it is nested too deeply to key (more than about {MAX_NESTING} levels, or the "
-    "call stack is already deep)"
-)
-
-
-def _argument_error(parameter: str | None, path: str, reason: str) -> UnkeyableArgumentError:
-    if parameter is None:
-        hint = (
-            "Key a different value, or register a hasher for its type with memokey.register_hasher."
-        )
-        what = "value"
-    else:
-        hint = (
-            f"Leave it out of the key with keyfunc=memokey.nil_args({parameter!r}) "
-            "(KeyedLocalRunner), or register a hasher for its type with "
-            "memokey.register_hasher."
-        )
-        what = f"argument {parameter!r}"
-    return UnkeyableArgumentError(
-        f"cannot key {what}: {path} cannot be keyed because {reason}. {hint}",
-        parameter=parameter,
-        path=path,
-    )
-
-
 def _closure_error(func: types.FunctionType, refusal: Refusal) -> UnkeyableArgumentError:
     path = refusal.path(func.__qualname__)
     return UnkeyableArgumentError(
@@ -305,26 +236,20 @@ def _closure_error(func: types.FunctionType, refusal: Refusal) -> UnkeyableArgum
     )
 
 
-def check_namespace(namespace: str) -> str:
-    """`namespace` if it can be one path segment, else a `ConfigurationError`."""
-    if (
-        not isinstance(namespace, str)
-        or not namespace
-        or "/" in namespace
-        or namespace in (".", "..")
-        or namespace.strip() != namespace
-    ):
-        raise ConfigurationError(
-            f"namespace must be a non-empty name without '/' or surrounding spaces, "
-            f"got {namespace!r}; use e.g. 'default' or 'experiment-3'"
-        )
-    return namespace
-
-
-def memo_dir(namespace: str, function_id: str, logic_key: str | None, digest: str) -> str:
-    """``memokey-v2/{namespace}/{function_id}[@{logic_key}]/{digest}`` (relative)."""
+def memo_dir(
+    namespace: str,
+    function_id: str,
+    logic_key: str | None,
+    digest: str,
+    code_version: str | None = None,
+) -> str:
+    """``memokey-v2/{namespace}/{function_id}[@{logic_key}][={code_version}]/{digest}``
+    (relative). ``=`` is in neither a logic key nor a Python name, so the parts never
+    run into each other, and a shell takes the path unquoted."""
     check_namespace(namespace)
     suffix = f"@{logic_key}" if logic_key else ""
+    if code_version:
+        suffix += f"={code_version}"
     return f"{SCHEME}/{namespace}/{function_id}{suffix}/{digest}"
 
 
@@ -339,6 +264,8 @@ class MemoKey:
     root_url: str
     path: str
     uri: str
+    #: The code fingerprint in the path (``code="key"``), else None.
+    code_version: str | None = None
 
     @classmethod
     def build(
@@ -348,8 +275,9 @@ class MemoKey:
         logic_key: str | None,
         digest: str,
         root_url: str,
+        code_version: str | None = None,
     ) -> MemoKey:
-        path = memo_dir(namespace, function_id, logic_key, digest)
+        path = memo_dir(namespace, function_id, logic_key, digest, code_version)
         return cls(
             namespace=namespace,
             function_id=function_id,
@@ -358,4 +286,5 @@ class MemoKey:
             root_url=root_url,
             path=path,
             uri=f"{root_url.rstrip('/')}/{path}",
+            code_version=code_version,
         )

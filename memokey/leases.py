@@ -13,6 +13,14 @@ by exclusive create, so even when two callers both believe they hold a lease (th
 described below) they compute twice and exactly one result is published: nobody ever
 reads a mixed or partial value.
 
+A crashed holder on this machine is seen at once: the lease records the holder's host,
+pid, machine token (boot id + pid namespace) and process start time (`memokey._holders`),
+and a lease whose holder ran here and whose process has ended (or whose pid now belongs
+to another process) counts as stale before it expires. A holder elsewhere is waited out
+until ``expires_at``; a caller that has waited `REPORT_AFTER` seconds logs one WARNING
+line naming the holder (host, pid) and when its lease expires. Waiters poll at most every
+second, so a SIGKILLed holder on the same machine is replaced within about a second.
+
 Taking over a stale lease:
 
 * with compare-and-swap (``Store.supports_cas``: local disk, S3, Azure, GCS): the taker
@@ -45,10 +53,9 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
+import math
 import random
 import secrets
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -57,6 +64,7 @@ from dataclasses import dataclass, replace
 from types import TracebackType
 
 from memokey import _heartbeat
+from memokey._holders import holder_is_gone, this_process
 from memokey.errors import LeaseError, StoreError, WriteConflictError
 from memokey.layout import LEASE, sibling
 from memokey_backends.protocol import Store
@@ -76,7 +84,9 @@ LEASE_NAME = LEASE
 DEFAULT_LEASE_SECONDS = 60.0
 _FORMAT = 1
 _FIRST_DELAY = 0.05
-_MAX_DELAY = 1.5  # with doubling from 50 ms: about 12 result reads in a 10 s wait
+_MAX_DELAY = 1.5  # doubling from 50 ms: about 12 result reads in a 10 s wait
+#: A caller that has waited this long logs one line naming the holder and the expiry.
+REPORT_AFTER = 2.0
 
 log = logging.getLogger(__name__)
 
@@ -93,19 +103,34 @@ class LeaseRecord:
     expires_at: float
     lease_seconds: float
     format: int = _FORMAT
+    machine: str | None = None  # see memokey._holders: boot id + pid namespace
+    started: int | None = None  # the holder process's start time (clock ticks since boot)
 
     @classmethod
     def fresh(cls, lease_seconds: float) -> LeaseRecord:
         now = time.time()
+        me = this_process()
         return cls(
             owner=secrets.token_hex(16),
-            host=socket.gethostname(),
-            pid=os.getpid(),
+            host=me.host,
+            pid=me.pid,
             acquired_at=now,
             heartbeat=now,
             expires_at=now + lease_seconds,
             lease_seconds=lease_seconds,
+            machine=me.machine,
+            started=me.started,
         )
+
+    def holder_gone(self) -> bool:
+        """True when the holder ran on this machine and its process has ended (crash,
+        SIGKILL, OOM): its lease can be taken over without waiting for it to expire."""
+        return holder_is_gone(self.host, self.machine, self.pid, self.started)
+
+    def describe(self) -> str:
+        """``host <h> pid <p>, expires in N s`` for log lines and errors."""
+        left = self.expires_at - time.time()
+        return f"host {self.host} pid {self.pid}, lease expires in {max(left, 0.0):.0f} s"
 
     def renewed(self) -> LeaseRecord:
         now = time.time()
@@ -122,8 +147,10 @@ class LeaseRecord:
             "heartbeat": self.heartbeat,
             "host": self.host,
             "lease_seconds": self.lease_seconds,
+            "machine": self.machine,
             "owner": self.owner,
             "pid": self.pid,
+            "started": self.started,
         }
         return json.dumps(fields, sort_keys=True).encode()
 
@@ -142,8 +169,11 @@ class LeaseRecord:
                 expires_at=float(raw["expires_at"]),
                 lease_seconds=float(raw["lease_seconds"]),
                 format=int(raw.get("format", _FORMAT)),
+                machine=None if raw.get("machine") is None else str(raw["machine"]),
+                started=None if raw.get("started") is None else int(raw["started"]),
             )
-        except (ValueError, KeyError, TypeError):
+        # Anything a writer could plant: too deep for json, numbers too large for int().
+        except (ValueError, KeyError, TypeError, AttributeError, ArithmeticError, RecursionError):
             return None
 
 
@@ -292,11 +322,12 @@ class Lease:
 def try_acquire(
     store: Store, memo_dir: str, *, lease_seconds: float = DEFAULT_LEASE_SECONDS
 ) -> Lease | None:
-    """Take the lease on `memo_dir` if it is free or stale; None if a live holder has it."""
-    if lease_seconds <= 0:
+    """Take the lease on `memo_dir` if it is free or stale (expired, or its holder on this
+    machine has ended); None if a live holder has it."""
+    if not 0 < lease_seconds < math.inf:  # inf: a dead holder would block forever
         raise LeaseError(
-            f"lease_seconds must be positive, got {lease_seconds!r}; pass a duration longer "
-            "than a heartbeat round trip to the store (the default is 60 s)."
+            f"lease_seconds must be positive and finite, got {lease_seconds!r}; pass a "
+            "duration longer than a heartbeat round trip to the store (the default is 60 s)."
         )
     outcome = _attempt(store, memo_dir, LeaseRecord.fresh(lease_seconds))
     return outcome if isinstance(outcome, Lease) else None
@@ -323,8 +354,15 @@ def _take_over_if_stale(
     data, version = current
     held = LeaseRecord.decode(data)
     if held is not None and not held.is_stale():
-        return held
-    log.info("taking over the stale lease %s (held by %s)", store.uri(path), held)
+        if not held.holder_gone():
+            return held
+        log.warning(
+            "taking over the lease %s: its holder (%s) was on this machine and has ended",
+            store.uri(path),
+            held.describe(),
+        )
+    else:
+        log.info("taking over the stale lease %s (held by %s)", store.uri(path), held)
     if store.supports_cas:
         try:
             new_version = store.swap(path, record.encode(), version=version)
@@ -358,12 +396,14 @@ def acquire_or_wait(
     `done()` (one read of the result) with capped backoff; the lease itself is read again
     only once the expiry it last showed has passed. Waiting never writes.
     """
-    if not 0 < lease_seconds < float("inf"):
+    if not 0 < lease_seconds < math.inf:  # inf: a dead holder would block forever
         raise LeaseError(
             f"lease_seconds must be positive and finite, got {lease_seconds!r}; pass a "
             "duration longer than a heartbeat round trip to the store (the default is 60 s)."
         )
-    deadline = None if timeout is None else time.monotonic() + timeout
+    started = time.monotonic()
+    deadline = None if timeout is None else started + timeout
+    reported = False
     delay = _FIRST_DELAY
     cap = min(_MAX_DELAY, max(lease_seconds / 4, _FIRST_DELAY))
     while True:
@@ -378,8 +418,11 @@ def acquire_or_wait(
                 outcome.release()
                 return None
             return outcome
-        # Held (or just released): poll the result until the holder's expiry passes.
-        recheck_at = time.time() if outcome is None else outcome.expires_at
+        # Held (or just released): poll the result alone until the holder's expiry
+        # passes or, for a holder on this machine, its process is seen to have ended
+        # (a local check, no request); then look at the lease again.
+        held = outcome
+        recheck_at = time.time() if held is None else held.expires_at
         while True:
             if deadline is not None and time.monotonic() >= deadline:
                 holder = read_lease(store, memo_dir)
@@ -389,13 +432,27 @@ def acquire_or_wait(
                     "if that holder is gone, its lease expires by itself.",
                     uri=store.uri(memo_dir),
                 )
-            if outcome is not None:
+            if held is not None:
+                if not reported and time.monotonic() - started >= REPORT_AFTER:
+                    reported = True
+                    _report_wait(store, memo_dir, held)
                 time.sleep(delay * random.uniform(0.75, 1.25))
                 delay = min(delay * 2, cap)
             if done():
                 return None
-            if time.time() >= recheck_at:
-                break  # the holder may be gone: look at the lease again
+            if time.time() >= recheck_at or (held is not None and held.holder_gone()):
+                break
+
+
+def _report_wait(store: Store, memo_dir: str, holder: LeaseRecord) -> None:
+    """The one line a waiting caller logs: who computes, and until when it waits at most
+    (from the lease record already read: no request)."""
+    log.warning(
+        "waiting for %s: it is being computed by %s (a crashed holder on another machine is "
+        "taken over when its lease expires)",
+        store.uri(memo_dir),
+        holder.describe(),
+    )
 
 
 @contextmanager

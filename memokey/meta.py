@@ -73,7 +73,7 @@ def _user() -> str | None:
 def _process_facts() -> dict[str, Any]:
     """Facts that do not change while the process lives, looked up once: `getuser` reads
     /etc/passwd and `gethostname` is a syscall, on every miss otherwise."""
-    from memokey import __version__
+    from memokey._version import __version__
 
     return {
         "host": socket.gethostname(),

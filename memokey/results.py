@@ -30,6 +30,8 @@ import cloudpickle
 import xxhash
 
 from memokey import entry_format, safe_formats
+from memokey._fixes import rm_command
+from memokey._roundtrip import check_round_trip
 from memokey.entry_format import FORMAT_VERSION, MAGIC
 from memokey.errors import ConfigurationError, SerializationError, SignatureError
 from memokey.signing import Signer, place_of, unsigned
@@ -149,7 +151,8 @@ def get_serializer(name: str | Serializer) -> Serializer:
 def _check_name(name: str) -> None:
     if not isinstance(name, str) or not name or not name.isascii() or len(name) > _MAX_NAME:
         raise ConfigurationError(
-            f"a serializer name must be 1-{_MAX_NAME} ASCII characters, got {name!r}"
+            f"a serializer name must be 1-{_MAX_NAME} ASCII characters, got {name!r}; "
+            "choose a short ASCII name such as 'json' or 'my-arrow'"
         )
 
 
@@ -176,15 +179,17 @@ def encode_result(
     meta: Mapping[str, Any] | None = None,
     signer: Signer | None = None,
     path: str = "",
+    round_trip: bool = False,
 ) -> bytes:
     """Serialize `value` into a complete entry object. `extra` (JSON-able) goes in the
     header for readers to check before decoding; `meta` (JSON-able) in the metadata
     trailer for people and tools, with the payload size and serializer added. With a
     `signer`, a signature bound to `path` (where the object will be stored: its path or
-    URI) follows.
+    URI) follows. `round_trip` (the publish paths) reads a small payload back first
+    (`memokey._roundtrip`): only ever a value this process just computed.
 
-    Raises `SerializationError` when the value cannot be serialized; the caller stores
-    nothing in that case.
+    Raises `SerializationError` when the value cannot be serialized (or read back); the
+    caller stores nothing in that case.
     """
     chosen = get_serializer(serializer)
     try:
@@ -202,6 +207,8 @@ def encode_result(
             "nothing was stored. Fix its dumps function to return bytes",
             serializer=chosen.name,
         )
+    if round_trip:
+        check_round_trip(chosen.name, chosen.loads, payload, value)
     header = entry_format.pack_header(chosen.name, extra)
     checksum = xxhash.xxh3_128(header)
     checksum.update(payload)
@@ -294,7 +301,7 @@ def decode_result(
         raise SerializationError(
             f"the stored result at {uri} is intact but could not be deserialized with "
             f"{serializer.name!r} ({type(exc).__name__}: {exc}). Make the classes it needs "
-            f"importable here, or delete it with `memokey rm {uri}` to recompute",
+            f"importable here, or delete it with `{rm_command(uri)}` to recompute",
             uri=uri,
             serializer=serializer.name,
         ) from exc
@@ -333,7 +340,7 @@ def _refused(uri: str, name: str, why: str) -> SerializationError:
     return SerializationError(
         f"the stored result at {uri} is written with {name!r}, which is not decoded here: "
         f"{why}. Nothing of it was deserialized (someone with write access to the store "
-        f"could have planted it). Delete it with `memokey rm {uri}` to recompute it, or "
+        f"could have planted it). Delete it with `{rm_command(uri)}` to recompute it, or "
         "configure the function's serializer= to match if you wrote it yourself",
         uri=uri,
         serializer=name,

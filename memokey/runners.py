@@ -38,14 +38,16 @@ from memokey._targets import (
     lookup,
     unwrap_memoized,
 )
-from memokey.errors import ConfigurationError, ShimError, WriteConflictError
+from memokey.code_policy import CodeMode, check_code_mode
+from memokey.errors import ConfigurationError, WriteConflictError
 from memokey.keyfuncs import AnyKeyfunc, apply_keyfunc, check_keyfunc
-from memokey.keys import MemoKey, bind_call, call_digest, check_namespace, logic_key_of
+from memokey.keys import MemoKey, bind_call, call_digest, logic_key_of
 from memokey.layout import ERROR
 from memokey.leases import Lease, acquire_or_wait, holding_lease
 from memokey.remote import Invocation, publish_failure, raise_failure
-from memokey.results import DEFAULT_SERIALIZER, Serializer, get_serializer
+from memokey.results import DEFAULT_SERIALIZER, Serializer
 from memokey.roots import RootCache, select_root
+from memokey.settings import check_settings, check_shim
 from memokey.shims import fanout
 from memokey.shims.base import Job, SameThreadShim, Shim, same_thread
 from memokey.shims.dispatch import finish_elsewhere, start_elsewhere
@@ -80,24 +82,31 @@ class Runner:
         logic_key: str | None = None,
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
         cache_errors: bool = False,
+        code: CodeMode | None = None,
         signing_key: KeySpec | None = None,
         allow_pickle: bool | None = None,
     ) -> None:
-        if root is not None and not isinstance(root, (str, os.PathLike)):
-            raise ConfigurationError(f"root must be a URL or path string, got {root!r}")
-        if not lease_seconds > 0:
-            raise ConfigurationError(f"lease_seconds must be positive, got {lease_seconds!r}")
-        self.root = os.fspath(root) if root is not None else None
-        self.namespace = check_namespace(namespace)
-        self.serializer = get_serializer(serializer)
-        self.storage_options: Mapping[str, Any] = dict(storage_options or {})
-        self.logic_key = logic_key
-        self.lease_seconds = float(lease_seconds)
-        self.cache_errors = bool(cache_errors)
+        settings = check_settings(
+            root=root,
+            namespace=namespace,
+            logic_key=logic_key,
+            storage_options=storage_options,
+            serializer=serializer,
+            lease_seconds=lease_seconds,
+            cache_errors=cache_errors,
+        )
+        self.root = settings.root
+        self.namespace = settings.namespace
+        self.serializer = settings.serializer
+        self.storage_options: Mapping[str, Any] = settings.storage_options
+        self.logic_key = settings.logic_key
+        self.lease_seconds = settings.lease_seconds
+        self.cache_errors = settings.cache_errors
+        self.code = check_code_mode(code)  # None: the default (`memokey.code_policy`)
         self.trust = TrustSettings(self.serializer, signing_key, allow_pickle)
         # Hit-path caches (see the module docstring).
         self._roots = RootCache(self.root, self.storage_options)
-        self._places = PlaceCache(self.namespace, self.logic_key)
+        self._places = PlaceCache(self.namespace, self.logic_key, self.code)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(root={self.root!r}, namespace={self.namespace!r})"
@@ -107,6 +116,12 @@ class Runner:
     def check(self, func: Callable[..., Any]) -> None:
         """Validate this runner against `func` when it is decorated (e.g. keyfunc names)."""
         logic_key_of(func, self.logic_key)  # a malformed logic key fails now, not per call
+
+    def set_code(self, func: Callable[..., Any], code: CodeMode | None) -> None:
+        """``use_runner(runner, code=...)``: `func`'s own code mode on this runner."""
+        mode = check_code_mode(code)
+        if mode is not None:
+            self._places.override(func, mode)
 
     # -- keying ------------------------------------------------------------------------------
 
@@ -166,7 +181,9 @@ class Runner:
         data = target.store.read(target.path)  # the hit path: `lookup`, inlined
         if data is not None:
             logger.debug("hit %s", target.uri)
-            return target.trust.decode_result(data, target.uri)
+            value = target.trust.decode_result(data, target.uri)
+            target.place.check_hit(data, target.uri)
+            return value
         with thread_locks.hold(target.uri):
             # Another thread may have just published. With a lease, `_compute` checks
             # that before taking it; a process-local store takes none: look here.
@@ -252,6 +269,8 @@ class Runner:
             if self.cache_errors:
                 publish_failure(target.store, exc, target.path, target.trust.signer)
             raise
+        finally:
+            target.place.after_run()
         return self._publish(target, value, started, time.perf_counter() - clock)
 
     # -- coroutine functions ----------------------------------------------------------------
@@ -352,6 +371,8 @@ class Runner:
                     publish_failure, target.store, exc, target.path, target.trust.signer
                 )
             raise
+        finally:
+            target.place.after_run()
         duration = time.perf_counter() - clock
         return await asyncio.to_thread(self._publish, target, value, started, duration)
 
@@ -365,7 +386,7 @@ class Runner:
         to another process means its equal result is already there: read and return it.
         """
         meta = entry_meta(target, runner=type(self).__name__, started=started, duration=duration)
-        data = target.trust.encode_result(value, target.path, meta=meta)
+        data = target.trust.encode_result(value, target.path, extra=target.place.extra, meta=meta)
         try:
             target.store.write(target.path, data, exclusive=True)
         except WriteConflictError:
@@ -406,6 +427,7 @@ class MemoizingRunner(Runner):
         logic_key: str | None = None,
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
         cache_errors: bool = False,
+        code: CodeMode | None = None,
         signing_key: KeySpec | None = None,
         allow_pickle: bool | None = None,
     ) -> None:
@@ -417,16 +439,11 @@ class MemoizingRunner(Runner):
             logic_key=logic_key,
             lease_seconds=lease_seconds,
             cache_errors=cache_errors,
+            code=code,
             signing_key=signing_key,
             allow_pickle=allow_pickle,
         )
-        if shim is not None and not isinstance(shim, Shim):
-            raise ShimError(
-                f"shim={shim!r} is not a memokey shim; pass memokey.shims.same_thread, "
-                "subprocess_shim, DaskShim(client), ExecutorShim(executor) or a Shim subclass",
-                shim=repr(shim),
-            )
-        self.shim: Shim = same_thread if shim is None else shim
+        self.shim: Shim = check_shim(shim) or same_thread
 
     def __repr__(self) -> str:
         return (
@@ -472,6 +489,9 @@ class MemoizingRunner(Runner):
             serializer=self.serializer,
             context_root=spec.url if spec.source == "context" else None,
             function_id=target.key.function_id,
+            digest=target.digest,
+            code=target.place.extra,
+            code_keyed=target.place.code_version is not None,
         )
         job = start_elsewhere(
             self.shim, target.store, target.path, invocation, spec.storage_options, target.trust
@@ -511,11 +531,15 @@ class KeyedLocalRunner(Runner):
         logic_key: str | None = None,
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
         cache_errors: bool = False,
+        code: CodeMode | None = None,
         signing_key: KeySpec | None = None,
         allow_pickle: bool | None = None,
     ) -> None:
         if not callable(keyfunc):
-            raise ConfigurationError(f"keyfunc must be callable, got {keyfunc!r}")
+            raise ConfigurationError(
+                f"keyfunc={keyfunc!r} is not callable; write e.g. keyfunc=memokey.nil_args("
+                "'conn') or a function (c, args, kwargs) -> (c, args, kwargs)"
+            )
         super().__init__(
             root,
             namespace=namespace,
@@ -524,6 +548,7 @@ class KeyedLocalRunner(Runner):
             logic_key=logic_key,
             lease_seconds=lease_seconds,
             cache_errors=cache_errors,
+            code=code,
             signing_key=signing_key,
             allow_pickle=allow_pickle,
         )

@@ -39,11 +39,13 @@ import struct
 from collections.abc import Sequence
 from typing import Any
 
+from memokey._fixes import rm_command
 from memokey.errors import ConfigurationError, SignatureError
 from memokey.keys import memo_dir
 
 __all__ = [
     "MIN_KEY_BYTES",
+    "RUN_KEY_ENV",
     "SIGNING_KEY_ENV",
     "TRAILER_SIZE",
     "KeySpec",
@@ -52,11 +54,16 @@ __all__ = [
     "env_value",
     "parse_keys",
     "place_of",
+    "run_signer",
     "seal",
     "unseal",
 ]
 
 SIGNING_KEY_ENV = "MEMOKEY_SIGNING_KEY"
+RUN_KEY_ENV = "MEMOKEY_RUN_SIGNING_KEY"
+"""The caller's key for ONE remote run (`memokey run` in a subprocess shim's child): it
+verifies the invocation and signs its outcome, and is removed from the environment when
+read, so the function's other memoized calls and the processes it starts do not get it."""
 MIN_KEY_BYTES = 16
 MARK = b"MKS\x01"
 TRAILER = struct.Struct(">4sB3s8s16s32s")
@@ -119,7 +126,9 @@ def _key_bytes(text: str) -> bytes:
                 "a signing key starting with 'hex:' must be hex digits after it; write the "
                 "key in hex or drop the prefix"
             ) from None
-    return text.encode()
+    # A variable holding bytes that are not UTF-8 reaches Python with surrogate escapes:
+    # such a key is those bytes, not an encoding error.
+    return text.encode("utf-8", "surrogateescape")
 
 
 def key_text(key: bytes) -> str:
@@ -128,7 +137,8 @@ def key_text(key: bytes) -> str:
         text = key.decode()
     except UnicodeDecodeError:
         text = ""
-    if text and text == text.strip() and "," not in text and not text.startswith("hex:"):
+    plain = text.isprintable() and text == text.strip()  # an environment value holds no NUL
+    if plain and text and "," not in text and not text.startswith("hex:"):
         return text
     return "hex:" + key.hex()
 
@@ -150,7 +160,7 @@ class Signer:
 
     def __init__(self, keys: Sequence[bytes]) -> None:
         if not keys:
-            raise ConfigurationError("a Signer needs at least one key")
+            raise ConfigurationError("a Signer needs at least one key; pass signing_key=KEY")
         self._keys = tuple(keys)
         self.key_ids = tuple(_key_id(k) for k in self._keys)
         self._by_id = dict(zip(self.key_ids, self._keys, strict=True))
@@ -163,6 +173,12 @@ class Signer:
 
     def __hash__(self) -> int:
         return hash(self.key_ids)
+
+    def __reduce__(self) -> Any:  # a pickle is what memokey stores: never the key in it
+        raise ConfigurationError(
+            "a signing key is never pickled (a pickle may end up in the store, readable by "
+            f"anyone who can read it); give the far side its key through {SIGNING_KEY_ENV}"
+        )
 
     def trailer(self, signed: Sequence[Any], *, kind: str, place: str) -> bytes:
         """The 64-byte trailer signing the concatenation of the buffers in `signed`
@@ -187,7 +203,7 @@ class Signer:
                 f"the {kind} at {uri} is signed with a key this process does not have (key "
                 f"id {key_id.hex()}; yours: {', '.join(k.hex() for k in self.key_ids)}). It "
                 f"was not used. Add that key to {SIGNING_KEY_ENV} (comma-separated) if you "
-                f"trust it, or delete the object with `memokey rm {uri}`",
+                f"trust it, or delete the object with `{rm_command(uri)}`",
                 uri=uri,
             )
         if alg not in (ALG_AES_GMAC, ALG_HMAC_SHA256) or reserved != b"\0\0\0":
@@ -257,7 +273,7 @@ def unsigned(uri: str, kind: str) -> SignatureError:
     return SignatureError(
         f"the {kind} at {uri} is not signed, but a signing key is configured; it was not "
         "used (an attacker with write access to the store could have planted it). If it "
-        f"was written before signing was turned on, delete it with `memokey rm {uri}` so "
+        f"was written before signing was turned on, delete it with `{rm_command(uri)}` so "
         "the next call recomputes it",
         uri=uri,
     )
@@ -267,21 +283,26 @@ def _forged(uri: str, kind: str) -> SignatureError:
     return SignatureError(
         f"the {kind} at {uri} has a signature that does not match its content and place; "
         "it was not used. It was altered, or copied from another key's path. Delete it "
-        f"with `memokey rm {uri}` and check who can write to the store",
+        f"with `{rm_command(uri)}` and check who can write to the store",
         uri=uri,
     )
 
 
-_ENV_DATA: Any = getattr(os.environ, "_data", None)
-_ENV_KEY: Any = getattr(os.environ, "encodekey", None)
-_ENV_VALUE: Any = getattr(os.environ, "decodevalue", None)
+_ENVIRON = os.environ
+_ENV_DATA: Any = getattr(_ENVIRON, "_data", None)
+_ENV_KEY: Any = getattr(_ENVIRON, "encodekey", None)
+_ENV_VALUE: Any = getattr(_ENVIRON, "decodevalue", None)
+_ENV_FAST = _ENV_DATA is not None and _ENV_KEY is not None and _ENV_VALUE is not None
 
 
 def env_value(name: str) -> str | None:
-    """``os.environ.get(name)`` in ~50 ns instead of ~1 µs: the hit path reads two
-    variables per call. It looks in the mapping `os.environ` keeps (which its setters
-    and `monkeypatch.setenv` update), falling back to `os.environ.get`."""
-    if _ENV_DATA is None or _ENV_KEY is None or _ENV_VALUE is None:  # pragma: no cover
+    """``os.environ.get(name)`` in ~0.2 µs instead of ~1.5 µs (an absent variable costs
+    `os.environ.get` a KeyError): the hit path reads two variables per call, and the
+    shortcut makes a `memory://` hit ~2 µs (~18 %) faster (measured: 10.1 vs 12.3 µs).
+    It looks in the mapping `os.environ` keeps (which its setters and `monkeypatch.setenv`
+    update), and uses `os.environ.get` when that shortcut is missing or `os.environ` was
+    replaced by another mapping (a test's patch)."""
+    if os.environ is not _ENVIRON or not _ENV_FAST:
         return os.environ.get(name)
     raw = _ENV_DATA.get(_env_keys.get(name) or _env_key(name))
     return None if raw is None else str(_ENV_VALUE(raw))
@@ -293,6 +314,15 @@ _env_keys: dict[str, Any] = {}
 def _env_key(name: str) -> Any:
     _env_keys[name] = key = _ENV_KEY(name)
     return key
+
+
+def run_signer() -> Signer | None:
+    """The signer for a remote run: the caller's key handed over in `RUN_KEY_ENV` (taken
+    out of the environment), else the process's own (`env_signer`)."""
+    raw = os.environ.pop(RUN_KEY_ENV, None)
+    if raw:
+        return Signer(parse_keys(raw, source=RUN_KEY_ENV))
+    return env_signer()
 
 
 _env_cache: tuple[str | None, Signer | None] = (None, None)

@@ -58,7 +58,13 @@ class Trust:
         `path` when a key is configured."""
         serializer = self.serializer if self.serializer is not None else DEFAULT_SERIALIZER
         return encode_result(
-            value, serializer, extra=extra, meta=meta, signer=self.signer, path=path
+            value,
+            serializer,
+            extra=extra,
+            meta=meta,
+            signer=self.signer,
+            path=path,
+            round_trip=True,
         )
 
     def decode_result(self, data: bytes, uri: str) -> Any:

@@ -147,3 +147,15 @@ def gcs_stopped_root() -> Iterator[Location]:
 @pytest.fixture(scope="class")
 def azure_stopped_root() -> Iterator[Location]:
     yield from _stopped_root("azure", start_azurite)
+
+
+@pytest.fixture
+def modules(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A `helpers.modules.ModuleWriter`: real modules in a temporary directory (no
+    bytecode is written, so a rewrite within the same second is always re-read)."""
+    from helpers.modules import ModuleWriter
+
+    directory = tmp_path_factory.mktemp("user_modules")
+    monkeypatch.syspath_prepend(str(directory))
+    monkeypatch.setattr("sys.dont_write_bytecode", True)
+    return ModuleWriter(directory)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from collections import Counter
@@ -43,7 +44,8 @@ def test_ls_lists_functions_and_their_entries(
     _store_square(root_url, 3)
     assert main(["ls", root_url]) == 0
     out = capsys.readouterr().out
-    assert f"default/{__name__}--square  2 entries" in out
+    code_version = uri.rsplit("/", 2)[-2].rpartition("=")[2]  # the code fingerprint
+    assert f"default/{__name__}--square={code_version}  2 entries" in out
     assert uri.rsplit("/", 1)[-1] in out
     assert "UTC" in out
 
@@ -68,7 +70,7 @@ def test_ls_without_a_root_uses_memokey_root(
     _store_square(root_url, 4)
     monkeypatch.setenv(ENV_VAR, root_url)
     assert main(["ls"]) == 0
-    assert "--square  1 entry" in capsys.readouterr().out
+    assert re.search(r"--square=[0-9a-f]{32}  1 entry", capsys.readouterr().out)
 
 
 def test_show_prints_the_entrys_meta_json(
@@ -167,7 +169,7 @@ def test_python_dash_m_memokey_runs_the_cli(root_url: str) -> None:
         check=False,
     )
     assert proc.returncode == 0, proc.stderr
-    assert "--square  1 entry" in proc.stdout
+    assert re.search(r"--square=[0-9a-f]{32}  1 entry", proc.stdout)
 
 
 @pytest.mark.slow

@@ -8,6 +8,7 @@ import dataclasses
 import enum
 import functools
 import typing
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -266,12 +267,18 @@ def test_lambdas_with_the_same_name_differ_by_code() -> None:
     assert digest(first) != digest(second)
 
 
-def test_wrapped_function_is_keyed_as_the_function_it_wraps() -> None:
-    @functools.wraps(module_function)
+def _traced(func: Callable[[int], int]) -> Callable[[int], int]:
+    @functools.wraps(func)
     def wrapper(x: int) -> int:
-        return module_function(x)
+        return func(x)
 
-    assert digest(wrapper) == digest(module_function)
+    return wrapper
+
+
+def test_a_wraps_wrapper_is_keyed_as_itself_not_as_the_function_it_wraps() -> None:
+    # The wrapper's code and closure decide what it computes (scale(2)(f) vs scale(3)(f)).
+    assert digest(_traced(module_function)) != digest(module_function)
+    assert digest(_traced(module_function)) == digest(_traced(module_function))
 
 
 def test_partials_are_keyed_by_function_and_arguments() -> None:

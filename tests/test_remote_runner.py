@@ -13,7 +13,7 @@ import pytest
 import memokey
 from helpers.core import memory_root
 from memokey.entry_reader import read_entry_meta
-from memokey.errors import RemoteError, ShimError
+from memokey.errors import ConfigurationError, RemoteError, ShimError
 from memokey.layout import is_entry
 from memokey.leases import read_lease
 from memokey.remote import ERROR, INVOCATION
@@ -160,7 +160,7 @@ def test_subprocess_shim_refuses_a_memory_root_and_leaves_no_lease() -> None:
 
 
 def test_runner_refuses_an_object_that_is_not_a_shim() -> None:
-    with pytest.raises(ShimError, match="is not a memokey shim"):
+    with pytest.raises(ConfigurationError, match="is not a memokey shim"):
         MemoizingRunner(memory_root(), shim=object())  # type: ignore[arg-type]
 
 

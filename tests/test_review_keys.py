@@ -85,11 +85,6 @@ def _identity(x: int) -> int:
     return x
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="documented decision (test_digest_rules): a functools.wraps wrapper is keyed as "
-    "the function it wraps, so wrappers closing over different values collide",
-)
 def test_wrappers_closing_over_different_values_have_different_digests() -> None:
     assert digest(_scaled(2)) != digest(_scaled(3))
 

@@ -8,6 +8,7 @@ marker file when they run, and the marker must not exist afterwards.
 from __future__ import annotations
 
 import asyncio
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -84,7 +85,8 @@ def test_a_planted_result_with_a_valid_checksum_is_refused_unsigned_and_runs_not
     with pytest.raises(SignatureError, match="is not signed") as raised:
         f(1)
     assert raised.value.uri == key.uri
-    assert f"memokey rm {key.uri}" in str(raised.value)
+    # the entry, as `memokey ls` prints it (shell-quoted where needed)
+    assert f"`memokey rm {shlex.quote(key.uri)}`" in str(raised.value)
     assert not marker.exists()
 
 

@@ -11,9 +11,12 @@ import re
 import threading
 from typing import Any
 
+from memokey_backends._primitives import IncompleteUpload
 from memokey_backends.errors import (
     BackendNotInstalledError,
     CapabilityError,
+    ConfigurationError,
+    InvalidPathError,
     InvalidRootError,
     MemokeyError,
     StoreError,
@@ -21,13 +24,16 @@ from memokey_backends.errors import (
     StoreUnavailableError,
     WriteConflictError,
 )
-from memokey_backends.protocol import EntryInfo, Store
+from memokey_backends.protocol import EntryInfo, Store, SupportsUploadCleanup
 from memokey_backends.registry import StoreFactory, get_factory, register, registry
 
 __all__ = [
     "BackendNotInstalledError",
     "CapabilityError",
+    "ConfigurationError",
     "EntryInfo",
+    "IncompleteUpload",
+    "InvalidPathError",
     "InvalidRootError",
     "MemokeyError",
     "Store",
@@ -35,6 +41,7 @@ __all__ = [
     "StoreFactory",
     "StorePermissionError",
     "StoreUnavailableError",
+    "SupportsUploadCleanup",
     "WriteConflictError",
     "clear_store_cache",
     "open_store",

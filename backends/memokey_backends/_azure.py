@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from memokey_backends._deadline import run, run_coroutine
 from memokey_backends._primitives import Primitives, stale
 
 __all__ = ["AzurePrimitives"]
@@ -107,39 +108,33 @@ class AzurePrimitives(Primitives):
         _bound_retries(fs)
 
     def exists(self, path: str) -> bool:
-        from fsspec.asyn import sync
-
         container, blob, _ = self.fs.split_path(path)
-        return bool(sync(self.fs.loop, _exists, self.fs, container, blob))
+        return bool(run_coroutine(self.fs.loop, _exists(self.fs, container, blob)))
 
     def write(self, path: str, data: bytes, *, exclusive: bool) -> str | None:
-        from fsspec.asyn import sync
-
         if exclusive:  # one upload that reports the ETag it created
             container, blob, _ = self.fs.split_path(path)
-            result: str = sync(self.fs.loop, _create, self.fs, container, blob, data)
+            result: str = run_coroutine(self.fs.loop, _create(self.fs, container, blob, data))
             return result
-        self.fs.pipe_file(path, data, overwrite=True)
+        run(self.fs, "pipe_file", path, data, overwrite=True)
         return None
 
     def delete_if(self, path: str, version: str) -> None:
-        from fsspec.asyn import sync
-
         container, blob, _ = self.fs.split_path(path)
-        sync(self.fs.loop, _delete_if_match, self.fs, container, blob, version)
+        run_coroutine(self.fs.loop, _delete_if_match(self.fs, container, blob, version))
 
     def read_versioned(self, path: str) -> tuple[bytes, str] | None:
-        from fsspec.asyn import sync
-
         container, blob, _ = self.fs.split_path(path)
-        result: tuple[bytes, str] | None = sync(self.fs.loop, _get, self.fs, container, blob)
+        result: tuple[bytes, str] | None = run_coroutine(
+            self.fs.loop, _get(self.fs, container, blob)
+        )
         return result
 
     def swap(self, path: str, data: bytes, *, version: str) -> str:
-        from fsspec.asyn import sync
-
         container, blob, _ = self.fs.split_path(path)
-        result: str = sync(self.fs.loop, _put_if_match, self.fs, container, blob, data, version)
+        result: str = run_coroutine(
+            self.fs.loop, _put_if_match(self.fs, container, blob, data, version)
+        )
         return result
 
     def version_of(self, path: str, info: dict[str, Any]) -> str | None:

@@ -11,11 +11,13 @@ is absent); a lease is released with one ``DELETE`` carrying ``ifGenerationMatch
 
 from __future__ import annotations
 
+import errno
 import json
 import types
 from typing import Any
 from urllib.parse import quote
 
+from memokey_backends._deadline import run, run_coroutine
 from memokey_backends._primitives import Primitives, stale
 
 __all__ = ["GCSPrimitives"]
@@ -114,43 +116,40 @@ class GCSPrimitives(Primitives):
         _bound_retries(fs)
 
     def exists(self, path: str) -> bool:
-        from fsspec.asyn import sync
-
         bucket, key, _ = self.fs.split_path(path)
-        return bool(sync(self.fs.loop, _exists, self.fs, bucket, key))
+        return bool(run_coroutine(self.fs.loop, _exists(self.fs, bucket, key)))
 
     def write(self, path: str, data: bytes, *, exclusive: bool) -> str | None:
-        from fsspec.asyn import sync
-
         if exclusive:  # one upload that reports the generation it created
             bucket, key, _ = self.fs.split_path(path)
             try:
-                result: str = sync(self.fs.loop, _upload, self.fs, bucket, key, data, "0")
-            except FileExistsError as exc:
-                raise FileExistsError(exc.errno, "the object exists", path) from None
+                result: str = run_coroutine(self.fs.loop, _upload(self.fs, bucket, key, data, "0"))
+            except FileExistsError:
+                raise FileExistsError(errno.EEXIST, "the object exists", path) from None
             return result
-        self.fs.pipe_file(path, data, chunksize=max(len(data) + 1, _MIN_CHUNK))
+        run(
+            self.fs,
+            "pipe_file",
+            path,
+            data,
+            mode="overwrite",
+            chunksize=max(len(data) + 1, _MIN_CHUNK),
+        )
         return None
 
     def delete_if(self, path: str, version: str) -> None:
-        from fsspec.asyn import sync
-
         bucket, key, _ = self.fs.split_path(path)
-        sync(self.fs.loop, _delete_if_generation, self.fs, bucket, key, version)
+        run_coroutine(self.fs.loop, _delete_if_generation(self.fs, bucket, key, version))
 
     def read_versioned(self, path: str) -> tuple[bytes, str] | None:
-        from fsspec.asyn import sync
-
-        result: tuple[bytes, str] | None = sync(self.fs.loop, _get, self.fs, path)
+        result: tuple[bytes, str] | None = run_coroutine(self.fs.loop, _get(self.fs, path))
         return result
 
     def swap(self, path: str, data: bytes, *, version: str) -> str:
-        from fsspec.asyn import sync
-
         if version == "0":
             raise stale(path, "generation 0 means 'absent'; use write(exclusive=True)")
         bucket, key, _ = self.fs.split_path(path)
-        result: str = sync(self.fs.loop, _upload, self.fs, bucket, key, data, version)
+        result: str = run_coroutine(self.fs.loop, _upload(self.fs, bucket, key, data, version))
         return result
 
     def version_of(self, path: str, info: dict[str, Any]) -> str | None:

@@ -11,9 +11,28 @@ from __future__ import annotations
 
 import errno
 import hashlib
+from dataclasses import dataclass, replace
 from typing import Any
 
-__all__ = ["Primitives", "content_version", "stale"]
+from memokey_backends._deadline import run
+
+__all__ = ["IncompleteUpload", "Primitives", "content_version", "stale"]
+
+
+@dataclass(frozen=True)
+class IncompleteUpload:
+    """An upload that was started and neither completed nor aborted (S3 multipart)."""
+
+    path: str
+    """The object it would have created: a full filesystem path from `Primitives`,
+    relative to the store root from `FsspecStore.incomplete_uploads`."""
+    upload_id: str
+    initiated: float | None
+    """POSIX seconds, when the backend reports it."""
+
+    def relative_to(self, root: str) -> IncompleteUpload:
+        name, root = self.path.strip("/"), root.strip("/")
+        return replace(self, path=name[len(root) + 1 :] if root else name)
 
 
 def content_version(data: bytes) -> str:
@@ -41,7 +60,7 @@ class Primitives:
     def read(self, path: str) -> bytes | None:
         """The whole object in one request, or None when absent."""
         try:
-            return bytes(self.fs.cat_file(path))
+            return bytes(run(self.fs, "cat_file", path))
         except FileNotFoundError:
             return None
 
@@ -49,7 +68,7 @@ class Primitives:
         """Whether an object is at `path`; backends override this with one request that
         never lists (fsspec's ``info()`` lists a prefix when the object is absent)."""
         try:
-            self.fs.info(path)
+            run(self.fs, "info", path)
         except FileNotFoundError:
             return False
         return True
@@ -57,9 +76,9 @@ class Primitives:
     def write(self, path: str, data: bytes, *, exclusive: bool) -> str | None:
         """Publish `data`; the new version token when the backend reports one."""
         if exclusive:
-            self.fs.pipe_file(path, data, mode="create")
+            run(self.fs, "pipe_file", path, data, mode="create")
         else:
-            self.fs.pipe_file(path, data)
+            run(self.fs, "pipe_file", path, data)
         return None
 
     def delete_if(self, path: str, version: str) -> None:
@@ -70,11 +89,11 @@ class Primitives:
             return
         if current[1] != version:
             raise stale(path)
-        self.fs.rm_file(path)
+        run(self.fs, "rm_file", path)
 
     def read_versioned(self, path: str) -> tuple[bytes, str] | None:
         try:
-            data = bytes(self.fs.cat_file(path))
+            data = bytes(run(self.fs, "cat_file", path))
         except FileNotFoundError:
             return None
         return data, content_version(data)
@@ -85,3 +104,10 @@ class Primitives:
     def version_of(self, path: str, info: dict[str, Any]) -> str | None:
         """The version token of the object `info` describes, without reading it."""
         return None
+
+    def incomplete_uploads(self, root: str) -> list[IncompleteUpload]:
+        """Unfinished uploads below the filesystem path `root` (none by default)."""
+        return []
+
+    def abort_upload(self, path: str, upload_id: str) -> None:
+        """Abort one upload `incomplete_uploads` reported."""

@@ -6,15 +6,28 @@ by a ``GetObject`` describes exactly the bytes of that response, so `read_versio
 reads both from one request. Reads are one ``GetObject`` (s3fs's ``cat_file`` may ask
 for the size first, and an absent object sends it through ``info()``, which lists);
 existence is one ``HeadObject``; a lease is released with one ``DeleteObject`` carrying
-``If-Match`` (servers that do not implement it get a read and a delete).
+``If-Match``.
+
+Objects of 100 MiB or more go up as multipart uploads (50 MiB parts, as s3fs does).
+S3 bills the parts of an upload until it is completed or aborted, so the upload is
+aborted on every failure path: an error, the operation's deadline, and cancellation by
+KeyboardInterrupt in the caller (see `_deadline.run_coroutine`). Uploads left by a
+process that was killed outright are found by `incomplete_uploads`.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import errno
 from typing import Any
 
-from memokey_backends._primitives import Primitives, stale
+from memokey_backends._deadline import run_coroutine
+from memokey_backends._primitives import IncompleteUpload, Primitives, stale
+
+PART_SIZE = 50 * 2**20
+MULTIPART_THRESHOLD = 2 * PART_SIZE
+ABORT_TIMEOUT = 10.0
 
 __all__ = ["S3Primitives"]
 
@@ -67,6 +80,87 @@ async def _delete_if_match(fs: Any, bucket: str, key: str, etag: str) -> None:
         fs.invalidate_cache(f"{bucket}/{key}")
 
 
+async def _put(fs: Any, bucket: str, key: str, data: bytes, *, exclusive: bool) -> str | None:
+    """Upload `data`; the new object's ETag."""
+    match = {"IfNoneMatch": "*"} if exclusive else {}
+    try:
+        if len(data) < MULTIPART_THRESHOLD:
+            out = await fs._call_s3("put_object", Bucket=bucket, Key=key, Body=data, **match)
+        else:
+            out = await _put_multipart(fs, bucket, key, data, match)
+    finally:
+        fs.invalidate_cache(f"{bucket}/{key}")
+    etag = out.get("ETag") if isinstance(out, dict) else None
+    return None if etag is None else str(etag)
+
+
+async def _put_multipart(fs: Any, bucket: str, key: str, data: bytes, match: dict[str, str]) -> Any:
+    mpu = await fs._call_s3("create_multipart_upload", Bucket=bucket, Key=key)
+    upload_id = str(mpu["UploadId"])
+    try:
+        starts = list(range(0, len(data), PART_SIZE))
+        batch = max(1, int(getattr(fs, "max_concurrency", 1) or 1))
+        parts: list[dict[str, Any]] = []
+        for first in range(0, len(starts), batch):
+            numbers = range(first + 1, min(first + batch, len(starts)) + 1)
+            out = await asyncio.gather(
+                *(
+                    fs._call_s3(
+                        "upload_part",
+                        Bucket=bucket,
+                        Key=key,
+                        UploadId=upload_id,
+                        PartNumber=n,
+                        Body=data[starts[n - 1] : starts[n - 1] + PART_SIZE],
+                    )
+                    for n in numbers
+                )
+            )
+            parts.extend(
+                {"PartNumber": n, "ETag": o["ETag"]} for n, o in zip(numbers, out, strict=True)
+            )
+        return await fs._call_s3(
+            "complete_multipart_upload",
+            Bucket=bucket,
+            Key=key,
+            UploadId=upload_id,
+            MultipartUpload={"Parts": parts},
+            **match,
+        )
+    except BaseException:  # errors, cancellation (deadline, KeyboardInterrupt)
+        await _abort(fs, bucket, key, upload_id)
+        raise
+
+
+async def _abort(fs: Any, bucket: str, key: str, upload_id: str) -> None:
+    """Abort an upload, best effort and bounded: the caller is already failing."""
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(
+            fs._call_s3("abort_multipart_upload", Bucket=bucket, Key=key, UploadId=upload_id),
+            ABORT_TIMEOUT,
+        )
+
+
+async def _list_uploads(fs: Any, bucket: str, prefix: str) -> list[IncompleteUpload]:
+    found: list[IncompleteUpload] = []
+    kwargs: dict[str, str] = {"Bucket": bucket, "Prefix": prefix}
+    while True:
+        resp = await fs._call_s3("list_multipart_uploads", **kwargs)
+        for upload in resp.get("Uploads", []):
+            initiated = upload.get("Initiated")
+            found.append(
+                IncompleteUpload(
+                    path=f"{bucket}/{upload['Key']}",
+                    upload_id=str(upload["UploadId"]),
+                    initiated=initiated.timestamp() if hasattr(initiated, "timestamp") else None,
+                )
+            )
+        if not resp.get("IsTruncated"):
+            return found
+        kwargs["KeyMarker"] = resp.get("NextKeyMarker", "")
+        kwargs["UploadIdMarker"] = resp.get("NextUploadIdMarker", "")
+
+
 class S3Primitives(Primitives):
     """``If-None-Match`` for write-once, ``If-Match`` on the ETag for compare-and-swap."""
 
@@ -77,35 +171,46 @@ class S3Primitives(Primitives):
         return None if got is None else got[0]
 
     def exists(self, path: str) -> bool:
-        from fsspec.asyn import sync
-
         bucket, key, _ = self.fs.split_path(path)
-        return bool(sync(self.fs.loop, _head, self.fs, bucket, key))
+        return bool(run_coroutine(self.fs.loop, _head(self.fs, bucket, key)))
 
     def write(self, path: str, data: bytes, *, exclusive: bool) -> str | None:
-        out = self.fs.pipe_file(path, data, mode="create" if exclusive else "overwrite")
-        etag = out.get("ETag") if isinstance(out, dict) else None
-        return None if etag is None else str(etag)
+        bucket, key, _ = self.fs.split_path(path)
+        version: str | None = run_coroutine(
+            self.fs.loop, _put(self.fs, bucket, key, data, exclusive=exclusive)
+        )
+        return version
 
     def delete_if(self, path: str, version: str) -> None:
-        from fsspec.asyn import sync
-
         bucket, key, _ = self.fs.split_path(path)
-        sync(self.fs.loop, _delete_if_match, self.fs, bucket, key, version)
+        run_coroutine(self.fs.loop, _delete_if_match(self.fs, bucket, key, version))
 
     def read_versioned(self, path: str) -> tuple[bytes, str] | None:
-        from fsspec.asyn import sync
-
         bucket, key, _ = self.fs.split_path(path)
-        result: tuple[bytes, str] | None = sync(self.fs.loop, _get, self.fs, bucket, key)
+        result: tuple[bytes, str] | None = run_coroutine(self.fs.loop, _get(self.fs, bucket, key))
         return result
 
     def swap(self, path: str, data: bytes, *, version: str) -> str:
-        from fsspec.asyn import sync
-
         bucket, key, _ = self.fs.split_path(path)
-        result: str = sync(self.fs.loop, _put_if_match, self.fs, bucket, key, data, version)
+        result: str = run_coroutine(
+            self.fs.loop, _put_if_match(self.fs, bucket, key, data, version)
+        )
         return result
+
+    def incomplete_uploads(self, root: str) -> list[IncompleteUpload]:
+        bucket, key, _ = self.fs.split_path(root)
+        prefix = f"{key.rstrip('/')}/" if key else ""
+        result: list[IncompleteUpload] = run_coroutine(
+            self.fs.loop, _list_uploads(self.fs, bucket, prefix)
+        )
+        return result
+
+    def abort_upload(self, path: str, upload_id: str) -> None:
+        bucket, key, _ = self.fs.split_path(path)
+        run_coroutine(
+            self.fs.loop,
+            self.fs._call_s3("abort_multipart_upload", Bucket=bucket, Key=key, UploadId=upload_id),
+        )
 
     def version_of(self, path: str, info: dict[str, Any]) -> str | None:
         etag = info.get("ETag")

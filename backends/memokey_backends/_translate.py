@@ -10,6 +10,11 @@ and never a cache miss. Throttling (HTTP 429/503, S3 ``SlowDown``, Azure ``Serve
 is different: the server is up and asks callers to slow down, which a large fan-out
 provokes as a matter of course. It gets a longer budget with jittered backoff (about
 half a minute in all) so that many workers spread out instead of failing together.
+Both budgets live inside the operation's overall deadline (`_deadline`): a retry that
+could not finish before it is not started.
+
+Local roots get their own messages: they name the path and the fix (make it writable,
+choose another root), never credentials or buckets.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+from memokey_backends._deadline import DeadlineExceeded, deadline
 from memokey_backends.errors import (
     StoreError,
     StorePermissionError,
@@ -28,7 +34,7 @@ from memokey_backends.errors import (
     WriteConflictError,
 )
 
-__all__ = ["RetryPolicy", "call", "is_throttled", "is_transient", "translate"]
+__all__ = ["RetryPolicy", "call", "is_throttled", "is_transient", "timed_out", "translate"]
 
 T = TypeVar("T")
 logger = logging.getLogger("memokey.store")
@@ -139,6 +145,10 @@ def translate(exc: BaseException, *, op: str, uri: str) -> StoreError:
     """
     if isinstance(exc, StoreError):
         return exc
+    if uri.startswith("file://") and isinstance(exc, OSError) and exc.errno is not None:
+        local = _translate_local(exc, op=op, path=uri[len("file://") :])
+        if local is not None:
+            return local
     chain = _chain(exc)
     names = set().union(*(_names(e) for e in chain))
     status = next((s for s in map(_status, chain) if s is not None), None)
@@ -193,6 +203,57 @@ def translate(exc: BaseException, *, op: str, uri: str) -> StoreError:
     )
 
 
+_LOCAL_FIX = (
+    "choose another root with memokey.root(...), memoize(root=...) or the MEMOKEY_ROOT "
+    "environment variable"
+)
+
+
+def _translate_local(exc: OSError, *, op: str, path: str) -> StoreError | None:
+    """The error for an `OSError` on a local root: what is wrong with the path, and the
+    fix. None for the errors the general rules describe well (disk full, conflicts)."""
+    code = exc.errno
+    cause = f"{exc.strerror or exc!r}" + (f" ({exc.filename})" if exc.filename else "")
+    if code in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return StorePermissionError(
+            f"{op} of {path} failed: {cause}. The root directory must be writable by this "
+            f"user: make it writable (check its owner, mode and mount), or {_LOCAL_FIX}.",
+            uri=f"file://{path}",
+            op=op,
+        )
+    if code == errno.ENOTDIR:
+        problem = "a component of the path is a file, not a directory"
+    elif code == errno.ENOENT and "write" in op:
+        problem = "its directory cannot be created there (a missing or virtual parent)"
+    elif code == errno.EISDIR:
+        problem = "a directory is in the way"
+    elif code in (errno.ENAMETOOLONG, errno.ELOOP):
+        problem = "the path is too long or loops through symbolic links"
+    elif code in (errno.ENOSPC, errno.EEXIST):
+        return None
+    else:
+        problem = "the local file system refused it"
+    return StoreError(
+        f"{op} of {path} failed: {problem}: {cause}. Point memokey at a directory it can "
+        f"create and write: {_LOCAL_FIX}.",
+        uri=f"file://{path}",
+        op=op,
+    )
+
+
+def timed_out(op: str, uri: str, timeout: float) -> StoreUnavailableError:
+    """The error for an operation that did not finish within its deadline."""
+    return StoreUnavailableError(
+        f"{op} of {uri} got no answer within {timeout:g} s (the store option 'timeout'). "
+        "Check that the server is up and reachable (endpoint_url, proxy, firewall, DNS), "
+        "then retry; for very large objects on slow links raise the deadline, e.g. "
+        "storage_options={'timeout': 300}.",
+        uri=uri,
+        op=op,
+        timeout=timeout,
+    )
+
+
 class RetryPolicy:
     """Bounded exponential backoff: a few quick tries for network trouble, a longer
     jittered budget for throttling."""
@@ -228,26 +289,46 @@ class RetryPolicy:
 DEFAULT_RETRY = RetryPolicy()
 
 
-def call(fn: Callable[[], T], *, op: str, uri: str, retry: RetryPolicy = DEFAULT_RETRY) -> T:
+def call(
+    fn: Callable[[], T],
+    *,
+    op: str,
+    uri: str,
+    retry: RetryPolicy = DEFAULT_RETRY,
+    timeout: float | None = None,
+) -> T:
     """Run `fn`, retrying transient failures, and translate whatever escapes.
 
     `fn` must be safe to repeat. `FileNotFoundError` is translated too: callers that mean
-    "absent is None" catch it inside `fn`.
+    "absent is None" catch it inside `fn`. With `timeout`, the whole operation (every
+    attempt and pause) has that many seconds; I/O that `fn` runs through `_deadline.run`
+    is cancelled when they are spent, and `StoreUnavailableError` says so.
     """
+    at = None if timeout is None else time.monotonic() + timeout
     attempt = 0
     while True:
         try:
-            return fn()
+            with deadline(at):
+                return fn()
         except StoreError:
             raise
+        except DeadlineExceeded as exc:
+            assert timeout is not None
+            raise timed_out(op, uri, timeout) from exc
         except Exception as exc:
             throttled = is_throttled(exc)
             if (throttled or is_transient(exc)) and attempt + 1 < retry.limit(throttled):
                 pause = retry.delay(attempt, throttled=throttled)
-                attempt += 1
-                logger.debug(
-                    "%s of %s failed transiently (%r); retrying in %.2fs", op, uri, exc, pause
-                )
-                time.sleep(pause)
-                continue
+                if at is None or time.monotonic() + pause < at:
+                    attempt += 1
+                    logger.info(
+                        "%s of %s failed (%s); retry %d in %.1f s",
+                        op,
+                        uri,
+                        type(exc).__name__,
+                        attempt,
+                        pause,
+                    )
+                    time.sleep(pause)
+                    continue
             raise translate(exc, op=op, uri=uri) from exc

@@ -65,5 +65,14 @@ class BackendNotInstalledError(StoreError):
     """The URL's filesystem needs an optional dependency; the message names the extra."""
 
 
-class InvalidRootError(StoreError):
-    """The root URL cannot be used as a store (unknown scheme, malformed URL)."""
+class InvalidRootError(StoreError, ConfigurationError):
+    """The root URL cannot be used as a store (unknown scheme, malformed URL, no bucket).
+
+    It is a configuration mistake as much as a storage failure, so it is also a
+    `ConfigurationError`.
+    """
+
+
+class InvalidPathError(InvalidRootError):
+    """A store path holds characters a backend would parse rather than store (``?``,
+    ``#``, glob patterns, backslash, control characters) or a ``.``/``..`` segment."""

@@ -3,16 +3,25 @@
 Options come from the caller, else from fsspec's own configuration (``FSSPEC_<PROTOCOL>_*``
 variables and config files) and each SDK's environment; memokey only adds network
 defaults (short connect timeouts, few SDK-level retries, no listing cache) where neither
-set them, so that a dead server fails in seconds and another process's writes are seen.
+set them, so that a dead server fails in seconds and another process's writes are seen,
+and S3 connection pools as wide as ``.submit()``'s fan-out (64 calls at once).
+
+One option is memokey's own and never reaches the filesystem: ``timeout``, the overall
+deadline of each store operation in seconds (default 60; also ``MEMOKEY_STORE_TIMEOUT``).
+Cloud roots must name a bucket (``s3://my-bucket/prefix``): ``s3://`` or ``s3:///memo``
+(an unset ``$BUCKET``) would otherwise write into a bucket named after a path segment.
 """
 
 from __future__ import annotations
 
+import math
+import os
 from typing import Any
 
 from memokey_backends._primitives import Primitives
-from memokey_backends.errors import BackendNotInstalledError, InvalidRootError
-from memokey_backends.fsspec_store import FsspecStore
+from memokey_backends._sdk_logging import quiet_sdk_loggers
+from memokey_backends.errors import BackendNotInstalledError, ConfigurationError, InvalidRootError
+from memokey_backends.fsspec_store import DEFAULT_TIMEOUT, FsspecStore, check_path_text
 from memokey_backends.registry import scheme_of
 
 __all__ = ["EXTRAS", "open_fsspec_store"]
@@ -35,6 +44,7 @@ _NETWORK_DEFAULTS: dict[str, dict[str, Any]] = {
             "connect_timeout": 5,
             "read_timeout": 60,
             "retries": {"max_attempts": 1, "mode": "standard"},
+            "max_pool_connections": 64,  # botocore's default of 10 queues a fan-out
         },
     },
     "gcs": {"use_listings_cache": False},
@@ -49,6 +59,61 @@ _FAMILY = {
     "abfs": "azure",
     "abfss": "azure",
 }
+
+
+_BUCKET_WORD = {"s3": "bucket", "gcs": "bucket", "azure": "container"}
+MAX_TIMEOUT = 24 * 3600.0
+
+
+def _timeout(options: dict[str, Any]) -> float:
+    """memokey's ``timeout`` option (removed from `options`), else the environment's."""
+    source = "storage option 'timeout'"
+    value: Any = options.pop("timeout", None)
+    if value is None and os.environ.get("MEMOKEY_STORE_TIMEOUT"):
+        source = "MEMOKEY_STORE_TIMEOUT"
+        try:
+            value = float(os.environ["MEMOKEY_STORE_TIMEOUT"])
+        except ValueError:
+            value = os.environ["MEMOKEY_STORE_TIMEOUT"]
+    if value is None:
+        return DEFAULT_TIMEOUT
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or not 0 < value <= MAX_TIMEOUT
+    ):
+        raise ConfigurationError(
+            f"the {source} must be a number of seconds between 0 and {MAX_TIMEOUT:g} (the "
+            f"overall deadline of one store operation), got {value!r}; write for example "
+            "storage_options={'timeout': 30}.",
+            value=value,
+        )
+    return float(value)
+
+
+def _check_cloud_root(url: str) -> None:
+    """Refuse a cloud root that names no bucket, or holds characters the SDK parses."""
+    last = url.split("::")[-1]
+    if "://" not in last:
+        return
+    scheme, rest = last.split("://", 1)
+    family = _FAMILY.get(scheme.lower())
+    if family is None:
+        return
+    word = _BUCKET_WORD[family]
+    if not rest.split("/", 1)[0]:
+        raise InvalidRootError(
+            f"the root {url!r} names no {word}: it would write into a {word} named after "
+            f"the first path segment. Write the {word} first, e.g. "
+            f"'{scheme}://my-{word}/memo' (an empty variable such as $BUCKET in "
+            f"'{scheme}://$BUCKET/memo' gives this too).",
+            url=url,
+        )
+    try:
+        check_path_text(rest, "the root")
+    except InvalidRootError as exc:
+        raise InvalidRootError(str(exc), url=url) from None
 
 
 def _target_scheme(url: str) -> str:
@@ -132,7 +197,12 @@ def open_fsspec_store(url: str, **storage_options: Any) -> FsspecStore:
     """A new `FsspecStore` for `url` (callers cache it: see `open_store`)."""
     from fsspec.core import url_to_fs
 
-    options = _with_defaults(url, storage_options)
+    options = dict(storage_options)
+    timeout = _timeout(options)
+    _check_cloud_root(url)
+    if _target_scheme(url) in EXTRAS:
+        quiet_sdk_loggers()
+    options = _with_defaults(url, options)
     try:
         outer, path = url_to_fs(url, **options)
     except ImportError as exc:
@@ -160,4 +230,5 @@ def open_fsspec_store(url: str, **storage_options: Any) -> FsspecStore:
         primitives,
         read_fs=outer,
         process_local=process_local,
+        timeout=timeout,
     )

@@ -11,23 +11,65 @@ Local roots (a plain ``file://`` filesystem, no chain) read, check, write and de
 with plain OS calls on a path joined once, not through fsspec and the retry wrapper: a
 cache hit is then one ``open`` + ``read``. Only success and "absent" take that path; any
 other `OSError` is repeated through the general path, so errors look the same.
+
+Every operation has an overall deadline (`timeout` seconds, retries included; writes
+get one more second per `WRITE_RATE` bytes, recursive listings `LISTING_FACTOR` times
+the timeout), enforced on network filesystems by
+`_deadline`. Object paths are checked before any request: characters a backend would
+parse instead of store (``?`` and ``#`` start a URL query or fragment for s3fs and the
+Azure SDK, ``*?[`` are glob patterns to fsspec's ``rm``, backslash is a separator on
+Windows, control characters) and ``.``/``..`` segments raise `InvalidPathError`. They
+are refused rather than escaped so that a stored name always reads back as written and
+every backend maps one path to one object.
 """
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import io
 import os
 import posixpath
+import re
+import time
 from typing import Any
 
-from memokey_backends._local import TMP_PREFIX
-from memokey_backends._primitives import Primitives
+from memokey_backends._deadline import run
+from memokey_backends._local import TMP_PREFIX, open_regular
+from memokey_backends._primitives import IncompleteUpload, Primitives
 from memokey_backends._translate import DEFAULT_RETRY, RetryPolicy, call, translate
-from memokey_backends.errors import CapabilityError, InvalidRootError
+from memokey_backends.errors import CapabilityError, InvalidPathError
 from memokey_backends.protocol import EntryInfo
 
-__all__ = ["FsspecStore"]
+__all__ = ["DEFAULT_TIMEOUT", "LISTING_FACTOR", "WRITE_RATE", "FsspecStore", "check_path_text"]
+
+DEFAULT_TIMEOUT = 60.0
+"""Seconds one store operation may take, retries included (the ``timeout`` option)."""
+WRITE_RATE = 8 * 2**20
+"""Bytes per second a write is assumed to reach at least: a large write's deadline is
+`timeout` plus its size at this rate, so that big results are not cut off."""
+
+LISTING_FACTOR = 10
+"""A recursive listing (``memokey ls``, gc) gets this many times `timeout`."""
+
+_BAD = "\x00-\x1f\x7f?#*\\[\\]\\\\"
+_UNSAFE = re.compile(f"[{_BAD}]")
+_PLAIN = re.compile(f"[^/.{_BAD}][^/{_BAD}]*(?:/[^/.{_BAD}][^/{_BAD}]*)*")
+"""A path that needs no checking: segments not starting with ".", no unsafe character."""
+
+
+def check_path_text(text: str, what: str) -> None:
+    """Raise `InvalidPathError` if `text` holds a character a backend would parse."""
+    bad = _UNSAFE.search(text)
+    if bad is not None:
+        raise InvalidPathError(
+            f"{what} {text!r} contains {bad.group()!r}, which a storage backend would "
+            "parse (URL query or fragment, glob pattern, path separator or control "
+            "character) instead of storing it. Use names made of letters, digits and "
+            ". _ + - (for example namespace='exp_1.2'); if the character comes from a "
+            "script's file name (the module part of a function id), rename the script.",
+            path=text,
+        )
 
 
 def _mtime(info: dict[str, Any]) -> float | None:
@@ -51,14 +93,15 @@ def _mtime(info: dict[str, Any]) -> float | None:
 
 
 _ONE_READ = 1 << 26
-_READ_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0)
 
 
 def _read_local(path: str) -> bytes:
-    """A whole local file in as few system calls as possible: open, fstat, one read."""
-    fd = os.open(path, _READ_FLAGS)
+    """A whole local file in as few system calls as possible: open, fstat, one read.
+    memokey only ever stores regular files; anything else (a symlink to /dev/zero, a
+    FIFO) is refused rather than read forever."""
+    fd, status = open_regular(path)
     try:
-        size = os.fstat(fd).st_size
+        size = status.st_size
         if size < _ONE_READ:
             data = os.read(fd, size + 1)  # one byte more: a short read proves the end
             if len(data) == size:
@@ -83,6 +126,7 @@ class FsspecStore:
         read_fs: Any = None,
         process_local: bool = False,
         retry: RetryPolicy = DEFAULT_RETRY,
+        timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
         self.url = url.rstrip("/")
         self.fs = fs
@@ -92,6 +136,7 @@ class FsspecStore:
         self.process_local = process_local
         self._read_fs = read_fs if read_fs is not None else fs
         self._retry = retry
+        self.timeout = timeout
         # The OS directory of a plain local root (fast paths), else None.
         self._local_root: str | None = None
         if self._read_fs is fs:
@@ -106,10 +151,12 @@ class FsspecStore:
     # -- paths ---------------------------------------------------------------------------
 
     def _full(self, path: str) -> str:
-        """The filesystem path of a relative store path; refuses escapes from the root."""
+        """The filesystem path of a relative store path; refuses escapes from the root
+        and characters a backend would parse."""
+        check_path_text(path, "store path")
         parts = [p for p in path.split("/") if p]
         if any(p in (".", "..") for p in parts) or path.startswith("/"):
-            raise InvalidRootError(
+            raise InvalidPathError(
                 f"store path {path!r} must be relative to the root {self.url} and must not "
                 "contain '.' or '..' segments; pass a plain 'a/b/c' path.",
                 path=path,
@@ -125,8 +172,8 @@ class FsspecStore:
         return name[len(root) + 1 :] if root else name
 
     def _os_path(self, root: str, path: str) -> str:
-        """`_full` for local roots, without splitting a path that has no dot segment."""
-        if path[:1] not in ("/", ".", "") and "/." not in path:
+        """`_full` for local roots, without splitting a plain path (see `_PLAIN`)."""
+        if _PLAIN.fullmatch(path):
             return f"{root}/{path}"
         return self._full(path)
 
@@ -134,8 +181,9 @@ class FsspecStore:
         parts = [p for p in path.split("/") if p]
         return "/".join([self.url, *parts])
 
-    def _call(self, op: str, path: str, fn: Any) -> Any:
-        return call(fn, op=op, uri=self.uri(path), retry=self._retry)
+    def _call(self, op: str, path: str, fn: Any, *, extra: float = 0.0) -> Any:
+        timeout = self.timeout + extra
+        return call(fn, op=op, uri=self.uri(path), retry=self._retry, timeout=timeout)
 
     # -- reads ---------------------------------------------------------------------------
 
@@ -143,7 +191,7 @@ class FsspecStore:
         root = self._local_root
         if root is not None:
             try:  # `_os_path`, inlined: this is every cache hit
-                if path[:1] not in ("/", ".", "") and "/." not in path:
+                if _PLAIN.fullmatch(path):
                     return _read_local(f"{root}/{path}")
                 return _read_local(self._full(path))
             except FileNotFoundError:
@@ -157,7 +205,7 @@ class FsspecStore:
 
         def go() -> bytes | None:
             try:
-                return bytes(self._read_fs.cat_file(full))
+                return bytes(run(self._read_fs, "cat_file", full))
             except FileNotFoundError:
                 return None
 
@@ -209,7 +257,7 @@ class FsspecStore:
 
     def _info(self, full: str) -> dict[str, Any] | None:
         try:
-            info: dict[str, Any] = self.fs.info(full)
+            info: dict[str, Any] = run(self.fs, "info", full)
         except FileNotFoundError:
             return None
         return info
@@ -254,10 +302,10 @@ class FsspecStore:
         def go() -> list[EntryInfo]:
             try:
                 if recursive:
-                    found = self.fs.find(full, detail=True, withdirs=False)
+                    found = run(self.fs, "find", full, detail=True, withdirs=False)
                     infos = list(found.values())
                 else:
-                    infos = self.fs.ls(full, detail=True)
+                    infos = run(self.fs, "ls", full, detail=True)
             except (FileNotFoundError, NotADirectoryError):
                 return []
             entries = []
@@ -270,7 +318,9 @@ class FsspecStore:
                 entries.append(self._entry(info))
             return sorted(entries, key=lambda e: e.path)
 
-        result: list[EntryInfo] = self._call("list", prefix, go)
+        # A recursive listing pages through the whole prefix: it may take many requests.
+        extra = self.timeout * (LISTING_FACTOR - 1) if recursive else 0.0
+        result: list[EntryInfo] = self._call("list", prefix, go, extra=extra)
         return result
 
     # -- writes --------------------------------------------------------------------------
@@ -290,6 +340,7 @@ class FsspecStore:
             "exclusive write" if exclusive else "write",
             path,
             lambda: self.primitives.write(full, data, exclusive=exclusive),
+            extra=len(data) / WRITE_RATE,
         )
         return version
 
@@ -305,6 +356,7 @@ class FsspecStore:
             "compare-and-swap",
             path,
             lambda: self.primitives.swap(full, data, version=version),
+            extra=len(data) / WRITE_RATE,
         )
         return result
 
@@ -325,6 +377,48 @@ class FsspecStore:
 
         def go() -> None:
             with contextlib.suppress(FileNotFoundError):
-                self.fs.rm(full, recursive=recursive)
+                run(self.fs, "rm", full, recursive=recursive)
 
         self._call("delete", path, go)
+
+    # -- upload hygiene ------------------------------------------------------------------
+
+    def incomplete_uploads(self, *, older_than: float = 0.0) -> builtins.list[IncompleteUpload]:
+        """Uploads under this root that were started and neither completed nor aborted
+        at least `older_than` seconds ago (S3 multipart uploads, billed until aborted).
+
+        A writer that was killed (``kill -9``, OOM) cannot abort its own; ``memokey gc``
+        finds them here. Backends without such uploads report none. With `older_than`,
+        an upload whose start time the backend does not report is left out.
+        """
+        cutoff = time.time() - older_than
+        root = self.root
+
+        def old_enough(upload: IncompleteUpload) -> bool:
+            if older_than <= 0:
+                return True
+            return upload.initiated is not None and upload.initiated <= cutoff
+
+        def go() -> builtins.list[IncompleteUpload]:
+            found = self.primitives.incomplete_uploads(root)
+            return [u.relative_to(root) for u in found if old_enough(u)]
+
+        result: builtins.list[IncompleteUpload] = self._call("list uploads", "", go)
+        return result
+
+    def abort_incomplete_uploads(self, *, older_than: float) -> int:
+        """Abort the uploads `incomplete_uploads` reports; how many were aborted.
+
+        Choose `older_than` longer than any write can take (an hour is safe): a live
+        writer's upload would be aborted too, and its write would then fail.
+        """
+        count = 0
+        for upload in self.incomplete_uploads(older_than=older_than):
+            full = f"{self.root}/{upload.path}"  # listed, not user input: no path check
+            self._call(
+                "abort upload",
+                upload.path,
+                lambda f=full, u=upload: self.primitives.abort_upload(f, u.upload_id),
+            )
+            count += 1
+        return count

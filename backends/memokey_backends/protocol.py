@@ -7,9 +7,12 @@ collection and statistics are built on top of these in `memokey`, not here.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-__all__ = ["EntryInfo", "Store"]
+if TYPE_CHECKING:
+    from memokey_backends._primitives import IncompleteUpload
+
+__all__ = ["EntryInfo", "Store", "SupportsUploadCleanup"]
 
 
 @dataclass(frozen=True)
@@ -95,4 +98,18 @@ class Store(Protocol):
 
     def info(self, path: str) -> EntryInfo | None:
         """Metadata of one object or directory, or None when absent."""
+        ...
+
+
+@runtime_checkable
+class SupportsUploadCleanup(Protocol):
+    """A store that can find and abort uploads a killed writer left unfinished (billed
+    storage on S3); an optional capability, used by clean-up tools."""
+
+    def incomplete_uploads(self, *, older_than: float = 0.0) -> list[IncompleteUpload]:
+        """Unfinished uploads under the root, started at least `older_than` s ago."""
+        ...
+
+    def abort_incomplete_uploads(self, *, older_than: float) -> int:
+        """Abort those uploads; how many were aborted."""
         ...

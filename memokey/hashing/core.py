@@ -61,16 +61,23 @@ class Encoder:
     """One canonical stream. `ancestors` maps the ids of the containers being encoded
     (the current path only) to their depth, to write a back-reference for a cycle."""
 
-    __slots__ = ("_hasher", "ancestors", "structural_only", "write")
+    __slots__ = ("_hasher", "ancestors", "code_refs", "structural_only", "write")
 
     def __init__(
-        self, ancestors: dict[int, int] | None = None, *, structural_only: bool = False
+        self,
+        ancestors: dict[int, int] | None = None,
+        *,
+        structural_only: bool = False,
+        code_refs: list[object] | None = None,
     ) -> None:
         self._hasher = xxhash.xxh3_128()
         self.write: Callable[[Any], None] = self._hasher.update
         self.ancestors: dict[int, int] = {} if ancestors is None else ancestors
         #: Set while re-encoding a failed value only to find the path to the culprit.
         self.structural_only = structural_only
+        #: Set while a code fingerprint digests a constant: functions and classes met are
+        #: collected here (the fingerprint walks them) instead of being fingerprinted.
+        self.code_refs = code_refs
 
     def encode(self, obj: object) -> None:
         try:
@@ -92,7 +99,9 @@ class Encoder:
     def sub_digest(self, obj: object) -> bytes:
         """The 16-byte digest of `obj` alone (same cycle context), for order-free sets
         and for values referenced from inside a pickled container."""
-        sub = Encoder(self.ancestors, structural_only=self.structural_only)
+        sub = Encoder(
+            self.ancestors, structural_only=self.structural_only, code_refs=self.code_refs
+        )
         sub.encode(obj)
         return sub.digest()
 
@@ -252,10 +261,21 @@ def reset_handler_cache() -> None:
         del HANDLERS[cls]
 
 
+def _no_resolver(cls: type) -> Handler:
+    raise Refusal(f"no handler for {cls.__qualname__}: memokey.hashing is not initialized")
+
+
+_resolver: Callable[[type], Handler] = _no_resolver
+
+
+def install_resolver(resolver: Callable[[type], Handler]) -> None:
+    """Set how handlers for new types are found (`memokey.hashing` installs `resolve`)."""
+    global _resolver
+    _resolver = resolver
+
+
 def resolve_handler(cls: type) -> Handler:
     """Find and cache the handler for `cls`: user hashers first, then known families."""
-    from memokey.hashing.resolve import find_handler
-
-    handler = find_handler(cls)
+    handler = _resolver(cls)
     HANDLERS[cls] = handler
     return handler

@@ -14,11 +14,11 @@ import functools
 import io
 import socket
 import sqlite3
-import sys
 import threading
 import types
 from typing import Any
 
+from memokey.errors import MemokeyError
 from memokey.hashing.class_caches import cached_property_names, is_cache
 from memokey.hashing.core import (
     Encoder,
@@ -28,8 +28,16 @@ from memokey.hashing.core import (
     encode_mapping_items,
     encode_str,
 )
-from memokey.hashing.naming import module_name, qualified_name
 from memokey.hashing.reduction import check_global, reduce_value
+from memokey.identity import (
+    LOGIC_KEY_ATTR,
+    code_identity,
+    function_id,
+    is_first_party,
+    logic_key_of,
+    round_trips,
+)
+from memokey.identity.naming import module_name, qualified_name
 
 #: Objects that stand for a resource or a live computation, not a value.
 UNKEYABLE_TYPES: tuple[type, ...] = (
@@ -52,6 +60,17 @@ UNKEYABLE_TYPES: tuple[type, ...] = (
 )
 
 
+#: Thread primitives: in a closure (a decorator's lock) they are keyed by type only.
+SYNC_TYPES: tuple[type, ...] = (
+    type(threading.Lock()),
+    type(threading.RLock()),
+    threading.Condition,
+    threading.Semaphore,
+    threading.Event,
+    threading.Barrier,
+)
+
+
 def refusing_handler(cls: type) -> Handler:
     def refuse(enc: Encoder, obj: object) -> None:
         raise Refusal(f"a {cls.__module__}.{cls.__qualname__} is a live resource, not a value")
@@ -65,12 +84,59 @@ def encode_name(enc: Encoder, tag: bytes, name: str) -> None:
 
 
 def encode_class(enc: Encoder, obj: type) -> None:
-    """By ``module:qualname``. A class defined inside a function has no unique name
-    (each call makes a new class with the same one), so its bases and body are added."""
-    name = qualified_name(obj)
-    encode_name(enc, b"C", name)
-    if "<locals>" in name:
-        _encode_class_body(enc, obj)
+    """By ``module:qualname`` when that name round-trips (importing it gives back this
+    very class, pickle's rule). A class made by a factory (``namedtuple``, ``Enum("M",
+    ...)``, ``type(...)``, ``make_dataclass``, a loop) or inside a function shares its
+    name with others, so its bases and body are added."""
+    encode_name(enc, b"C", qualified_name(obj))
+    if enc.code_refs is not None and is_first_party(obj):
+        enc.code_refs.append(obj)
+    if not round_trips(obj):
+        if enc.code_refs is not None or enc.structural_only:
+            _encode_class_body(enc, obj)  # collecting code or locating a refusal: inline
+        else:
+            enc.write(b"B")
+            enc.write(_class_body_digest(obj))
+
+
+#: Class -> (its members and bases when digested, the body digest). A class that does not
+#: round-trip is keyed by its body on every instance; a notebook's dataclass list would
+#: re-encode the generated methods per item. Checked by member identity on each use.
+_bodies: dict[type, tuple[tuple[object, ...], tuple[type, ...], bytes]] = {}
+_digesting = threading.local()
+_MAX_BODIES = 1024
+
+
+def _class_body_digest(cls: type) -> bytes:
+    """The digest of `cls`'s bases and body, computed in a context of its own so that it
+    does not depend on where it is met (and can be cached)."""
+    members = tuple(vars(cls).values())
+    cached = _bodies.get(cls)
+    if (
+        cached is not None
+        and cached[1] is cls.__bases__
+        and len(cached[0]) == len(members)
+        and all(a is b for a, b in zip(cached[0], members, strict=True))
+    ):
+        return cached[2]
+    active: set[type] | None = getattr(_digesting, "active", None)
+    if active is None:
+        active = _digesting.active = set()
+    if cls in active:  # the body refers back to the class (an Enum's members)
+        return b"k" * 16
+    top = not active
+    active.add(cls)
+    try:
+        sub = Encoder()
+        _encode_class_body(sub, cls)
+        digest = sub.digest()
+    finally:
+        active.discard(cls)
+    if top:  # digests made inside another class's body depend on it: not cached
+        if len(_bodies) >= _MAX_BODIES:
+            _bodies.clear()
+        _bodies[cls] = (members, cls.__bases__, digest)
+    return digest
 
 
 def _encode_class_body(enc: Encoder, cls: type) -> None:
@@ -142,46 +208,57 @@ def encode_attrs(enc: Encoder, attrs: dict[str, Any]) -> None:
 # --- functions -------------------------------------------------------------------------
 
 
-def _is_anonymous(func: types.FunctionType) -> bool:
-    """True when the name does not identify the function: a lambda, a nested function,
-    or one whose module cannot be imported (``exec``'d code, a deleted module)."""
-    qualname = func.__qualname__
-    module = func.__module__
-    return (
-        "<lambda>" in qualname
-        or "<locals>" in qualname
-        or not isinstance(module, str)
-        or module not in sys.modules
-    )
+def code_value_digest(value: object) -> tuple[str, list[object]]:
+    """The `memokey.identity.ValueDigest` the code fingerprint uses for constants: the
+    value's digest, and the first-party functions and classes met inside it."""
+    found: list[object] = []
+    enc = Encoder(code_refs=found)
+    enc.encode(value)
+    return enc.hexdigest(), found
+
+
+def fingerprint_digest(func: types.FunctionType) -> str:
+    """`func`'s current code fingerprint (cached; recomputed when its code changed)."""
+    try:
+        return code_identity(func, code_value_digest).fingerprint.digest
+    except MemokeyError as exc:
+        raise Refusal(f"its code cannot be fingerprinted: {exc}") from exc
 
 
 def encode_function(enc: Encoder, func: types.FunctionType) -> None:
-    """By qualified name and logic key. A lambda or a function defined inside another
-    does not have a unique name, so its code, defaults and closure values are added."""
-    from memokey.keys import LOGIC_KEY_ATTR, function_id, logic_key_of
+    """By qualified name and logic key, plus what the name cannot tell:
 
-    wrapped = getattr(func, "__wrapped__", None)
-    if callable(wrapped) and wrapped is not func:
-        # A decorator's wrapper stands for the function it wraps, plus the explicit
-        # logic key a memoizing decorator may have put on it.
-        explicit = getattr(func, LOGIC_KEY_ATTR, None)
-        if explicit is not None:
+    - a first-party function carries its code fingerprint (edit the helper you pass in
+      and the key changes);
+    - a function whose name does not round-trip (a lambda, a nested function, a
+      ``functools.wraps`` wrapper, ``exec``'d code) adds its code, defaults and closure
+      values, so ``scale(2)(f)`` and ``scale(3)(f)`` differ.
+    """
+    if getattr(func, "__memokey_runner__", None) is not None:
+        wrapped = getattr(func, "__wrapped__", None)
+        if callable(wrapped) and wrapped is not func:  # a memoized function: its logic key
             enc.write(b"W")
-            enc.encode(explicit)
-        enc.encode(wrapped)
-        return
+            enc.encode(getattr(func, LOGIC_KEY_ATTR, None))
+            enc.encode(wrapped)
+            return
     if not enc.enter(func):
         return
     try:
         encode_name(enc, b"u", function_id(func))
         enc.encode(logic_key_of(func))
-        if _is_anonymous(func):
+        if is_first_party(func):
+            if enc.code_refs is not None:
+                enc.code_refs.append(func)  # the fingerprint being computed walks it
+            elif not enc.structural_only:
+                enc.write(b"P")
+                encode_str(enc, fingerprint_digest(func))
+        if round_trips(func):
+            enc.write(b"N")
+        else:
             enc.write(b"b")
             encode_code(enc, func.__code__)
             enc.encode((func.__defaults__, func.__kwdefaults__))
-            encode_closure(enc, func)
-        else:
-            enc.write(b"N")
+            encode_closure(enc, func, sync_by_type=True)
     finally:
         enc.leave(func)
 
@@ -201,8 +278,12 @@ def encode_code(enc: Encoder, code: types.CodeType) -> None:
     )
 
 
-def encode_closure(enc: Encoder, func: types.FunctionType) -> None:
-    """The values a closure captured: ``make_adder(1)`` and ``make_adder(2)`` differ."""
+def encode_closure(enc: Encoder, func: types.FunctionType, *, sync_by_type: bool = False) -> None:
+    """The values a closure captured: ``make_adder(1)`` and ``make_adder(2)`` differ.
+
+    `sync_by_type`: a function passed as a value (a decorator's wrapper) may keep a lock
+    to coordinate calls; it holds no data, so it is keyed by its type. A memoized
+    closure over a lock is still refused (its advice: pass the value as an argument)."""
     cells = func.__closure__ or ()
     names = func.__code__.co_freevars
     enc.write(len(cells).to_bytes(8, "little"))
@@ -212,6 +293,9 @@ def encode_closure(enc: Encoder, func: types.FunctionType) -> None:
             value = cell.cell_contents
         except ValueError:  # an empty cell: the variable is not assigned yet
             enc.write(b"e")
+            continue
+        if sync_by_type and isinstance(value, SYNC_TYPES):
+            encode_name(enc, b"r", qualified_name(type(value)))
             continue
         try:
             enc.encode(value)

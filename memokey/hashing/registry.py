@@ -26,9 +26,15 @@ def register_hasher(cls: type, reducer: Callable[[Any], object]) -> None:
     (int, str, list, dict, ...) have a fixed encoding and cannot be overridden.
     """
     if not isinstance(cls, type):
-        raise ConfigurationError(f"register_hasher() needs a class, got {cls!r}")
+        raise ConfigurationError(
+            f"register_hasher() needs a class, got {cls!r}; write "
+            "register_hasher(MyClass, lambda obj: (obj.a, obj.b))"
+        )
     if not callable(reducer):
-        raise ConfigurationError(f"register_hasher() needs a callable reducer, got {reducer!r}")
+        raise ConfigurationError(
+            f"register_hasher() needs a callable reducer, got {reducer!r}; write a function "
+            "returning the keyable parts, e.g. lambda obj: (obj.a, obj.b)"
+        )
     if cls in HANDLERS and cls not in _REDUCERS and cls.__module__ == "builtins":
         raise ConfigurationError(
             f"{cls.__qualname__} is a built-in type with a fixed key encoding; register a "

@@ -1,0 +1,79 @@
+"""The names memokey writes into storage paths: namespaces and logic keys.
+
+A namespace is a whole path segment and a logic key the tail of one
+(``{module}--{qualname}@{logic_key}``), on every backend. Characters that mean something to
+a URL (``?versionId=`` is an S3/Azure query, ``#`` a fragment), a NUL byte, ``..`` or a
+trailing dot (Windows drops it) would corrupt reads, loop on some servers or point outside
+the entry. So both are checked once, when a function is decorated or a runner created,
+against one small alphabet that is safe everywhere: letters, digits and ``. _ + -``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from memokey.errors import ConfigurationError
+
+__all__ = ["MAX_NAME_LENGTH", "check_logic_key", "check_namespace", "safe_example"]
+
+MAX_NAME_LENGTH = 100
+_ALLOWED = re.compile(r"[A-Za-z0-9._+-]+")
+_UNSAFE_RUN = re.compile(r"[^A-Za-z0-9._+-]+")
+
+
+def safe_example(value: object, fallback: str) -> str:
+    """A usable name close to `value` (unsafe runs become ``-``), for error messages."""
+    if not isinstance(value, str):
+        return fallback
+    cleaned = _UNSAFE_RUN.sub("-", value).replace("..", ".").strip(".-")[:MAX_NAME_LENGTH]
+    return cleaned or fallback
+
+
+def _problem(value: object) -> str | None:
+    """What is wrong with `value` as a storage name, or None when it is fine."""
+    if not isinstance(value, str):
+        return f"it is a {type(value).__name__}, not a string"
+    if not value:
+        return "it is empty"
+    if len(value) > MAX_NAME_LENGTH:
+        return f"it has {len(value)} characters, more than {MAX_NAME_LENGTH}"
+    bad = sorted(set("".join(_UNSAFE_RUN.findall(value))))
+    if bad:
+        shown = ", ".join(repr(c) for c in bad[:8])
+        return f"it contains {shown}; only letters, digits and . _ + - are allowed"
+    if ".." in value:
+        return "it contains '..'"
+    if value.startswith(".") or value.endswith("."):
+        return "it starts or ends with '.'"
+    return None
+
+
+def check_namespace(namespace: Any) -> str:
+    """`namespace` if it is a safe storage name, else a `ConfigurationError` saying why."""
+    problem = _problem(namespace)
+    if problem is not None:
+        raise ConfigurationError(
+            f"namespace {namespace!r} cannot be used in a storage path: {problem}. Use 1-"
+            f"{MAX_NAME_LENGTH} letters, digits and . _ + - (no '..'), e.g. "
+            f"namespace={safe_example(namespace, 'experiment-3')!r}"
+        )
+    return str(namespace)
+
+
+def check_logic_key(logic_key: Any, owner: object = None) -> str:
+    """`logic_key` if it is a safe storage name, else a `ConfigurationError` saying why.
+
+    `owner` (the function, if known) is named in the message; a docstring
+    ``function-logic-key:`` line goes through here too.
+    """
+    problem = _problem(logic_key)
+    if problem is not None:
+        whose = "" if owner is None else f" of {getattr(owner, '__qualname__', owner)!r}"
+        raise ConfigurationError(
+            f"logic key {logic_key!r}{whose} cannot be used in a storage path: {problem}. "
+            f"Use 1-{MAX_NAME_LENGTH} letters, digits and . _ + - (no '..'), e.g. "
+            f"logic_key={safe_example(logic_key, 'v2')!r} or a docstring line "
+            f"'function-logic-key: {safe_example(logic_key, 'v2')}'"
+        )
+    return str(logic_key)

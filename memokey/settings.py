@@ -1,0 +1,139 @@
+"""The settings of `memoize` and the runners, checked once, when a function is decorated.
+
+Every bad value stops there with a `ConfigurationError` that shows what to write instead,
+rather than failing later as a raw Python error, or being taken silently
+(``cache_errors="no"`` would be true). ``lease_seconds`` is bounded: below
+`MIN_LEASE_SECONDS` the heartbeat that renews a lease every third of it would busy-loop
+against the store; above `MAX_LEASE_SECONDS` a crashed holder on another machine (whose
+death cannot be seen from here) would block every other caller for longer than a day.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from memokey.errors import ConfigurationError, MemokeyError
+from memokey.names import check_logic_key, check_namespace
+from memokey.results import Serializer, get_serializer, serializers
+from memokey.roots import check_storage_options
+from memokey.shims.base import Shim
+
+__all__ = ["MAX_LEASE_SECONDS", "MIN_LEASE_SECONDS", "Settings", "check_settings", "check_shim"]
+
+MIN_LEASE_SECONDS = 1.0
+MAX_LEASE_SECONDS = 86_400.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    """A runner's checked settings."""
+
+    root: str | None
+    namespace: str
+    logic_key: str | None
+    storage_options: Mapping[str, Any]
+    serializer: Serializer
+    lease_seconds: float
+    cache_errors: bool
+
+
+def check_root(root: object) -> str | None:
+    """`root` as a string (None stays None), or a `ConfigurationError`."""
+    if root is None:
+        return None
+    if isinstance(root, os.PathLike):
+        root = os.fspath(root)
+    if not isinstance(root, str) or not root or "\x00" in root:
+        raise ConfigurationError(
+            f"root={root!r} is not a storage root; write a URL or path string such as "
+            "root='s3://my-bucket/memo' or root='/data/memo' (or leave it out to use "
+            "MEMOKEY_ROOT or the user cache directory)"
+        )
+    return root
+
+
+def check_serializer(serializer: object) -> Serializer:
+    """The registered serializer `serializer` names, or a `ConfigurationError`."""
+    known = ", ".join(repr(name) for name in sorted(serializers))
+    if not isinstance(serializer, (str, Serializer)):
+        raise ConfigurationError(
+            f"serializer={serializer!r} is not a serializer; write the name of a registered "
+            f"one ({known}) or a memokey.Serializer"
+        )
+    try:
+        return get_serializer(serializer)
+    except MemokeyError as exc:
+        if isinstance(exc, ConfigurationError):
+            raise
+        raise ConfigurationError(
+            f"serializer={serializer!r} is not registered in this process; write one of "
+            f"{known}, or call memokey.register_serializer({serializer!r}, dumps, loads) "
+            "before decorating"
+        ) from exc
+
+
+def check_lease_seconds(lease_seconds: object) -> float:
+    """`lease_seconds` as a float in the allowed range, or a `ConfigurationError`."""
+    number = isinstance(lease_seconds, (int, float)) and not isinstance(lease_seconds, bool)
+    if (
+        not number
+        or not math.isfinite(lease_seconds)  # type: ignore[arg-type]
+        or not MIN_LEASE_SECONDS <= lease_seconds <= MAX_LEASE_SECONDS  # type: ignore[operator]
+    ):
+        raise ConfigurationError(
+            f"lease_seconds={lease_seconds!r} is not usable: write a number of seconds from "
+            f"{MIN_LEASE_SECONDS:g} to {MAX_LEASE_SECONDS:g} (one day), e.g. lease_seconds=60 "
+            "(the default). It bounds how long other callers wait for a holder that died "
+            "silently on another machine"
+        )
+    return float(lease_seconds)  # type: ignore[arg-type]
+
+
+def check_cache_errors(cache_errors: object) -> bool:
+    """`cache_errors` if it is a real bool (``"no"`` is not false), else an error."""
+    if not isinstance(cache_errors, bool):
+        raise ConfigurationError(
+            f"cache_errors={cache_errors!r} is not a bool; write cache_errors=True (store "
+            "failures and re-raise them) or cache_errors=False (the default)"
+        )
+    return cache_errors
+
+
+def check_shim(shim: object) -> Shim | None:
+    """`shim` if it is a memokey shim instance (or None), else a `ConfigurationError`."""
+    if shim is None or isinstance(shim, Shim):
+        return shim
+    hint = ""
+    if isinstance(shim, type) and issubclass(shim, Shim):
+        hint = f" (that is the class; write shim={shim.__name__}(...), an instance)"
+    raise ConfigurationError(
+        f"shim={shim!r} is not a memokey shim{hint}; write shim=memokey.shims.same_thread, "
+        "memokey.shims.subprocess_shim, DaskShim(client), ExecutorShim(executor) or an "
+        "instance of a memokey.shims.Shim subclass"
+    )
+
+
+def check_settings(
+    *,
+    root: object,
+    namespace: object,
+    logic_key: object,
+    storage_options: object,
+    serializer: object,
+    lease_seconds: object,
+    cache_errors: object,
+) -> Settings:
+    """All of a runner's settings, each checked (see the module docstring)."""
+    return Settings(
+        root=check_root(root),
+        namespace=check_namespace(namespace),
+        logic_key=None if logic_key is None else check_logic_key(logic_key),
+        storage_options=check_storage_options(storage_options),
+        serializer=check_serializer(serializer),
+        lease_seconds=check_lease_seconds(lease_seconds),
+        cache_errors=check_cache_errors(cache_errors),
+    )
