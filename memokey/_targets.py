@@ -31,7 +31,9 @@ __all__ = [
     "Target",
     "entry_meta",
     "lookup",
+    "read_entry",
     "unwrap_memoized",
+    "write_entry",
 ]
 
 logger = logging.getLogger("memokey")
@@ -224,7 +226,24 @@ def unwrap_memoized(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def lookup(target: Target) -> tuple[bool, Any]:
     """(True, value) on a hit; (False, None) when absent. One read; never a miss on error."""
-    return decoded(target, target.store.read(target.path))
+    return decoded(target, read_entry(target.store, target.path))
+
+
+def read_entry(store: Store, path: str) -> Any:
+    """The entry's bytes in one read; a large local one memory-mapped (no copy) where
+    the store can (`FsspecStore.read_buffer`); None when absent."""
+    reader = getattr(store, "read_buffer", None)
+    return store.read(path) if reader is None else reader(path)
+
+
+def write_entry(store: Store, path: str, parts: list[Any]) -> None:
+    """Publish an entry given as buffers (exclusive create), streamed where the store can
+    (`FsspecStore.write_parts`), else joined once."""
+    writer = getattr(store, "write_parts", None)
+    if writer is None:
+        store.write(path, b"".join(parts), exclusive=True)
+    else:
+        writer(path, parts, exclusive=True)
 
 
 def decoded(target: Target, data: bytes | None) -> tuple[bool, Any]:

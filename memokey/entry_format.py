@@ -15,7 +15,12 @@ Layout (integers big-endian)::
     name         n bytes   serializer name, ASCII
     extra len    4 bytes   m (0: none)
     extra        m bytes   compact JSON object: facts a reader may check before decoding
-    payload      the serialized value
+    parts        4 bytes   k: 0 when the payload is one serialized stream; else k entries
+                           of (offset 8, length 8), absolute in the object: the pickle
+                           stream, then its k - 1 out-of-band buffers (pickle protocol 5),
+                           each starting on a 64-byte boundary so a memory-mapped entry
+                           gives aligned arrays without a copy
+    payload      the serialized value (and its buffers)
     trailer      t bytes   compact JSON object: metadata for people and tools (never read
                            to serve a hit)
     footer      40 bytes   payload length 8 | checksum 16 | trailer length 4 |
@@ -33,7 +38,7 @@ from __future__ import annotations
 
 import json
 import struct
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
@@ -45,6 +50,7 @@ from memokey.errors import ResultCorruptedError
 from memokey.signing import MARK, TRAILER_SIZE
 
 __all__ = [
+    "ALIGN",
     "FOOTER_SIZE",
     "FORMAT_VERSION",
     "MAGIC",
@@ -64,26 +70,43 @@ FORMAT_VERSION = 3
 FOOTER_MAGIC = b"MKF\x00"
 _FIXED = struct.Struct(">4sBB")
 _EXTRA_LEN = struct.Struct(">I")
+_PART = struct.Struct(">QQ")
+ALIGN = 64
 _FOOTER = struct.Struct(">Q16sIQ4s")
 FOOTER_SIZE = _FOOTER.size
 _PREFIX = MAGIC + bytes([FORMAT_VERSION])
 _SIGNED_TAIL = FOOTER_SIZE + TRAILER_SIZE
+_NO_PARTS = bytes(_EXTRA_LEN.size)
 # Header starts (magic, version, name length, name) already seen -> serializer name.
 _heads: dict[bytes, str] = {}
 _MAX_HEADS = 64
 
 
-def pack_header(name: str, extra: Mapping[str, Any] | None) -> bytes:
-    """Everything before the payload."""
+def pack_header(
+    name: str, extra: Mapping[str, Any] | None, parts: Sequence[int] = ()
+) -> tuple[bytes, list[tuple[int, int]]]:
+    """Everything before the payload, and where each of `parts` (the byte lengths of the
+    pickle stream and its out-of-band buffers; empty: one stream) will start and end."""
     raw = name.encode("ascii")
     fields = (
         b""
         if not extra
         else json.dumps(dict(extra), separators=(",", ":"), sort_keys=True).encode()
     )
-    return b"".join(
+    head = b"".join(
         (_FIXED.pack(MAGIC, FORMAT_VERSION, len(raw)), raw, _EXTRA_LEN.pack(len(fields)), fields)
     )
+    if not parts:
+        return head + _EXTRA_LEN.pack(0), []
+    at = len(head) + _EXTRA_LEN.size + _PART.size * len(parts)
+    placed = []
+    for i, length in enumerate(parts):
+        if i:
+            at += -at % ALIGN
+        placed.append((at, length))
+        at += length
+    table = b"".join(_PART.pack(offset, length) for offset, length in placed)
+    return head + _EXTRA_LEN.pack(len(parts)) + table, placed
 
 
 def pack_footer(payload_length: int, checksum: bytes, trailer: bytes) -> bytes:
@@ -106,6 +129,7 @@ class Layout:
     trailer_length: int
     signed_end: int  # end of the footer: what a signature covers
     signature: bytes  # the signing trailer, b"" when unsigned
+    parts: tuple[tuple[int, int], ...] = ()  # (offset, length): stream, then buffers
 
     @property
     def payload_end(self) -> int:
@@ -162,6 +186,9 @@ def parse_fast(data: bytes, prefer_signed: bool) -> tuple[str, int, int, bytes, 
         if len(_heads) < _MAX_HEADS:
             _heads[data[:at]] = name
     offset = at + _EXTRA_LEN.size + int.from_bytes(data[at : at + _EXTRA_LEN.size], "big")
+    if data[offset : offset + _EXTRA_LEN.size] != _NO_PARTS:
+        return None  # out-of-band buffers: `parse` reads the table
+    offset += _EXTRA_LEN.size
     if not prefer_signed and data.endswith(FOOTER_MAGIC):
         length, checksum, trailer_len, _check, _magic = _FOOTER.unpack_from(
             data, size - FOOTER_SIZE
@@ -208,6 +235,14 @@ def parse(data: bytes | memoryview, uri: str, *, prefer_signed: bool = False) ->
     if len(view) < header_end:
         raise corrupted(uri, "its header is truncated")
     extra = _json_object(bytes(view[extra_at:header_end]), uri, "header's extra fields")
+    if len(view) < header_end + _EXTRA_LEN.size:
+        raise corrupted(uri, "its header is truncated")
+    (count,) = _EXTRA_LEN.unpack_from(view, header_end)
+    header_end += _EXTRA_LEN.size
+    if len(view) < header_end + _PART.size * count:
+        raise corrupted(uri, "its header is truncated")
+    parts = tuple(_PART.unpack_from(view, header_end + _PART.size * i) for i in range(count))
+    header_end += _PART.size * count
     found = _structure(view, header_end, prefer_signed)
     if found is None:
         raise corrupted(
@@ -216,16 +251,20 @@ def parse(data: bytes | memoryview, uri: str, *, prefer_signed: bool = False) ->
             "extended or overwritten)",
         )
     length, checksum, trailer_len, signed_end = found
+    end = header_end + length
+    if any(offset < header_end or offset + size > end for offset, size in parts):
+        raise corrupted(uri, "its header places a buffer outside its payload")
     return Layout(
         name,
         extra,
         header_end,
         length,
         checksum,
-        header_end + length,
+        end,
         trailer_len,
         signed_end,
         bytes(view[signed_end:]),
+        parts,
     )
 
 

@@ -43,6 +43,7 @@ __all__ = [
     "ResultHeader",
     "Serializer",
     "decode_result",
+    "encode_parts",
     "encode_result",
     "get_serializer",
     "read_header",
@@ -54,6 +55,7 @@ __all__ = [
 DEFAULT_SERIALIZER = "cloudpickle"
 _PICKLE_PROTOCOL = 5
 _MAX_NAME = 255
+_OOB_FROM = 1 << 16  # buffers this large leave the pickle stream (pickle protocol 5)
 _SLICE_BELOW = 4096  # a small payload is sliced (cheaper than a view); a large one is viewed
 
 
@@ -73,6 +75,10 @@ class Serializer:
     # False only for formats whose decoding cannot run code (allow_pickle=False reads
     # nothing else); a registered serializer is assumed to run code unless it says not.
     runs_code: bool = True
+    # Pickle protocol 5: (stream, large buffers kept out of band) and back, so a large
+    # array is written from and read into its own memory, never copied into a stream.
+    dumps_oob: Callable[[Any], tuple[bytes, list[memoryview]]] | None = None
+    loads_oob: Callable[[memoryview, list[memoryview]], Any] | None = None
 
 
 def _cloudpickle_dumps(value: Any) -> bytes:
@@ -84,9 +90,49 @@ def _pickle_dumps(value: Any) -> bytes:
     return pickle.dumps(value, protocol=_PICKLE_PROTOCOL)
 
 
+def _out_of_band(dumps: Callable[..., bytes]) -> Callable[[Any], tuple[bytes, list[memoryview]]]:
+    """`dumps` with buffers of `_OOB_FROM` bytes or more kept out of the stream."""
+
+    def dumps_oob(value: Any) -> tuple[bytes, list[memoryview]]:
+        buffers: list[memoryview] = []
+
+        def keep(buffer: pickle.PickleBuffer) -> bool:
+            try:
+                view = buffer.raw()
+            except BufferError:  # not contiguous: pickle it in the stream
+                return True
+            if view.nbytes < _OOB_FROM:
+                return True
+            buffers.append(view)
+            return False
+
+        stream = dumps(value, protocol=_PICKLE_PROTOCOL, buffer_callback=keep)
+        return stream, buffers
+
+    return dumps_oob
+
+
+def _loads_oob(stream: memoryview, buffers: list[memoryview]) -> Any:
+    return pickle.loads(stream, buffers=buffers)
+
+
 _registry: dict[str, Serializer] = {
-    "cloudpickle": Serializer("cloudpickle", _cloudpickle_dumps, pickle.loads, True),
-    "pickle": Serializer("pickle", _pickle_dumps, pickle.loads, True),
+    "cloudpickle": Serializer(
+        "cloudpickle",
+        _cloudpickle_dumps,
+        pickle.loads,
+        True,
+        dumps_oob=_out_of_band(cloudpickle.dumps),
+        loads_oob=_loads_oob,
+    ),
+    "pickle": Serializer(
+        "pickle",
+        _pickle_dumps,
+        pickle.loads,
+        True,
+        dumps_oob=_out_of_band(pickle.dumps),
+        loads_oob=_loads_oob,
+    ),
     "json": Serializer("json", safe_formats.json_dumps, safe_formats.json_loads, runs_code=False),
     "numpy": Serializer(
         "numpy", safe_formats.numpy_dumps, safe_formats.numpy_loads, runs_code=False
@@ -181,19 +227,47 @@ def encode_result(
     path: str = "",
     round_trip: bool = False,
 ) -> bytes:
-    """Serialize `value` into a complete entry object. `extra` (JSON-able) goes in the
-    header for readers to check before decoding; `meta` (JSON-able) in the metadata
-    trailer for people and tools, with the payload size and serializer added. With a
-    `signer`, a signature bound to `path` (where the object will be stored: its path or
-    URI) follows. `round_trip` (the publish paths) reads a small payload back first
-    (`memokey._roundtrip`): only ever a value this process just computed.
+    """`encode_parts`, joined into one bytes object."""
+    parts = encode_parts(
+        value,
+        serializer,
+        extra=extra,
+        meta=meta,
+        signer=signer,
+        path=path,
+        round_trip=round_trip,
+    )
+    return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+def encode_parts(
+    value: Any,
+    serializer: str | Serializer = DEFAULT_SERIALIZER,
+    *,
+    extra: Mapping[str, Any] | None = None,
+    meta: Mapping[str, Any] | None = None,
+    signer: Signer | None = None,
+    path: str = "",
+    round_trip: bool = False,
+) -> list[Any]:
+    """Serialize `value` into a complete entry object, as buffers to write in order
+    (a large array's memory is one of them: nothing is copied). `extra` (JSON-able) goes
+    in the header for readers to check before decoding; `meta` (JSON-able) in the
+    metadata trailer for people and tools, with the payload size and serializer added.
+    With a `signer`, a signature bound to `path` (where the object will be stored: its
+    path or URI) follows. `round_trip` (the publish paths) reads a small payload back
+    first (`memokey._roundtrip`): only ever a value this process just computed.
 
     Raises `SerializationError` when the value cannot be serialized (or read back); the
     caller stores nothing in that case.
     """
     chosen = get_serializer(serializer)
+    buffers: list[memoryview] = []
     try:
-        payload = chosen.dumps(value)
+        if chosen.dumps_oob is not None:
+            payload, buffers = chosen.dumps_oob(value)
+        else:
+            payload = chosen.dumps(value)
     except Exception as exc:
         raise SerializationError(
             f"the result of type {type(value).__qualname__} could not be serialized with "
@@ -207,17 +281,30 @@ def encode_result(
             "nothing was stored. Fix its dumps function to return bytes",
             serializer=chosen.name,
         )
-    if round_trip:
+    if round_trip and not buffers:
         check_round_trip(chosen.name, chosen.loads, payload, value)
-    header = entry_format.pack_header(chosen.name, extra)
-    checksum = xxhash.xxh3_128(header)
-    checksum.update(payload)
-    size = memoryview(payload).nbytes
+    pieces: list[Any]
+    if buffers:
+        sizes = [memoryview(payload).nbytes, *(b.nbytes for b in buffers)]
+        header, placed = entry_format.pack_header(chosen.name, extra, sizes)
+        pieces, at = [header], len(header)
+        for (offset, length), piece in zip(placed, [payload, *buffers], strict=True):
+            if offset > at:
+                pieces.append(bytes(offset - at))  # alignment padding
+            pieces.append(piece)
+            at = offset + length
+        size = at - len(header)
+    else:
+        header, _ = entry_format.pack_header(chosen.name, extra)
+        pieces, size = [header, payload], memoryview(payload).nbytes
+    checksum = xxhash.xxh3_128()
+    for piece in pieces:
+        checksum.update(piece)
     trailer = _encode_trailer(meta, chosen.name, size, value)
-    parts = [header, payload, trailer, entry_format.pack_footer(size, checksum.digest(), trailer)]
+    pieces += [trailer, entry_format.pack_footer(size, checksum.digest(), trailer)]
     if signer is not None:
-        parts.append(signer.trailer(parts, kind="result", place=place_of(path)))
-    return b"".join(parts)
+        pieces.append(signer.trailer(pieces, kind="result", place=place_of(path)))
+    return pieces
 
 
 def _encode_trailer(
@@ -271,6 +358,7 @@ def decode_result(
     """
     signed = signer is not None
     parsed = entry_format.parse_fast(data, signed) if isinstance(data, bytes) else None
+    parts: tuple[tuple[int, int], ...] = ()
     if parsed is None:
         layout = entry_format.parse(data, uri, prefer_signed=signed)  # raises, saying why
         parsed = (
@@ -280,6 +368,7 @@ def decode_result(
             layout.checksum,
             layout.signed_end,
         )
+        parts = layout.parts
     name, offset, length, checksum, signed_end = parsed
     if expect is not None and name != expect.name:
         raise _refused(uri, name, f"this function is configured with {expect.name!r}")
@@ -292,8 +381,16 @@ def decode_result(
         _verify(signer, view, end, signed_end, checksum, uri)
     elif xxhash.xxh3_128_digest(view[:end]) != checksum:
         raise entry_format.corrupted(uri, "its payload does not match the checksum in its footer")
-    payload = view[offset:end] if length > _SLICE_BELOW else data[offset:end]
     try:
+        if parts:
+            if serializer.loads_oob is None:
+                raise ValueError("its header lists out-of-band buffers this format cannot take")
+            (stream_at, stream_len), *buffers = parts
+            return serializer.loads_oob(
+                view[stream_at : stream_at + stream_len],
+                [view[at : at + size] for at, size in buffers],
+            )
+        payload = view[offset:end] if length > _SLICE_BELOW else data[offset:end]
         if serializer.loads_buffers or isinstance(payload, bytes):  # no copy either way
             return serializer.loads(payload)  # type: ignore[arg-type]
         return serializer.loads(bytes(payload))

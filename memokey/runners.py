@@ -36,7 +36,9 @@ from memokey._targets import (
     decoded,
     entry_meta,
     lookup,
+    read_entry,
     unwrap_memoized,
+    write_entry,
 )
 from memokey.code_policy import CodeMode, check_code_mode
 from memokey.errors import ConfigurationError, WriteConflictError
@@ -178,7 +180,7 @@ class Runner:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
     ) -> Any:
-        data = target.store.read(target.path)  # the hit path: `lookup`, inlined
+        data = read_entry(target.store, target.path)  # the hit path: `lookup`, inlined
         if data is not None:
             logger.debug("hit %s", target.uri)
             value = target.trust.decode_result(data, target.uri)
@@ -209,7 +211,7 @@ class Runner:
         if self.cache_errors:
             raise_failure(target.store, target.path, target.trust)
         while True:
-            seen: list[bytes] = []
+            seen: list[Any] = []
             with self._exclusive(target, seen) as ours:
                 if ours:
                     with computing_here(target.uri):
@@ -222,7 +224,7 @@ class Runner:
             # Published, then deleted (memokey rm) before we read it: compete again.
 
     @contextlib.contextmanager
-    def _exclusive(self, target: Target, seen: list[bytes]) -> Iterator[bool]:
+    def _exclusive(self, target: Target, seen: list[Any]) -> Iterator[bool]:
         """True: this caller computes (it holds the lock or lease until the block ends);
         False: the result (its bytes appended to `seen`) or, with `cache_errors`, an error
         was published while waiting."""
@@ -243,11 +245,11 @@ class Runner:
         ) as lease:
             yield lease is not None
 
-    def _published(self, target: Target, seen: list[bytes]) -> bool:
+    def _published(self, target: Target, seen: list[Any]) -> bool:
         """One read of the entry (kept in `seen` for the caller to decode); with
         `cache_errors`, also whether an error is stored."""
         store = target.store
-        data = store.read(target.path)
+        data = read_entry(store, target.path)
         if data is not None:
             seen.append(data)
             return True
@@ -307,7 +309,7 @@ class Runner:
         if self.cache_errors:
             await asyncio.to_thread(raise_failure, target.store, target.path, target.trust)
         while True:
-            seen: list[bytes] = []
+            seen: list[Any] = []
             acquiring = asyncio.ensure_future(asyncio.to_thread(self._acquire, target, seen))
             try:
                 lease = await asyncio.shield(acquiring)
@@ -331,7 +333,7 @@ class Runner:
             if self.cache_errors:
                 await asyncio.to_thread(raise_failure, target.store, target.path, target.trust)
 
-    def _acquire(self, target: Target, seen: list[bytes]) -> Lease | LocalLock | None:
+    def _acquire(self, target: Target, seen: list[Any]) -> Lease | LocalLock | None:
         """The lease (or local lock), or None once published. Also for process-local
         stores: asyncio locks are per event loop, so only the lease makes loops in other
         threads wait."""
@@ -386,9 +388,9 @@ class Runner:
         to another process means its equal result is already there: read and return it.
         """
         meta = entry_meta(target, runner=type(self).__name__, started=started, duration=duration)
-        data = target.trust.encode_result(value, target.path, extra=target.place.extra, meta=meta)
+        parts = target.trust.encode_parts(value, target.path, extra=target.place.extra, meta=meta)
         try:
-            target.store.write(target.path, data, exclusive=True)
+            write_entry(target.store, target.path, parts)
         except WriteConflictError:
             logger.debug("lost the publish race for %s; using the stored result", target.uri)
             found, winner = lookup(target)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from memokey.errors import ConfigurationError
-from memokey.results import DEFAULT_SERIALIZER, Serializer, decode_result, encode_result
+from memokey.results import DEFAULT_SERIALIZER, Serializer, decode_result, encode_parts
 from memokey.signing import KeySpec, Signer, env_signer, env_value, parse_keys
 
 __all__ = ["ALLOW_PICKLE_ENV", "OPEN", "Trust", "TrustSettings", "env_allows_pickle"]
@@ -56,8 +56,19 @@ class Trust:
     ) -> bytes:
         """The entry object for `value` (with `meta` as its metadata trailer), signed for
         `path` when a key is configured."""
+        return b"".join(self.encode_parts(value, path, extra, meta=meta))
+
+    def encode_parts(
+        self,
+        value: Any,
+        path: str,
+        extra: dict[str, Any] | None = None,
+        *,
+        meta: Mapping[str, Any] | None = None,
+    ) -> list[Any]:
+        """`encode_result` as the buffers to write in order (no copy of a large array)."""
         serializer = self.serializer if self.serializer is not None else DEFAULT_SERIALIZER
-        return encode_result(
+        return encode_parts(
             value,
             serializer,
             extra=extra,

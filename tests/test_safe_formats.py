@@ -68,7 +68,7 @@ def test_a_planted_object_npy_is_refused_without_running_code(tmp_path: Path) ->
     np.save(out, np.array([Exploit(marker)], dtype=object), allow_pickle=True)
     # The attacker's bytes under a header naming "numpy" (valid lengths and checksum).
     payload = out.getvalue()
-    header = entry_format.pack_header("numpy", None)
+    header, _ = entry_format.pack_header("numpy", None)
     checksum = xxhash.xxh3_128_digest(header + payload)
     trailer = b"{}"
     planted = header + payload + trailer + entry_format.pack_footer(len(payload), checksum, trailer)

@@ -81,6 +81,11 @@ class Primitives:
             run(self.fs, "pipe_file", path, data)
         return None
 
+    def write_parts(self, path: str, parts: list[Any], *, exclusive: bool) -> str | None:
+        """`write` of the concatenation of `parts`; joined here (one copy), streamed by
+        backends that can write a sequence of buffers."""
+        return self.write(path, b"".join(parts), exclusive=exclusive)
+
     def delete_if(self, path: str, version: str) -> None:
         """Delete the object only while its version is `version` (`stale` otherwise);
         here a read, a comparison and a delete, which backends replace by one request."""

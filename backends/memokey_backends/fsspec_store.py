@@ -28,6 +28,7 @@ from __future__ import annotations
 import builtins
 import contextlib
 import io
+import mmap
 import os
 import posixpath
 import re
@@ -109,6 +110,24 @@ def _read_local(path: str) -> bytes:
             os.lseek(fd, 0, os.SEEK_SET)  # it changed while we read: start over
         with io.FileIO(fd, "rb", closefd=False) as f:
             return f.readall()  # large: reads in a loop into one buffer
+    finally:
+        os.close(fd)
+
+
+_MAP_FROM = 1 << 23  # 8 MiB: below this one read is cheaper than setting up a map
+
+
+def _map_local(path: str) -> mmap.mmap | bytes | None:
+    """A large regular file memory-mapped copy-on-write, a small one read; None when
+    mapping is not possible here (the caller reads instead)."""
+    fd, status = open_regular(path)
+    try:
+        if status.st_size < _MAP_FROM:
+            data = os.read(fd, status.st_size + 1)
+            return data if len(data) == status.st_size else None
+        return mmap.mmap(fd, status.st_size, access=mmap.ACCESS_COPY)
+    except (OSError, ValueError):
+        return None
     finally:
         os.close(fd)
 
@@ -343,6 +362,35 @@ class FsspecStore:
             extra=len(data) / WRITE_RATE,
         )
         return version
+
+    def write_parts(self, path: str, parts: builtins.list[Any], *, exclusive: bool = False) -> str | None:
+        """`write` of the concatenation of `parts` (buffers), without joining them where
+        the backend can stream them (local roots); elsewhere they are joined once."""
+        if len(parts) == 1:
+            return self.write(path, bytes(parts[0]), exclusive=exclusive)
+        full = self._full(path)
+        version: str | None = self._call(
+            "exclusive write" if exclusive else "write",
+            path,
+            lambda: self.primitives.write_parts(full, parts, exclusive=exclusive),
+        )
+        return version
+
+    def read_buffer(self, path: str) -> Any:
+        """`read`, except that a large local object comes back memory-mapped (private
+        copy-on-write pages: nothing is read until used, the caller may write to what it
+        gets, the file never changes); small ones and other stores give bytes."""
+        root = self._local_root
+        if root is not None:
+            try:
+                mapped = _map_local(self._os_path(root, path))
+            except FileNotFoundError:
+                return None
+            except OSError:
+                mapped = None  # the general path below retries and translates it
+            if mapped is not None:
+                return mapped
+        return self.read(path)
 
     def swap(self, path: str, data: bytes, *, version: str) -> str:
         if not self.supports_cas:
