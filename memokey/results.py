@@ -90,26 +90,31 @@ def _pickle_dumps(value: Any) -> bytes:
     return pickle.dumps(value, protocol=_PICKLE_PROTOCOL)
 
 
-def _out_of_band(dumps: Callable[..., bytes]) -> Callable[[Any], tuple[bytes, list[memoryview]]]:
-    """`dumps` with buffers of `_OOB_FROM` bytes or more kept out of the stream."""
+def _out_of_band(dumps: Callable[..., bytes], value: Any) -> tuple[bytes, list[memoryview]]:
+    """``dumps(value)`` with buffers of `_OOB_FROM` bytes or more kept out of the stream."""
+    buffers: list[memoryview] = []
 
-    def dumps_oob(value: Any) -> tuple[bytes, list[memoryview]]:
-        buffers: list[memoryview] = []
+    def keep(buffer: pickle.PickleBuffer) -> bool:
+        try:
+            view = buffer.raw()
+        except BufferError:  # not contiguous: pickle it in the stream
+            return True
+        if view.nbytes < _OOB_FROM:
+            return True
+        buffers.append(view)
+        return False
 
-        def keep(buffer: pickle.PickleBuffer) -> bool:
-            try:
-                view = buffer.raw()
-            except BufferError:  # not contiguous: pickle it in the stream
-                return True
-            if view.nbytes < _OOB_FROM:
-                return True
-            buffers.append(view)
-            return False
+    stream = dumps(value, protocol=_PICKLE_PROTOCOL, buffer_callback=keep)
+    return stream, buffers
 
-        stream = dumps(value, protocol=_PICKLE_PROTOCOL, buffer_callback=keep)
-        return stream, buffers
 
-    return dumps_oob
+# Module-level (not closures): a Serializer travels to remote workers by reference.
+def _cloudpickle_dumps_oob(value: Any) -> tuple[bytes, list[memoryview]]:
+    return _out_of_band(cloudpickle.dumps, value)
+
+
+def _pickle_dumps_oob(value: Any) -> tuple[bytes, list[memoryview]]:
+    return _out_of_band(pickle.dumps, value)
 
 
 def _loads_oob(stream: memoryview, buffers: list[memoryview]) -> Any:
@@ -122,7 +127,7 @@ _registry: dict[str, Serializer] = {
         _cloudpickle_dumps,
         pickle.loads,
         True,
-        dumps_oob=_out_of_band(cloudpickle.dumps),
+        dumps_oob=_cloudpickle_dumps_oob,
         loads_oob=_loads_oob,
     ),
     "pickle": Serializer(
@@ -130,7 +135,7 @@ _registry: dict[str, Serializer] = {
         _pickle_dumps,
         pickle.loads,
         True,
-        dumps_oob=_out_of_band(pickle.dumps),
+        dumps_oob=_pickle_dumps_oob,
         loads_oob=_loads_oob,
     ),
     "json": Serializer("json", safe_formats.json_dumps, safe_formats.json_loads, runs_code=False),
@@ -386,10 +391,15 @@ def decode_result(
             if serializer.loads_oob is None:
                 raise ValueError("its header lists out-of-band buffers this format cannot take")
             (stream_at, stream_len), *buffers = parts
-            return serializer.loads_oob(
-                view[stream_at : stream_at + stream_len],
-                [view[at : at + size] for at, size in buffers],
-            )
+            own: list[Any]
+            # Arrays built on these buffers are the caller's to change: over a writable
+            # read (a copy-on-write map, a bytearray) they are used in place; read-only
+            # bytes are copied, buffer by buffer.
+            own = [
+                view[at : at + size] if not view.readonly else bytearray(view[at : at + size])
+                for at, size in buffers
+            ]
+            return serializer.loads_oob(view[stream_at : stream_at + stream_len], own)
         payload = view[offset:end] if length > _SLICE_BELOW else data[offset:end]
         if serializer.loads_buffers or isinstance(payload, bytes):  # no copy either way
             return serializer.loads(payload)  # type: ignore[arg-type]

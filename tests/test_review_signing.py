@@ -46,7 +46,14 @@ def result_with_header(
 ) -> bytes:
     """An entry object (`memokey.entry_format`) built by hand, as an attacker would."""
     header = b"".join(
-        [MAGIC, bytes([FORMAT_VERSION, len(name)]), name, struct.pack(">I", len(extra)), extra]
+        [
+            MAGIC,
+            bytes([FORMAT_VERSION, len(name)]),
+            name,
+            struct.pack(">I", len(extra)),
+            extra,
+            struct.pack(">I", 0),  # no out-of-band buffers
+        ]
     )
     trailer = b"{}"
     checksum = xxhash.xxh3_128_digest(header + payload)
@@ -251,10 +258,7 @@ def test_a_planted_npz_archive_is_refused_not_returned_as_an_archive() -> None:
 
     out = io.BytesIO()
     np.savez(out, a=np.arange(3))
-    name = "passthrough-npz"
-    memokey.register_serializer(name, lambda b: b, lambda b: b, clobber=True)
-    carrier = memokey.results.encode_result(out.getvalue(), name)
-    planted = carrier[:5] + bytes([5]) + b"numpy" + carrier[6 + len(name) :]
+    planted = _result_named(b"numpy", out.getvalue())
     with pytest.raises(memokey.SerializationError, match="could not be deserialized"):
         decode_result(planted, URI, allow_pickle=False)
 
@@ -310,7 +314,7 @@ def test_memokey_show_of_a_planted_deeply_nested_metadata_trailer_says_it_is_not
     f = memokey.memoize(str(tmp_path))(add)
     entry = Path(f.key_for(1).uri.removeprefix("file://"))
     nested = b'{"a":' * 100_000 + b"1" + b"}" * 100_000
-    header = MAGIC + bytes([FORMAT_VERSION, 11]) + b"cloudpickle" + struct.pack(">I", 0)
+    header = MAGIC + bytes([FORMAT_VERSION, 11]) + b"cloudpickle" + struct.pack(">II", 0, 0)
     payload = pickle.dumps(2)
     checksum = xxhash.xxh3_128_digest(header + payload)
     entry.parent.mkdir(parents=True)

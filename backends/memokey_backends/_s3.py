@@ -26,6 +26,8 @@ from memokey_backends._deadline import run_coroutine
 from memokey_backends._primitives import IncompleteUpload, Primitives, stale
 
 PART_SIZE = 50 * 2**20
+_STREAM_FROM = 1 << 23  # bodies this large are read into a preallocated buffer
+_CHUNK = 1 << 22
 MULTIPART_THRESHOLD = 2 * PART_SIZE
 ABORT_TIMEOUT = 10.0
 
@@ -39,10 +41,33 @@ async def _get(fs: Any, bucket: str, key: str) -> tuple[bytes, str] | None:
         return None
     body = resp["Body"]
     try:
-        data = await body.read()
+        length = resp.get("ContentLength")
+        if isinstance(length, int) and length >= _STREAM_FROM:
+            # A bytearray where bytes are promised: it reads and compares the same, and
+            # its buffers are writable (arrays decoded from it need no copy).
+            data: Any = await _read_into(body, length, f"{bucket}/{key}")
+        else:
+            data = bytes(await body.read())
     finally:
         body.close()
-    return bytes(data), str(resp["ETag"])
+    return data, str(resp["ETag"])
+
+
+async def _read_into(body: Any, length: int, where: str) -> bytearray:
+    """A large body read chunk by chunk into one writable buffer of its size: no second
+    copy while it arrives, and arrays decoded from it can be used in place."""
+    buffer = bytearray(length)
+    view = memoryview(buffer)
+    at = 0
+    while at < length:
+        chunk = await body.read(min(_CHUNK, length - at))
+        if not chunk:
+            break
+        view[at : at + len(chunk)] = chunk
+        at += len(chunk)
+    if at != length:
+        raise ConnectionResetError(f"{where}: the body ended after {at} of {length} bytes")
+    return buffer
 
 
 async def _put_if_match(fs: Any, bucket: str, key: str, data: bytes, etag: str) -> str:

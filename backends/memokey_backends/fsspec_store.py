@@ -363,7 +363,9 @@ class FsspecStore:
         )
         return version
 
-    def write_parts(self, path: str, parts: builtins.list[Any], *, exclusive: bool = False) -> str | None:
+    def write_parts(
+        self, path: str, parts: builtins.list[Any], *, exclusive: bool = False
+    ) -> str | None:
         """`write` of the concatenation of `parts` (buffers), without joining them where
         the backend can stream them (local roots); elsewhere they are joined once."""
         if len(parts) == 1:
