@@ -31,6 +31,7 @@ class Records:
     checks: dict[str, bool] = field(default_factory=dict)
     requests: list[dict[str, Any]] = field(default_factory=list)
     local_entries: dict[str, Any] = field(default_factory=dict)
+    large: list[dict[str, Any]] = field(default_factory=list)
 
     def skip(self, concern: str, case: str, approach: str, reason: str) -> NoReturn:
         """Record why a peer is not measured on an input, then skip the test."""
@@ -116,6 +117,7 @@ def pytest_benchmark_update_json(
         "checks": records.checks,
         "requests": records.requests,
         "local_entries": records.local_entries,
+        "large": records.large,
     }
 
 

@@ -179,6 +179,26 @@ def requests_table(summary: dict[str, Any]) -> list[str]:
             *_table(["operation", *backends], rows),
             "",
         ]
+    large = summary.get("large") or []
+    if large:
+        lines += [
+            "### One large ndarray result (fresh process; extra = peak RSS beyond the value)",
+            "",
+            *_table(
+                ["backend", "size", "operation", "time", "extra peak RSS"],
+                [
+                    [
+                        row["backend"],
+                        f"{row['bytes'] >> 20} MiB",
+                        row["operation"],
+                        fmt_seconds(row["seconds"]),
+                        f"{row['extra_bytes'] / 1e6:+.1f} MB",
+                    ]
+                    for row in large
+                ],
+            ),
+            "",
+        ]
     local = summary.get("local_entries") or {}
     if local:
         lines += [

@@ -262,6 +262,7 @@ def summarize(raw: dict[str, Any]) -> dict[str, Any]:
         "store": store(raw),
         "requests": raw.get("memokey", {}).get("requests", []),
         "local_entries": raw.get("memokey", {}).get("local_entries", {}),
+        "large": raw.get("memokey", {}).get("large", []),
         "checks": raw.get("memokey", {}).get("checks", {}),
         "skipped": raw.get("memokey", {}).get("skipped", []),
     }

@@ -131,3 +131,44 @@ def test_local_entry_footprint(tmp_path: Path, records: Records, profile: str) -
         }
     )
     assert len(files) == count + 1
+
+
+LARGE = {"full": 1 << 30, "smoke": 32 << 20}
+
+
+@pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="Linux peak RSS")
+@pytest.mark.parametrize("where", ["file", "s3"])
+def test_large_result_time_and_memory(
+    where: str, tmp_path: Path, records: Records, profile: str
+) -> None:
+    """One ndarray result written then read, in a fresh process (`benchmarks.largeprobe`)."""
+    import json
+    import subprocess
+
+    server = None
+    if where == "s3":
+        try:
+            server = servers.start_moto()
+        except (servers.ServerMissingError, RuntimeError) as exc:
+            records.skip("large", where, "memokey", str(exc))
+        import fsspec
+
+        bucket = f"b-{uuid.uuid4().hex[:12]}"
+        fsspec.filesystem("s3", **server.options).mkdir(bucket)
+        url, options = f"s3://{bucket}/root", dict(server.options)
+    else:
+        url, options = f"file://{tmp_path}", {}
+    repo = Path(__file__).resolve().parents[1]
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "benchmarks.largeprobe", url, json.dumps(options),
+             str(LARGE[profile])],
+            cwd=repo, capture_output=True, text=True, check=True, timeout=900,
+            env={**os.environ, "PYTHONPATH": os.pathsep.join([str(repo), str(repo / "backends")])},
+        )  # fmt: skip
+    finally:
+        if server is not None:
+            server.stop()
+    for line in done.stdout.splitlines():
+        row = json.loads(line)
+        records.large.append({"backend": where, "bytes": LARGE[profile], **row})

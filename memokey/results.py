@@ -57,6 +57,7 @@ _PICKLE_PROTOCOL = 5
 _MAX_NAME = 255
 _OOB_FROM = 1 << 16  # buffers this large leave the pickle stream (pickle protocol 5)
 _SLICE_BELOW = 4096  # a small payload is sliced (cheaper than a view); a large one is viewed
+_JOIN_BELOW = 1 << 20  # an entry this small is joined: a copy is cheaper than more writes
 
 
 @dataclass(frozen=True)
@@ -309,6 +310,8 @@ def encode_parts(
     pieces += [trailer, entry_format.pack_footer(size, checksum.digest(), trailer)]
     if signer is not None:
         pieces.append(signer.trailer(pieces, kind="result", place=place_of(path)))
+    if size < _JOIN_BELOW:  # small: one buffer, one write call
+        return [b"".join(pieces)]
     return pieces
 
 

@@ -233,9 +233,11 @@ class Runner:
             yield True
             return
         local = _local_lock(target)
-        if local is not None:
-            with local:  # blocks in the kernel while another process computes
+        if local is not None:  # blocks in the kernel while another process computes
+            try:
                 yield not self._published(target, seen)
+            finally:
+                local.release()
             return
         with holding_lease(
             store,
@@ -339,7 +341,6 @@ class Runner:
         threads wait."""
         local = _local_lock(target)
         if local is not None:
-            local.acquire()
             try:
                 published = self._published(target, seen)
             except BaseException:
@@ -399,10 +400,19 @@ class Runner:
 
 
 def _local_lock(target: Target) -> LocalLock | None:
-    """The kernel byte-range lock for `target` on a plain local root, else None."""
+    """The kernel byte-range lock for `target`, held, on a plain local root; None
+    elsewhere, and where the lock file cannot be made (a read-only or unusable root:
+    the lease path then reports what is wrong as a `StoreError`)."""
     local_path = getattr(target.store, "local_path", None)
     where = None if local_path is None else local_path(target.path)
-    return None if where is None else lock_for(where, target.digest)
+    lock = None if where is None else lock_for(where, target.digest)
+    if lock is None:
+        return None
+    try:
+        lock.acquire()
+    except OSError:
+        return None
+    return lock
 
 
 class MemoizingRunner(Runner):

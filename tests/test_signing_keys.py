@@ -120,13 +120,14 @@ def test_a_signed_hit_is_still_one_read(tmp_path: Path, monkeypatch: pytest.Monk
     assert runner(double, (5,), {}) == 10
     store = runner._roots.store()
     reads: list[str] = []
-    original = store.read
+    for name in ("read", "read_buffer"):  # read_buffer: the hit path's read (may map)
+        original = getattr(store, name)
 
-    def counting(path: str) -> bytes | None:
-        reads.append(path)
-        return original(path)
+        def counting(path: str, original: Any = original) -> Any:
+            reads.append(path)
+            return original(path)
 
-    monkeypatch.setattr(store, "read", counting)
+        monkeypatch.setattr(store, name, counting)
     assert runner(double, (5,), {}) == 10
     assert len(reads) == 1
 

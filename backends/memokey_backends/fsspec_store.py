@@ -367,14 +367,23 @@ class FsspecStore:
         self, path: str, parts: builtins.list[Any], *, exclusive: bool = False
     ) -> str | None:
         """`write` of the concatenation of `parts` (buffers), without joining them where
-        the backend can stream them (local roots); elsewhere they are joined once."""
-        if len(parts) == 1:
-            return self.write(path, bytes(parts[0]), exclusive=exclusive)
+        the backend can stream them (local roots, S3 multipart); elsewhere joined once."""
+        if self._local_root is not None:
+            try:
+                return self.primitives.write_parts(
+                    self._os_path(self._local_root, path), parts, exclusive=exclusive
+                )
+            except FileExistsError as exc:  # lost the race: writing again would lose again
+                raise translate(exc, op="exclusive write", uri=self.uri(path)) from exc
+            except OSError:
+                pass  # the general path repeats it (a write is safe to repeat) and translates
         full = self._full(path)
+        size = sum(memoryview(p).nbytes for p in parts)
         version: str | None = self._call(
             "exclusive write" if exclusive else "write",
             path,
             lambda: self.primitives.write_parts(full, parts, exclusive=exclusive),
+            extra=size / WRITE_RATE,
         )
         return version
 
