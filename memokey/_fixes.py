@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import shlex
 
-__all__ = ["entry_uri", "rm_command"]
+__all__ = ["ENTRY_FILES", "entry_uri", "rm_command"]
 
 _SIBLINGS = (".lease", ".invocation", ".error")  # memokey.layout's, spelled as suffixes
+#: What may sit inside a directory named like an entry: nothing (an entry is one object).
+ENTRY_FILES: tuple[str, ...] = ()
 
 
 def entry_uri(uri: str) -> str:

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TextIO
 
-from memokey._containment import check_inside_root
+from memokey._containment import check_inside_root, check_is_entry
 from memokey._terminal import printable
 from memokey.entry_reader import read_entry_meta
 from memokey.errors import MemokeyError
@@ -51,23 +51,25 @@ def split_memo_uri(uri: str) -> tuple[str, str]:
     """(root URL, entry path) of an entry's URI; a sibling's (``.lease``, ``.error``, ...)
     names its entry.
 
-    The entry path is ``memokey-v2/{namespace}/{function}/{digest}``.
+    The entry path is ``memokey-v2/{namespace}/{function}/{digest}``: the last four
+    components, read from the end, since the root itself (or a namespace) may contain a
+    ``memokey-v2`` component.
     """
-    marker = f"/{SCHEME}/"
-    at = uri.rstrip("/").find(marker)
-    if at < 0:
-        raise CliError(
-            f"{uri} is not a memokey entry URI (no /{SCHEME}/ in it); copy one from "
-            "`memokey ls` or from MemoKey.uri"
-        )
-    parts = uri.rstrip("/")[at + 1 :].split("/")
-    named = split_name(parts[-1]) if len(parts) == 4 else None
-    if named is None:
+    parts = uri.rstrip("/").split("/")
+    named = split_name(parts[-1]) if parts else None
+    if named is not None:
+        parts[-1] = named[0]
+    if named is None or len(parts) < 5 or parts[-4] != SCHEME or not all(parts[-3:]):
+        if f"/{SCHEME}/" not in uri:
+            raise CliError(
+                f"{uri} is not a memokey entry URI (no /{SCHEME}/ in it); copy one from "
+                "`memokey ls` or from MemoKey.uri"
+            )
         raise CliError(
             f"{uri} does not name one entry; expected "
             f"ROOT/{SCHEME}/NAMESPACE/FUNCTION/DIGEST (see `memokey ls`)"
         )
-    return uri[:at], "/".join([*parts[:3], named[0]])
+    return "/".join(parts[:-4]), "/".join(parts[-4:])
 
 
 def _size(n: int) -> str:
@@ -151,7 +153,8 @@ def cmd_rm(uri: str, out: TextIO) -> None:
     store = open_store(root_url)
     if not store.exists(path) and not any(store.exists(sibling(path, k)) for k in SIBLINGS):
         raise CliError(f"nothing is stored at {store.uri(path)}")
-    check_inside_root(root_url, path)
+    check_inside_root(store, path)
+    check_is_entry(store, path)
     store.delete(path)
     for kind in SIBLINGS:
         store.delete(sibling(path, kind))
