@@ -21,13 +21,17 @@ def read_entry_meta(store: Store, path: str) -> dict[str, Any] | None:
     """The metadata trailer of the entry at `path` (None when there is no entry).
     Raises `ResultCorruptedError` when its end holds no intact trailer."""
     uri = store.uri(path)
-    tail = store.read_tail(path, _FIRST_TAIL)
+    read_tail = getattr(store, "read_tail", None)
+    if read_tail is None:  # a store without ranged reads: the whole object
+        data = store.read(path)
+        return None if data is None else entry_format.trailer_from_tail(data, uri)
+    tail = read_tail(path, _FIRST_TAIL)
     if tail is None:
         return None
     try:
         return entry_format.trailer_from_tail(tail, uri)
     except ValueError:  # the trailer is longer than the first read
-        tail = store.read_tail(path, entry_format.needed_tail(tail))
+        tail = read_tail(path, entry_format.needed_tail(tail))
         if tail is None:
             return None
         return entry_format.trailer_from_tail(tail, uri)

@@ -214,3 +214,35 @@ def test_output_cut_short_by_the_reader_is_not_an_error(tmp_path: Path) -> None:
 @memokey.memoize(namespace="pipe")
 def _pipe_filler(i: int) -> int:
     return i
+
+
+def test_ls_tells_entries_from_their_siblings_and_bookkeeping_by_name(
+    root_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from memokey_backends import open_store
+
+    uri = _store_square(root_url, 4)
+    root, path = split_memo_uri(uri)
+    store = open_store(root)
+    store.write(f"{path}.error", b"{}")  # a stored failure beside the entry
+    pending = path[:-1] + ("0" if path[-1] != "0" else "1")
+    store.write(f"{pending}.lease", b"{}")  # being computed: no entry yet
+    assert main(["ls", root_url]) == 0
+    out = capsys.readouterr().out
+    assert "2 entries" in out  # the entry and the pending one; not the lock file
+    assert "(error)" in out
+    assert "no result" in out
+    assert "(lease)" in out
+    assert ".memokey-locks" not in out
+
+
+def test_rm_removes_the_entry_and_its_siblings(root_url: str) -> None:
+    from memokey_backends import open_store
+
+    uri = _store_square(root_url, 6)
+    root, path = split_memo_uri(uri)
+    store = open_store(root)
+    store.write(f"{path}.error", b"{}")
+    assert main(["rm", f"{uri}.error"]) == 0
+    assert store.read(path) is None
+    assert store.read(f"{path}.error") is None
