@@ -40,6 +40,7 @@ from memokey._targets import (
     unwrap_memoized,
     write_entry,
 )
+from memokey.callables import unbind
 from memokey.code_policy import CodeMode, check_code_mode
 from memokey.errors import ConfigurationError, WriteConflictError
 from memokey.keyfuncs import AnyKeyfunc, apply_keyfunc, check_keyfunc
@@ -138,6 +139,7 @@ class Runner:
     def _target(
         self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Target:
+        func, args = unbind(func, args)  # a bound method's object is keyed as `self`
         key_func, keyed = self._key_call(func, args, kwargs)
         if getattr(key_func, "__memokey_runner__", None) is not None:
             key_func = unwrap_memoized(key_func)
