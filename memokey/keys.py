@@ -20,7 +20,7 @@ import xxhash
 
 from memokey.errors import UnkeyableArgumentError
 from memokey.hashing import Encoder, Refusal
-from memokey.hashing.objects import encode_closure
+from memokey.hashing.objects import class_code_digests, encode_closure
 from memokey.hashing.refusals import TOO_DEEP as _TOO_DEEP
 from memokey.hashing.refusals import argument_error as _argument_error
 from memokey.hashing.refusals import encode_or_raise
@@ -181,10 +181,17 @@ def _atoms_digest(prefix: bytes, values: Iterable[object]) -> str | None:
     return xxhash.xxh3_128_hexdigest(b"".join(parts))
 
 
-def call_digest(func: Callable[..., Any], bound: inspect.BoundArguments) -> str:
+def call_digest(
+    func: Callable[..., Any], bound: inspect.BoundArguments, *, code_classes: bool = False
+) -> str:
     """The digest of one call: every bound argument by name, in signature order, plus
     the values of `func`'s closure cells (``make_adder(1)`` and ``make_adder(2)``
-    differ). ``**kwargs`` keep their order, which the function can observe."""
+    differ). ``**kwargs`` keep their order, which the function can observe.
+
+    `code_classes` (``code="key"``): also the code fingerprint of each first-party class
+    met in the arguments, so ``process(model)`` re-keys when ``Model.predict`` is edited.
+    Collected as a set while encoding (one ``set.add`` per class met) and fingerprinted
+    once per class, from a cache checked like a function's."""
     arguments = bound.arguments
     names = tuple(arguments)
     prefix = _PREFIXES.get(names)
@@ -198,7 +205,7 @@ def call_digest(func: Callable[..., Any], bound: inspect.BoundArguments) -> str:
         fast = _atoms_digest(prefix, arguments.values())
         if fast is not None:
             return fast
-    enc = Encoder()
+    enc = Encoder(classes=set() if code_classes else None)
     enc.write(prefix)
     if closure:
         assert isinstance(target, types.FunctionType)
@@ -221,7 +228,24 @@ def call_digest(func: Callable[..., Any], bound: inspect.BoundArguments) -> str:
         # Keyed fine the second time: the value changes as it is read. Refuse it whole.
         reason = failure.reason if isinstance(failure, Refusal) else _TOO_DEEP
         raise _argument_error(name, name, reason) from None
+    if enc.classes:
+        _write_class_code(enc, enc.classes)
     return enc.hexdigest()
+
+
+def _write_class_code(enc: Encoder, classes: set[type]) -> None:
+    try:
+        digests = class_code_digests(classes)
+    except Refusal as refusal:
+        raise UnkeyableArgumentError(
+            f"cannot key this call with its code: {refusal.reason}. Memoize the function "
+            "with code='off' and a logic_key (then you own invalidation), or register a "
+            "hasher for that class.",
+            parameter=None,
+            path=None,
+        ) from None
+    if digests:
+        enc.write(b"#" + len(digests).to_bytes(8, "little") + "".join(digests).encode())
 
 
 def _closure_error(func: types.FunctionType, refusal: Refusal) -> UnkeyableArgumentError:

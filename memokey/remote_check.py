@@ -48,7 +48,8 @@ def verify_invocation(invocation: Any, memo_uri: str) -> None:
             raise _refuse(memo_uri, f"the function is {here} here but {expected_id} for the caller")
     if expected_digest and not from_main:
         try:
-            here = call_digest(func, bind_call(func, invocation.args, invocation.kwargs))
+            bound = bind_call(func, invocation.args, invocation.kwargs)
+            here = call_digest(func, bound, code_classes=bool(invocation.code_keyed))
         except (MemokeyError, TypeError) as exc:
             raise _refuse(memo_uri, f"its arguments cannot be keyed here ({exc})") from exc
         if here != expected_digest:

@@ -135,7 +135,9 @@ class Runner:
         if getattr(key_func, "__memokey_runner__", None) is not None:
             key_func = unwrap_memoized(key_func)
         place = self._places.get(key_func, self._roots.store(), own=key_func is func)
-        return Target(place, call_digest(key_func, keyed), keyed, self.trust.current())
+        code_classes = place.code_version is not None  # code="key": arguments' classes too
+        digest = call_digest(key_func, keyed, code_classes=code_classes)
+        return Target(place, digest, keyed, self.trust.current())
 
     def key_for(
         self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]

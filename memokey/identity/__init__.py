@@ -13,6 +13,7 @@ from memokey.identity.fingerprint import (
     CodeIdentity,
     Fingerprint,
     ValueDigest,
+    class_identity,
     code_identity,
     describe_changes,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "CodeIdentity",
     "Fingerprint",
     "ValueDigest",
+    "class_identity",
     "code_identity",
     "describe_changes",
     "function_id",

@@ -44,7 +44,14 @@ from memokey.identity.source import (
     written_globals,
 )
 
-__all__ = ["CodeIdentity", "Fingerprint", "ValueDigest", "code_identity", "describe_changes"]
+__all__ = [
+    "CodeIdentity",
+    "Fingerprint",
+    "ValueDigest",
+    "class_identity",
+    "code_identity",
+    "describe_changes",
+]
 
 #: ``value -> (digest, first-party functions and classes met inside it)``; raises when the
 #: value cannot be keyed.
@@ -115,7 +122,7 @@ def _source(
 class _Walk:
     """One fingerprint computation: nodes, and what its validity check must watch."""
 
-    def __init__(self, root: types.FunctionType, value_digest: ValueDigest) -> None:
+    def __init__(self, root: types.FunctionType | type, value_digest: ValueDigest) -> None:
         self.value_digest = value_digest
         self.root_module = getattr(root, "__module__", None)
         self.nodes: list[tuple[str, str]] = []  # (label, node hash)
@@ -400,29 +407,43 @@ _lock = threading.Lock()
 
 def code_identity(func: types.FunctionType, value_digest: ValueDigest) -> CodeIdentity:
     """`func`'s current `CodeIdentity`: cached, checked, recomputed when stale."""
-    cached = _identities.get(func)
+    return _identity(func, value_digest)
+
+
+def class_identity(cls: type, value_digest: ValueDigest) -> CodeIdentity:
+    """The current `CodeIdentity` of a first-party class (its source, methods, bases and
+    what they reference), for instances passed as arguments: cached and checked like a
+    function's."""
+    return _identity(cls, value_digest)
+
+
+def _identity(root: types.FunctionType | type, value_digest: ValueDigest) -> CodeIdentity:
+    cached = _identities.get(root)
     if cached is not None and cached.is_current():
         return cached
-    walk = _Walk(func, value_digest)
+    walk = _Walk(root, value_digest)
     try:
-        walk.function(func, is_root=True)
+        if isinstance(root, type):
+            walk.klass(root)
+        else:
+            walk.function(root, is_root=True)
     except RecursionError:
         raise ConfigurationError(
-            f"cannot fingerprint {func.__qualname__}: the functions it uses call each other "
+            f"cannot fingerprint {root.__qualname__}: the code it uses calls itself "
             "through a chain too deep to walk; memoize it with code='off' and a logic_key"
         ) from None
     except MemokeyError:
         raise
     except Exception as exc:  # a bug here must not surface as a raw error from a call
         raise ConfigurationError(
-            f"cannot fingerprint {func.__qualname__} ({type(exc).__name__}: {exc}); memoize "
+            f"cannot fingerprint {root.__qualname__} ({type(exc).__name__}: {exc}); memoize "
             "it with code='off' and a logic_key, and report this as a memokey bug"
         ) from exc
     identity = CodeIdentity(walk)
     with _lock:
         if len(_identities) >= _MAX_CACHED:
             _identities.clear()
-        _identities[func] = identity
+        _identities[root] = identity
     return identity
 
 
