@@ -9,6 +9,8 @@ from __future__ import annotations
 import datetime
 import decimal
 import fractions
+import importlib
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +18,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import memokey
 from helpers.modules import ModuleWriter
 from memokey.keys import bind_call, call_digest
 
@@ -145,3 +146,74 @@ def test_library_and_stdlib_classes_add_nothing_to_the_argument_digest(value: ob
 
     bound = bind_call(process, (value,), {})
     assert call_digest(process, bound, code_classes=True) == call_digest(process, bound)
+
+
+# --- attacks on the code fingerprint ------------------------------------------------------
+
+
+def test_a_helper_reached_through_a_deep_package_path_is_fingerprinted(
+    modules: ModuleWriter, root: str
+) -> None:
+    package = modules.directory / modules.name("proj")
+    leaf_dir = package / "data" / "loaders" / "text"
+    leaf_dir.mkdir(parents=True)
+    for directory in (package, package / "data", package / "data" / "loaders", leaf_dir):
+        (directory / "__init__.py").write_text("")
+    leaf = leaf_dir / "clean.py"
+    leaf.write_text("def normalize(x):\n    return x + 1\n")
+    source = PIPELINE.replace(
+        "import memokey", "import memokey\nimport PREFIX_proj.data.loaders.text.clean"
+    )
+    source = source.replace("model.predict(x)", "PREFIX_proj.data.loaders.text.clean.normalize(x)")
+    process = _pipeline(modules, root, source).process
+    assert process(None, 1) == 2
+    leaf.write_text("def normalize(x):\n    return x + 2\n")
+    importlib.reload(sys.modules[f"{modules.name('proj')}.data.loaders.text.clean"])
+    assert process(None, 1) == 3
+
+
+def test_a_class_attribute_reassigned_at_runtime_rekeys(modules: ModuleWriter, root: str) -> None:
+    """A notebook cell runs ``Config.LR = 0.2``: the class's source did not change."""
+    source = PIPELINE.replace(
+        "@memokey.memoize",
+        "class Config:\n    LR = 1\n    NAME = 'a'\n\n\n@memokey.memoize",
+    ).replace("model.predict(x)", "x * Config.LR")
+    pipeline = _pipeline(modules, root, source)
+    key = pipeline.process.key_for(None, 5)
+    assert pipeline.process(None, 5) == 5
+    pipeline.Config.LR = 2
+    assert pipeline.process(None, 5) == 10
+    pipeline.Config.LR = 1  # back: the first key again
+    assert pipeline.process.key_for(None, 5) == key
+
+
+def test_a_class_counter_its_own_methods_increment_does_not_rekey(
+    modules: ModuleWriter, root: str
+) -> None:
+    """State the class keeps about itself (``Model.created += 1``) is not code."""
+    source = """
+    class Model:
+        created = 0
+
+        def __init__(self, w):
+            Model.created += 1
+            self.w = w
+
+        def predict(self, x):
+            return x * self.w
+    """
+    models = modules.write("models", source)
+    process = _pipeline(modules, root).process
+    key = process.key_for(models.Model(2), 5)
+    assert process.key_for(models.Model(2), 5) == key
+
+
+def test_editing_only_an_annotation_rekeys_in_the_same_process_as_in_a_new_one(
+    modules: ModuleWriter, root: str
+) -> None:
+    """Annotations are source (pydantic, typer and dataclasses act on them). The code
+    object does not hold them, so a cache keyed by code equality served the old source."""
+    process = _pipeline(modules, root).process
+    key = process.key_for(None, 1)
+    edited = PIPELINE.replace("def process(model, x):", "def process(model, x: float):")
+    assert _pipeline(modules, root, edited).process.key_for(None, 1) != key

@@ -38,6 +38,7 @@ from memokey.errors import ConfigurationError, MemokeyError
 from memokey.identity.firstparty import is_first_party, is_first_party_module
 from memokey.identity.naming import module_name
 from memokey.identity.source import (
+    assigned_attributes,
     canonical_digest,
     class_node,
     function_node,
@@ -59,7 +60,9 @@ ValueDigest = Callable[[object], tuple[str, list[object]]]
 
 _MISSING: Any = object()
 _IMMUTABLE_ATOMS = (int, float, complex, str, bytes, bool, type(None), range)
-_MAX_CHAIN = 3
+#: How deep attribute chains on first-party modules are followed (``proj.data.io.read``
+#: is 4); only names the code uses are looked up, and each module is visited once.
+_MAX_CHAIN = 8
 _MAX_CACHED = 4096
 SHORT = 12
 
@@ -100,22 +103,24 @@ def _code_names(code: types.CodeType) -> list[str]:
 
 
 _NO_STATE: frozenset[str] = frozenset()
-_sources: dict[types.CodeType, tuple[str | None, frozenset[str]]] = {}
+#: By the code object's identity, never by equality: code objects compare equal when
+#: their bytecode is, but the source also holds annotations and decorators, which live
+#: in the enclosing code (a reloaded ``def f(x: float)`` has a code equal to ``x: int``'s).
+_sources: dict[int, tuple[types.CodeType, str | None, frozenset[str]]] = {}
 
 
 def _source(
     code: types.CodeType, module_globals: dict[str, Any]
 ) -> tuple[str | None, frozenset[str]]:
     """(normalized source digest or None, the globals the code writes), per code object."""
-    try:
-        return _sources[code]
-    except KeyError:
-        pass
+    cached = _sources.get(id(code))
+    if cached is not None and cached[0] is code:
+        return cached[1], cached[2]
     node = function_node(code, module_globals)
     found = (None, _NO_STATE) if node is None else (canonical_digest(node), written_globals(node))
     if len(_sources) >= _MAX_CACHED:
         _sources.clear()
-    _sources[code] = found
+    _sources[id(code)] = (code, *found)  # holding `code` keeps its id its own
     return found
 
 
@@ -212,10 +217,14 @@ class _Walk:
         edges: list[str],
         depth: int = 0,
         state: frozenset[str] = _NO_STATE,
+        code_names: list[str] | None = None,
     ) -> None:
         """Resolve `names` in `namespace` (globals or a module's dict) into `edges`.
         Names in `state` (globals the code writes: a counter, a cache) are the function's
-        state, not its inputs: they count by name only and are not watched."""
+        state, not its inputs: they count by name only and are not watched.
+        `code_names`: every name the code uses, looked up in each first-party module met
+        (``proj.data.io.read`` needs ``io`` in ``proj.data``, not only in the globals)."""
+        code_names = names if code_names is None else code_names
         module = namespace.get("__name__") if hasattr(namespace, "get") else None
         for name in names:
             if name in state and depth == 0:
@@ -232,8 +241,8 @@ class _Walk:
                     self.contents[id(value)] = value.__name__
                     self.keep.append(value)
                     sub: list[str] = []
-                    chained = [n for n in names if n in vars(value)]
-                    self.names(chained, vars(value), sub, depth + 1)
+                    chained = [n for n in code_names if n in vars(value)]
+                    self.names(chained, vars(value), sub, depth + 1, code_names=code_names)
                     edges.extend(f"{value.__name__}.{e}" for e in sub)
                 continue
             edges.append(f"{name}={self.ref(value, label)}")
@@ -299,7 +308,7 @@ class _Walk:
             if not _member_functions(member):
                 values[name] = member
         if node is not None:
-            content = "src:" + canonical_digest(node)
+            content = "src:" + canonical_digest(node) + self._class_data(node, values)
         else:  # a class made by a factory, or whose source is gone: by its body
             self.from_source = False
             digests = [f"{n}:{self._value(f.__code__)[0]}" for n, f in functions]
@@ -317,6 +326,19 @@ class _Walk:
         self._add(label, content, sorted(edges))
         return content
 
+    def _class_data(self, node: Any, values: dict[str, object]) -> str:
+        """Plain class-level values as they are now, not as the source wrote them: a
+        notebook's ``Config.LR = 0.2`` changes what the code computes. Names the class
+        body assigns as attributes (``Model.created += 1``) are its state, and mutable
+        values (a registry dict) are left to the source; both count by name only."""
+        state = assigned_attributes(node)
+        data = [
+            f"{name}={self._value(value)[0]}"
+            for name, value in sorted(values.items())
+            if not _is_reserved(name) and name not in state and _is_immutable(value)
+        ]
+        return "" if not data else "|data:" + "\x1e".join(data)
+
     def fingerprint(self) -> Fingerprint:
         entries = sorted(f"{label}\x1e{node}" for label, node in self.nodes)
         digest = xxhash.xxh3_128_hexdigest("\x1f".join(entries).encode())
@@ -328,6 +350,12 @@ class _Walk:
 _CLASS_BOOKKEEPING = frozenset(
     {"__dict__", "__weakref__", "__module__", "__slotnames__", "_abc_impl", "__doc__"}
 )
+
+
+def _is_reserved(name: str) -> bool:
+    """Dunder and sunder names (``__module__``, enum's ``_value2member_map_``): Python's
+    and libraries' bookkeeping, not the user's configuration."""
+    return len(name) > 2 and name.startswith("_") and name.endswith("_")
 
 
 def _member_functions(member: object) -> list[types.FunctionType]:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
+    "assigned_attributes",
     "canonical_digest",
     "canonical_text",
     "class_node",
@@ -273,3 +274,13 @@ def written_globals(node: ast.AST) -> frozenset[str]:
             if name is not None:
                 written.add(name)
     return frozenset(written)
+
+
+def assigned_attributes(node: ast.AST) -> frozenset[str]:
+    """Attribute names the code assigns or deletes (``Model.created += 1``,
+    ``cls.registry = ...``): on a class, such an attribute is state, not configuration."""
+    return frozenset(
+        child.attr
+        for child in ast.walk(node)
+        if isinstance(child, ast.Attribute) and isinstance(child.ctx, (ast.Store, ast.Del))
+    )
