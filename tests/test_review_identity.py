@@ -217,3 +217,33 @@ def test_editing_only_an_annotation_rekeys_in_the_same_process_as_in_a_new_one(
     key = process.key_for(None, 1)
     edited = PIPELINE.replace("def process(model, x):", "def process(model, x: float):")
     assert _pipeline(modules, root, edited).process.key_for(None, 1) != key
+
+
+def test_a_helper_edited_on_disk_but_not_reloaded_does_not_lend_its_new_source_to_old_code(
+    modules: ModuleWriter, root: str
+) -> None:
+    """A notebook imported `helpers`, then the file was edited without a reload: the
+    code that runs is the old one, so its result must not be stored under the new
+    source's fingerprint (a restart would then serve it as the new code's result)."""
+    modules.write("helpers", "def clean(x):\n    return x + 1\n")
+    path = modules.directory / f"{modules.name('helpers')}.py"
+    path.write_text("def clean(x):\n    return x + 20\n")  # edited on disk only
+    source = PIPELINE.replace("import memokey", "import memokey\nimport PREFIX_helpers")
+    process = _pipeline(
+        modules, root, source.replace("model.predict(x)", "PREFIX_helpers.clean(x)")
+    ).process
+    assert process(None, 1) == 2  # the old code ran
+    modules.write("helpers", "def clean(x):\n    return x + 20\n")  # the restart / reload
+    assert process(None, 1) == 21
+
+
+def test_a_class_edited_on_disk_but_not_reloaded_does_not_lend_its_new_source_to_old_code(
+    modules: ModuleWriter, root: str
+) -> None:
+    models = modules.write("models", MODEL)
+    path = modules.directory / f"{modules.name('models')}.py"
+    path.write_text(MODEL.replace("x * self.w", "x + self.w"))  # edited on disk only
+    process = _pipeline(modules, root).process
+    assert process(models.Model(2), 5) == 10  # the old code ran
+    models = modules.write("models", MODEL.replace("x * self.w", "x + self.w"))
+    assert process(models.Model(2), 5) == 7

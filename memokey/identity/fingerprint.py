@@ -110,13 +110,13 @@ _sources: dict[int, tuple[types.CodeType, str | None, frozenset[str]]] = {}
 
 
 def _source(
-    code: types.CodeType, module_globals: dict[str, Any]
+    code: types.CodeType, module_globals: dict[str, Any], qualname: str
 ) -> tuple[str | None, frozenset[str]]:
     """(normalized source digest or None, the globals the code writes), per code object."""
     cached = _sources.get(id(code))
     if cached is not None and cached[0] is code:
         return cached[1], cached[2]
-    node = function_node(code, module_globals)
+    node = function_node(code, module_globals, qualname)
     found = (None, _NO_STATE) if node is None else (canonical_digest(node), written_globals(node))
     if len(_sources) >= _MAX_CACHED:
         _sources.clear()
@@ -259,7 +259,7 @@ class _Walk:
         self.functions.append(
             (func, code, func.__defaults__, None if kwdefaults is None else dict(kwdefaults))
         )
-        source, state = _source(code, func.__globals__)
+        source, state = _source(code, func.__globals__, func.__qualname__)
         parts: list[str] = []
         if source is None:
             self.from_source = False
@@ -307,6 +307,8 @@ class _Walk:
                 functions.append((name, func))
             if not _member_functions(member):
                 values[name] = member
+        if node is not None and not _methods_are_loaded(node, functions):
+            node = None  # a method's source is not the code loaded: edited since import
         if node is not None:
             content = "src:" + canonical_digest(node) + self._class_data(node, values)
         else:  # a class made by a factory, or whose source is gone: by its body
@@ -350,6 +352,21 @@ class _Walk:
 _CLASS_BOOKKEEPING = frozenset(
     {"__dict__", "__weakref__", "__module__", "__slotnames__", "_abc_impl", "__doc__"}
 )
+
+
+def _methods_are_loaded(node: Any, functions: list[tuple[str, types.FunctionType]]) -> bool:
+    """Whether every method written inside the class statement `node` still compiles
+    to the code that runs (false once the file was edited after the import)."""
+    first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+    last = node.end_lineno or first
+    for _, func in functions:
+        code = func.__code__
+        generated = code.co_filename.startswith("<") and not code.co_filename.startswith("<ipython")
+        if generated or not first <= code.co_firstlineno <= last:
+            continue  # made by a library (dataclass's __init__) or assigned from elsewhere
+        if _source(code, func.__globals__, func.__qualname__)[0] is None:
+            return False
+    return True
 
 
 def _is_reserved(name: str) -> bool:

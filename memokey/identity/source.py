@@ -9,6 +9,7 @@ source gives the same digest on Python 3.10 to 3.13.
 """
 
 from __future__ import annotations
+import __future__
 
 import ast
 import linecache
@@ -129,9 +130,19 @@ def _code_parameters(code: types.CodeType) -> tuple[str, ...]:
     return tuple(code.co_varnames[:count])
 
 
-def function_node(code: types.CodeType, module_globals: dict[str, Any] | None) -> Node | None:
+def function_node(
+    code: types.CodeType, module_globals: dict[str, Any] | None, qualname: str | None = None
+) -> Node | None:
     """The AST of the function whose code is `code`, or None when its source cannot be
-    found unambiguously (then the caller falls back to the code object)."""
+    found unambiguously or no longer compiles to `code` (then the caller falls back to
+    the code object). `qualname` (the function's) lets the check rebuild its context."""
+    node = _find_node(code, module_globals)
+    if node is None or qualname is None or compiles_to(node, code, qualname) is not False:
+        return node
+    return None  # the file was edited since this code was loaded: its text is not this code
+
+
+def _find_node(code: types.CodeType, module_globals: dict[str, Any] | None) -> Node | None:
     index = _index(code.co_filename, module_globals)
     if index is None:
         return None
@@ -284,3 +295,88 @@ def assigned_attributes(node: ast.AST) -> frozenset[str]:
         for child in ast.walk(node)
         if isinstance(child, ast.Attribute) and isinstance(child.ctx, (ast.Store, ast.Del))
     )
+
+
+#: The compiler flags ``from __future__`` imports set (``annotations`` changes code).
+_FUTURE_FLAGS = 0
+for _feature in __future__.all_feature_names:
+    _FUTURE_FLAGS |= getattr(__future__, _feature).compiler_flag
+_CLASS_CELL = "__class__"
+
+
+def compiles_to(node: Node, code: types.CodeType, qualname: str) -> bool | None:
+    """Whether compiling `node` here, in a context rebuilt from `qualname` (enclosing
+    classes for name mangling and ``super()``, enclosing functions for closure cells),
+    gives `code`'s bytecode, names and constants. A source file edited after its module
+    was imported no longer does. None: the context cannot be rebuilt (not checked)."""
+    body: list[ast.stmt] = [node] if isinstance(node, _FUNCTIONS) else [ast.Expr(node)]
+    freevars = [name for name in code.co_freevars if name != _CLASS_CELL]
+    scopes = qualname.split(".")[:-1]
+    has_function = False
+    while scopes:
+        name = scopes.pop()
+        if name == "<locals>":
+            outer = scopes.pop() if scopes else ""
+            if not outer.isidentifier():
+                return None  # inside a lambda or comprehension: not rebuilt
+            cells: list[ast.stmt] = [
+                ast.Assign([ast.Name(var, ast.Store())], ast.Constant(None)) for var in freevars
+            ]
+            if not has_function:
+                freevars = []
+            has_function = True
+            body = [_function(outer, [*cells, *body])]
+        elif name.isidentifier():
+            body = [ast.ClassDef(name, [], [], body, [], **_TYPE_PARAMS)]
+        else:
+            return None
+    if freevars:
+        return None  # closure cells without an enclosing function in the qualname
+    module = ast.fix_missing_locations(ast.Module(body, []))
+    try:
+        compiled = compile(
+            module, code.co_filename, "exec", flags=code.co_flags & _FUTURE_FLAGS, dont_inherit=True
+        )
+    except (SyntaxError, ValueError, TypeError):
+        return None
+    found = _find_code(compiled, code.co_name, code.co_firstlineno)
+    return found is not None and _same_code(found, code)
+
+
+_TYPE_PARAMS: dict[str, Any] = {"type_params": []} if "type_params" in ast.ClassDef._fields else {}
+
+
+def _function(name: str, body: list[ast.stmt]) -> ast.FunctionDef:
+    args = ast.arguments([], [], None, [], [], None, [])
+    return ast.FunctionDef(name, args, body, [], None, None, **_TYPE_PARAMS)
+
+
+def _find_code(code: types.CodeType, name: str, line: int) -> types.CodeType | None:
+    stack = [code]
+    while stack:
+        current = stack.pop()
+        if current.co_name == name and current.co_firstlineno == line and current is not code:
+            return current
+        stack.extend(c for c in current.co_consts if isinstance(c, types.CodeType))
+    return None
+
+
+def _same_code(a: types.CodeType, b: types.CodeType) -> bool:
+    """Same bytecode, names, variables and constants, nested code included; positions
+    and file names aside."""
+    if (
+        a.co_code != b.co_code
+        or a.co_names != b.co_names
+        or a.co_varnames != b.co_varnames
+        or a.co_freevars != b.co_freevars
+        or a.co_cellvars != b.co_cellvars
+        or len(a.co_consts) != len(b.co_consts)
+    ):
+        return False
+    for x, y in zip(a.co_consts, b.co_consts, strict=True):
+        if isinstance(x, types.CodeType) and isinstance(y, types.CodeType):
+            if not _same_code(x, y):
+                return False
+        elif type(x) is not type(y) or x != y:
+            return False
+    return True
