@@ -110,13 +110,13 @@ _sources: dict[int, tuple[types.CodeType, str | None, frozenset[str]]] = {}
 
 
 def _source(
-    code: types.CodeType, module_globals: dict[str, Any], qualname: str
+    code: types.CodeType, module_globals: dict[str, Any]
 ) -> tuple[str | None, frozenset[str]]:
     """(normalized source digest or None, the globals the code writes), per code object."""
     cached = _sources.get(id(code))
     if cached is not None and cached[0] is code:
         return cached[1], cached[2]
-    node = function_node(code, module_globals, qualname)
+    node = function_node(code, module_globals)
     found = (None, _NO_STATE) if node is None else (canonical_digest(node), written_globals(node))
     if len(_sources) >= _MAX_CACHED:
         _sources.clear()
@@ -259,7 +259,7 @@ class _Walk:
         self.functions.append(
             (func, code, func.__defaults__, None if kwdefaults is None else dict(kwdefaults))
         )
-        source, state = _source(code, func.__globals__, func.__qualname__)
+        source, state = _source(code, func.__globals__)
         parts: list[str] = []
         if source is None:
             self.from_source = False
@@ -364,7 +364,7 @@ def _methods_are_loaded(node: Any, functions: list[tuple[str, types.FunctionType
         generated = code.co_filename.startswith("<") and not code.co_filename.startswith("<ipython")
         if generated or not first <= code.co_firstlineno <= last:
             continue  # made by a library (dataclass's __init__) or assigned from elsewhere
-        if _source(code, func.__globals__, func.__qualname__)[0] is None:
+        if _source(code, func.__globals__)[0] is None:
             return False
     return True
 

@@ -65,8 +65,11 @@ Node = ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda
 @dataclass
 class _Index:
     lines: list[str]
+    tree: ast.Module
     by_line: dict[int, list[Node]] = field(default_factory=dict)
     classes: dict[str, list[ast.ClassDef]] = field(default_factory=dict)
+    codes: dict[tuple[str, int], list[types.CodeType]] | None = None
+    compiled: bool = False
 
 
 _indexes: dict[str, _Index] = {}
@@ -91,7 +94,7 @@ def _index(filename: str, module_globals: dict[str, Any] | None) -> _Index | Non
         tree = ast.parse("".join(lines), filename)
     except (SyntaxError, ValueError):
         return None  # the file changed under us into something else: no source
-    index = _Index(lines)
+    index = _Index(lines, tree)
     _walk(tree, "", index)
     with _lock:
         if len(_indexes) >= _MAX_MODULES:
@@ -130,22 +133,17 @@ def _code_parameters(code: types.CodeType) -> tuple[str, ...]:
     return tuple(code.co_varnames[:count])
 
 
-def function_node(
-    code: types.CodeType, module_globals: dict[str, Any] | None, qualname: str | None = None
-) -> Node | None:
+def function_node(code: types.CodeType, module_globals: dict[str, Any] | None) -> Node | None:
     """The AST of the function whose code is `code`, or None when its source cannot be
-    found unambiguously or no longer compiles to `code` (then the caller falls back to
-    the code object). `qualname` (the function's) lets the check rebuild its context."""
-    node = _find_node(code, module_globals)
-    if node is None or qualname is None or compiles_to(node, code, qualname) is not False:
-        return node
-    return None  # the file was edited since this code was loaded: its text is not this code
-
-
-def _find_node(code: types.CodeType, module_globals: dict[str, Any] | None) -> Node | None:
+    found unambiguously or no longer compiles to `code` (the file was edited after the
+    import): then the caller falls back to the code object."""
     index = _index(code.co_filename, module_globals)
-    if index is None:
+    if index is None or not _is_loaded(index, code):
         return None
+    return _find_node(index, code)
+
+
+def _find_node(index: _Index, code: types.CodeType) -> Node | None:
     name = code.co_name
     params = _code_parameters(code)
     found = [
@@ -297,68 +295,41 @@ def assigned_attributes(node: ast.AST) -> frozenset[str]:
     )
 
 
-#: The compiler flags ``from __future__`` imports set (``annotations`` changes code).
+#: The compiler flags ``from __future__`` imports set.
 _FUTURE_FLAGS = 0
 for _feature in __future__.all_feature_names:
     _FUTURE_FLAGS |= getattr(__future__, _feature).compiler_flag
-_CLASS_CELL = "__class__"
 
 
-def compiles_to(node: Node, code: types.CodeType, qualname: str) -> bool | None:
-    """Whether compiling `node` here, in a context rebuilt from `qualname` (enclosing
-    classes for name mangling and ``super()``, enclosing functions for closure cells),
-    gives `code`'s bytecode, names and constants. A source file edited after its module
-    was imported no longer does. None: the context cannot be rebuilt (not checked)."""
-    body: list[ast.stmt] = [node] if isinstance(node, _FUNCTIONS) else [ast.Expr(node)]
-    freevars = [name for name in code.co_freevars if name != _CLASS_CELL]
-    scopes = qualname.split(".")[:-1]
-    has_function = False
-    while scopes:
-        name = scopes.pop()
-        if name == "<locals>":
-            outer = scopes.pop() if scopes else ""
-            if not outer.isidentifier():
-                return None  # inside a lambda or comprehension: not rebuilt
-            cells: list[ast.stmt] = [
-                ast.Assign([ast.Name(var, ast.Store())], ast.Constant(None)) for var in freevars
-            ]
-            if not has_function:
-                freevars = []
-            has_function = True
-            body = [_function(outer, [*cells, *body])]
-        elif name.isidentifier():
-            body = [ast.ClassDef(name, [], [], body, [], **_TYPE_PARAMS)]
-        else:
-            return None
-    if freevars:
-        return None  # closure cells without an enclosing function in the qualname
-    module = ast.fix_missing_locations(ast.Module(body, []))
-    try:
-        compiled = compile(
-            module, code.co_filename, "exec", flags=code.co_flags & _FUTURE_FLAGS, dont_inherit=True
-        )
-    except (SyntaxError, ValueError, TypeError):
-        return None
-    found = _find_code(compiled, code.co_name, code.co_firstlineno)
-    return found is not None and _same_code(found, code)
+def _codes(index: _Index, code: types.CodeType) -> dict[tuple[str, int], list[types.CodeType]]:
+    """Every code object the file's current text compiles to, by (name, first line):
+    compiled once per parsed text, in its real context (enclosing classes and functions,
+    its own ``__future__`` imports, and those `code` was compiled under: a notebook
+    remembers a ``from __future__`` import of an earlier cell)."""
+    if index.codes is None:
+        codes: dict[tuple[str, int], list[types.CodeType]] = {}
+        try:
+            flags = code.co_flags & _FUTURE_FLAGS
+            module = compile(index.tree, code.co_filename, "exec", flags, dont_inherit=True)
+        except (SyntaxError, ValueError, TypeError):
+            module = None  # cannot tell: the source is used unchecked, as before
+        stack = [] if module is None else [module]
+        while stack:
+            current = stack.pop()
+            codes.setdefault((current.co_name, current.co_firstlineno), []).append(current)
+            stack.extend(c for c in current.co_consts if isinstance(c, types.CodeType))
+        index.compiled = module is not None
+        index.codes = codes
+    return index.codes
 
 
-_TYPE_PARAMS: dict[str, Any] = {"type_params": []} if "type_params" in ast.ClassDef._fields else {}
-
-
-def _function(name: str, body: list[ast.stmt]) -> ast.FunctionDef:
-    args = ast.arguments([], [], None, [], [], None, [])
-    return ast.FunctionDef(name, args, body, [], None, None, **_TYPE_PARAMS)
-
-
-def _find_code(code: types.CodeType, name: str, line: int) -> types.CodeType | None:
-    stack = [code]
-    while stack:
-        current = stack.pop()
-        if current.co_name == name and current.co_firstlineno == line and current is not code:
-            return current
-        stack.extend(c for c in current.co_consts if isinstance(c, types.CodeType))
-    return None
+def _is_loaded(index: _Index, code: types.CodeType) -> bool:
+    """Whether `code` is what the file's current text compiles to: false once the file
+    was edited after its module was imported (the running code is the old one)."""
+    codes = _codes(index, code)
+    if not index.compiled:
+        return True
+    return any(_same_code(c, code) for c in codes.get((code.co_name, code.co_firstlineno), ()))
 
 
 def _same_code(a: types.CodeType, b: types.CodeType) -> bool:
