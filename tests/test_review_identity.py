@@ -247,3 +247,20 @@ def test_a_class_edited_on_disk_but_not_reloaded_does_not_lend_its_new_source_to
     assert process(models.Model(2), 5) == 10  # the old code ran
     models = modules.write("models", MODEL.replace("x * self.w", "x + self.w"))
     assert process(models.Model(2), 5) == 7
+
+
+def test_editing_one_of_two_lambdas_on_a_line_rekeys_even_when_constants_fold(
+    modules: ModuleWriter, root: str
+) -> None:
+    """``x * (2 + 3) - 1`` compiles to the constants 5 and 1, which the other lambda's
+    text (``x - 5 * 1``) also holds: matching by constants picked the wrong text."""
+    source = (
+        "import memokey\n"
+        "a, b = memokey.memoize('ROOT')(lambda x: x * (2 + 3) - 1), "
+        "memokey.memoize('ROOT')(lambda x: x - 5 * 1)\n"
+    )
+    first = modules.write("lambdas", source.replace("ROOT", root))
+    key = first.a.key_for(3)
+    edited = modules.write("lambdas", source.replace("- 1)", "* 1)").replace("ROOT", root))
+    assert edited.a(3) == 15
+    assert edited.a.key_for(3) != key

@@ -152,12 +152,28 @@ def _find_node(index: _Index, code: types.CodeType) -> Node | None:
         if (node.name if isinstance(node, _FUNCTIONS) else "<lambda>") == name
         and _parameters(node.args) == params
     ]
-    # e.g. two lambdas on one line: equal source is no ambiguity; else match constants
+    # e.g. two lambdas on one line: equal source is no ambiguity; else the one whose
+    # text holds the code's instruction positions (3.11+), else match constants
     if len(found) > 1 and len({canonical_digest(node) for node in found}) > 1:
+        placed = [node for node in found if _holds_positions(node, code)]
+        if len(placed) == 1:
+            return placed[0]
         found = [node for node in found if _constants_match(node, code)]
         if len({canonical_digest(node) for node in found}) != 1:
             return None
     return found[0] if found else None
+
+
+def _holds_positions(node: ast.AST, code: types.CodeType) -> bool:
+    """Whether every source position `code`'s instructions carry lies inside `node`
+    (False when the code has none: Python 3.10)."""
+    positions = getattr(code, "co_positions", None)
+    if positions is None:
+        return False
+    spans = [p for p in positions() if None not in p and (p[1], p[3]) > (p[0], p[2])]
+    start = (getattr(node, "lineno", 0), getattr(node, "col_offset", 0))
+    end = (getattr(node, "end_lineno", 0) or 0, getattr(node, "end_col_offset", 0) or 0)
+    return bool(spans) and all(start <= (p[0], p[2]) and (p[1], p[3]) <= end for p in spans)
 
 
 def _constants_match(node: ast.AST, code: types.CodeType) -> bool:
