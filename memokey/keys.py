@@ -182,7 +182,11 @@ def _atoms_digest(prefix: bytes, values: Iterable[object]) -> str | None:
 
 
 def call_digest(
-    func: Callable[..., Any], bound: inspect.BoundArguments, *, code_classes: bool = False
+    func: Callable[..., Any],
+    bound: inspect.BoundArguments,
+    *,
+    code_classes: bool = False,
+    keyfunc: object = None,
 ) -> str:
     """The digest of one call: every bound argument by name, in signature order, plus
     the values of `func`'s closure cells (``make_adder(1)`` and ``make_adder(2)``
@@ -191,7 +195,9 @@ def call_digest(
     `code_classes` (``code="key"``): also the code fingerprint of each first-party class
     met in the arguments, so ``process(model)`` re-keys when ``Model.predict`` is edited.
     Collected as a set while encoding (one ``set.add`` per class met) and fingerprinted
-    once per class, from a cache checked like a function's."""
+    once per class, from a cache checked like a function's. `keyfunc` (also under
+    ``code="key"``): the keyfunc that made `bound`, keyed as a value (a first-party
+    function by its code fingerprint): it decides which calls share a result."""
     arguments = bound.arguments
     names = tuple(arguments)
     prefix = _PREFIXES.get(names)
@@ -201,7 +207,7 @@ def call_digest(
         prefix = _PREFIXES[names] = b"@" + names_enc.digest()
     target = getattr(func, "__func__", func)
     closure = isinstance(target, types.FunctionType) and target.__closure__
-    if not closure:
+    if not closure and keyfunc is None:
         fast = _atoms_digest(prefix, arguments.values())
         if fast is not None:
             return fast
@@ -228,9 +234,26 @@ def call_digest(
         # Keyed fine the second time: the value changes as it is read. Refuse it whole.
         reason = failure.reason if isinstance(failure, Refusal) else _TOO_DEEP
         raise _argument_error(name, name, reason) from None
+    if keyfunc is not None:
+        _write_keyfunc(enc, keyfunc)
     if enc.classes:
         _write_class_code(enc, enc.classes)
     return enc.hexdigest()
+
+
+def _write_keyfunc(enc: Encoder, keyfunc: object) -> None:
+    enc.write(b"k")
+    try:
+        enc.encode(keyfunc)
+    except (Refusal, RecursionError) as failure:
+        reason = failure.reason if isinstance(failure, Refusal) else _TOO_DEEP
+        raise UnkeyableArgumentError(
+            f"cannot key this call with its code: the keyfunc {keyfunc!r} cannot be keyed "
+            f"because {reason}. Use a keyfunc defined at module level, or code='off' and a "
+            "logic_key (then you own invalidation).",
+            parameter=None,
+            path=None,
+        ) from None
 
 
 def _write_class_code(enc: Encoder, classes: set[type]) -> None:

@@ -135,9 +135,14 @@ class Runner:
         if getattr(key_func, "__memokey_runner__", None) is not None:
             key_func = unwrap_memoized(key_func)
         place = self._places.get(key_func, self._roots.store(), own=key_func is func)
-        code_classes = place.code_version is not None  # code="key": arguments' classes too
-        digest = call_digest(key_func, keyed, code_classes=code_classes)
+        code_keyed = place.code_version is not None  # code="key": arguments' classes too
+        rule = self._key_rule() if code_keyed else None
+        digest = call_digest(key_func, keyed, code_classes=code_keyed, keyfunc=rule)
         return Target(place, digest, keyed, self.trust.current())
+
+    def _key_rule(self) -> object:
+        """What besides the function decides which calls share a key (a keyfunc)."""
+        return None
 
     def key_for(
         self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
@@ -549,3 +554,6 @@ class KeyedLocalRunner(Runner):
         self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> tuple[Callable[..., Any], inspect.BoundArguments]:
         return apply_keyfunc(self.keyfunc, func, args, kwargs)
+
+    def _key_rule(self) -> object:
+        return self.keyfunc

@@ -10,6 +10,7 @@ import datetime
 import decimal
 import fractions
 import importlib
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import memokey
 from helpers.modules import ModuleWriter
 from memokey.keys import bind_call, call_digest
 
@@ -264,3 +266,60 @@ def test_editing_one_of_two_lambdas_on_a_line_rekeys_even_when_constants_fold(
     edited = modules.write("lambdas", source.replace("- 1)", "* 1)").replace("ROOT", root))
     assert edited.a(3) == 15
     assert edited.a.key_for(3) != key
+
+
+def test_a_subprocess_run_with_a_first_party_instance_argument_is_accepted_by_the_far_side(
+    modules: ModuleWriter, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The far side recomputes the digest with the arguments' class code, as the caller did."""
+    from memokey.shims import subprocess_shim
+
+    repo = Path(__file__).resolve().parents[1]
+    models = modules.write("models", MODEL)
+    job = modules.write("job", "def job(model, x):\n    return model.predict(x)\n")
+    memoized = memokey.memoize((tmp_path / "memo").as_uri(), shim=subprocess_shim)(job.job)
+    path = os.pathsep.join([str(modules.directory), str(repo), str(repo / "backends")])
+    monkeypatch.setenv("PYTHONPATH", path)
+    assert memoized(models.Model(3), 2) == 6
+    assert memoized.key_for(models.Model(3), 2).code_version is not None
+
+
+KEYED = """
+import memokey
+
+
+def config_key(batch, epochs, log):
+    return (batch, epochs, None), {}
+
+
+runner = memokey.KeyedLocalRunner("ROOT", keyfunc=config_key)
+
+
+@memokey.use_runner(runner)
+def train(batch, epochs, log):
+    return f"batch={batch} epochs={epochs}"
+"""
+
+
+def test_editing_a_keyfunc_rekeys(modules: ModuleWriter, root: str) -> None:
+    """The keyfunc says which calls share a result. Both versions below are correct,
+    but ``train(32, 10)`` under the first and ``train(10, 32)`` under the second (fields
+    swapped in a refactor) both key ``(32, 10)``: the keyfunc's code is part of the key."""
+    keyed = modules.write("keyed", KEYED.replace("ROOT", root))
+    assert keyed.train(32, 10, None) == "batch=32 epochs=10"
+    swapped = KEYED.replace("return (batch, epochs, None), {}", "return (epochs, batch, None), {}")
+    keyed = modules.write("keyed", swapped.replace("ROOT", root))
+    assert keyed.train(10, 32, None) == "batch=10 epochs=32"
+    restyled = swapped.replace("(epochs, batch, None), {}", "((epochs, batch, None), {})")
+    key = keyed.train.key_for(10, 32, None)
+    keyed = modules.write("keyed", restyled.replace("ROOT", root))
+    assert keyed.train.key_for(10, 32, None) == key  # formatting is not code
+
+
+def test_nil_args_keyfuncs_key_as_before(root: str) -> None:
+    def query(conn: object, sql: str) -> str:
+        return sql
+
+    runner = memokey.KeyedLocalRunner(root, keyfunc=memokey.nil_args("conn"))
+    memoized = memokey.use_runner(runner)(query)
+    assert memoized.key_for(object(), "q") == memoized.key_for(None, "q")
