@@ -323,3 +323,19 @@ def test_nil_args_keyfuncs_key_as_before(root: str) -> None:
     runner = memokey.KeyedLocalRunner(root, keyfunc=memokey.nil_args("conn"))
     memoized = memokey.use_runner(runner)(query)
     assert memoized.key_for(object(), "q") == memoized.key_for(None, "q")
+
+
+def test_a_method_replaced_at_runtime_on_an_arguments_class_rekeys(
+    modules: ModuleWriter, root: str
+) -> None:
+    """``Model.predict = faster_predict`` (a notebook patching a class) changes the code
+    every instance runs, though the class statement's text did not change."""
+    models = modules.write("models", MODEL)
+    process = _pipeline(modules, root).process
+    assert process(models.Model(2), 5) == 10
+
+    def add_instead(self: Any, x: int) -> int:
+        return x + self.w
+
+    models.Model.predict = add_instead
+    assert process(models.Model(2), 5) == 7

@@ -40,6 +40,7 @@ from memokey.identity.naming import module_name
 from memokey.identity.source import (
     assigned_attributes,
     canonical_digest,
+    class_file,
     class_node,
     function_node,
     written_globals,
@@ -307,8 +308,12 @@ class _Walk:
                 functions.append((name, func))
             if not _member_functions(member):
                 values[name] = member
-        if node is not None and not _methods_are_loaded(node, functions):
-            node = None  # a method's source is not the code loaded: edited since import
+        outside: list[tuple[str, types.FunctionType]] = []
+        if node is not None:
+            outside = _written_elsewhere(node, class_file(cls, namespace), functions)
+            if not _methods_are_loaded(node, [m for m in functions if m not in outside]):
+                node = None  # a method's source is not the code loaded: edited since import
+                outside = []
         if node is not None:
             content = "src:" + canonical_digest(node) + self._class_data(node, values)
         else:  # a class made by a factory, or whose source is gone: by its body
@@ -320,6 +325,8 @@ class _Walk:
         self.keep.append(cls)
         label = self._label("class", cls.__module__, cls.__qualname__)
         edges = [f"<base>={self.ref(base, label)}" for base in cls.__bases__ if base is not object]
+        # methods assigned from elsewhere (``Model.predict = other``): by their own code
+        edges += [f"<method {name}>={self.ref(func, label)}" for name, func in outside]
         for name, func in functions:
             self.functions.append((func, func.__code__, func.__defaults__, None))
             sub: list[str] = []
@@ -354,6 +361,29 @@ _CLASS_BOOKKEEPING = frozenset(
 )
 
 
+def _written_elsewhere(
+    node: Any, filename: str | None, functions: list[tuple[str, types.FunctionType]]
+) -> list[tuple[str, types.FunctionType]]:
+    """The methods that the class statement `node` (in `filename`) did not write:
+    assigned to the class later, from another place. Library-generated ones
+    (``<string>``: a dataclass's ``__init__``) come from the decorator, which is source."""
+    first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+    last = node.end_lineno or first
+    found = []
+    for name, func in functions:
+        code = func.__code__
+        if _is_generated(code):
+            continue
+        if code.co_filename != filename or not first <= code.co_firstlineno <= last:
+            found.append((name, func))
+    return found
+
+
+def _is_generated(code: types.CodeType) -> bool:
+    name = code.co_filename
+    return name.startswith("<") and not name.startswith("<ipython")
+
+
 def _methods_are_loaded(node: Any, functions: list[tuple[str, types.FunctionType]]) -> bool:
     """Whether every method written inside the class statement `node` still compiles
     to the code that runs (false once the file was edited after the import)."""
@@ -361,8 +391,7 @@ def _methods_are_loaded(node: Any, functions: list[tuple[str, types.FunctionType
     last = node.end_lineno or first
     for _, func in functions:
         code = func.__code__
-        generated = code.co_filename.startswith("<") and not code.co_filename.startswith("<ipython")
-        if generated or not first <= code.co_firstlineno <= last:
+        if _is_generated(code) or not first <= code.co_firstlineno <= last:
             continue  # made by a library (dataclass's __init__) or assigned from elsewhere
         if _source(code, func.__globals__)[0] is None:
             return False

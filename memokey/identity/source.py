@@ -22,6 +22,7 @@ __all__ = [
     "assigned_attributes",
     "canonical_digest",
     "canonical_text",
+    "class_file",
     "class_node",
     "function_node",
     "written_globals",
@@ -195,16 +196,26 @@ def _constants_match(node: ast.AST, code: types.CodeType) -> bool:
     return wanted <= have
 
 
-def class_node(cls: type, module_globals: dict[str, Any] | None) -> ast.ClassDef | None:
-    """The class statement that made `cls` (by file and qualname), if exactly one did."""
-    filename = getattr(module_globals, "get", lambda _: None)("__file__")
-    for member in vars(cls).values():  # a method's code knows the file even in a notebook
+def class_file(cls: type, module_globals: dict[str, Any] | None) -> str | None:
+    """The file whose text defined `cls`: its first method's (a method's code knows the
+    file even in a notebook), else its module's."""
+    for member in vars(cls).values():
         func = getattr(member, "__func__", member)
         code = getattr(func, "__code__", None)
-        if isinstance(code, types.CodeType):
-            filename = code.co_filename
-            break
-    if not isinstance(filename, str):
+        if (
+            isinstance(code, types.CodeType)
+            and func.__qualname__.startswith(cls.__qualname__ + ".")
+            and not (code.co_filename.startswith("<") and code.co_filename[:8] != "<ipython")
+        ):  # its own method, not one a library generated (a dataclass's ``__init__``)
+            return code.co_filename
+    filename = getattr(module_globals, "get", lambda _: None)("__file__")
+    return filename if isinstance(filename, str) else None
+
+
+def class_node(cls: type, module_globals: dict[str, Any] | None) -> ast.ClassDef | None:
+    """The class statement that made `cls` (by file and qualname), if exactly one did."""
+    filename = class_file(cls, module_globals)
+    if filename is None:
         return None
     index = _index(filename, module_globals)
     if index is None:
