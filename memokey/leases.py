@@ -165,7 +165,8 @@ class LeaseRecord:
                 machine=None if raw.get("machine") is None else str(raw["machine"]),
                 started=None if raw.get("started") is None else int(raw["started"]),
             )
-        except (ValueError, KeyError, TypeError):
+        # Anything a writer could plant: too deep for json, numbers too large for int().
+        except (ValueError, KeyError, TypeError, AttributeError, ArithmeticError, RecursionError):
             return None
 
 

@@ -124,7 +124,10 @@ def encode_meta(meta: Mapping[str, Any]) -> bytes:
 
 def parse_meta(data: bytes) -> dict[str, Any]:
     """The sidecar as a dict; a sidecar that is not a JSON object raises ValueError."""
-    meta = json.loads(data.decode("utf-8"))
+    try:
+        meta = json.loads(data.decode("utf-8"))
+    except RecursionError:  # anyone who can write the store can plant one
+        raise ValueError("meta.json is nested too deeply to read") from None
     if not isinstance(meta, dict):
         raise ValueError("meta.json does not hold a JSON object")
     return meta

@@ -18,8 +18,10 @@ gets them as an argument (`execute`) or, for the command line, as JSON in the
 
 Signing: with a key configured, ``invocation`` and ``error`` are sealed (`memokey.signing`)
 and checked before they are parsed or unpickled. The far side takes its key from
-``MEMOKEY_SIGNING_KEY`` (a subprocess shim passes the caller's key there; Dask and
-executor workers need it in their own environment) and signs what it publishes with it.
+``MEMOKEY_RUN_SIGNING_KEY`` (where a subprocess shim passes the caller's key for that one
+run) or ``MEMOKEY_SIGNING_KEY`` (Dask and executor workers need it in their own
+environment; without it they refuse a signed caller's call) and signs what it publishes
+with it.
 With ``MEMOKEY_ALLOW_PICKLE=0`` the far side runs nothing: an invocation is a pickle.
 """
 
@@ -44,6 +46,7 @@ from typing import Any
 
 import cloudpickle
 
+from memokey._fixes import rm_command
 from memokey.errors import (
     MemokeyError,
     RemoteError,
@@ -53,7 +56,7 @@ from memokey.errors import (
 )
 from memokey.results import DEFAULT_SERIALIZER, Serializer, encode_result
 from memokey.roots import root
-from memokey.signing import Signer, env_signer, place_of, seal, unseal
+from memokey.signing import SIGNING_KEY_ENV, Signer, place_of, run_signer, seal, unseal
 from memokey.trust import ALLOW_PICKLE_ENV, OPEN, Trust, env_allows_pickle
 from memokey_backends import open_store
 from memokey_backends.protocol import Store
@@ -189,8 +192,12 @@ class RemoteFailure:
 
     @classmethod
     def decode(cls, data: bytes, uri: str) -> RemoteFailure:
+        # Whatever the bytes (a planted record is only parsed, never trusted, without a
+        # key): JSON nested too deep, numbers too large and non-objects are "unreadable".
         try:
             raw = json.loads(data)
+            if not isinstance(raw, dict):
+                raise TypeError(f"it holds a JSON {type(raw).__name__}, not an object")
             pickled = raw.get("pickled")
             return cls(
                 type_name=str(raw["type"]),
@@ -201,9 +208,10 @@ class RemoteFailure:
                 at=float(raw.get("at", 0.0)),
                 pickled=None if pickled is None else base64.b64decode(pickled),
             )
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, ArithmeticError, RecursionError) as exc:
             raise RemoteError(
-                f"the error record at {uri} is unreadable ({exc}); delete it and run again.",
+                f"the error record at {uri} is unreadable ({type(exc).__name__}: {exc}); "
+                f"delete it with `{rm_command(uri)}` and run again.",
                 uri=uri,
             ) from exc
 
@@ -292,17 +300,28 @@ def _context(invocation: Invocation, storage_options: Mapping[str, Any]) -> Any:
     return ctx
 
 
-def execute(memo_uri: str, storage_options: Mapping[str, Any] | None = None) -> bool:
+def execute(
+    memo_uri: str, storage_options: Mapping[str, Any] | None = None, *, signed: bool = False
+) -> bool:
     """Run the invocation stored at `memo_uri` and publish its outcome: True when
     ``result`` is published (now or earlier), False when the function raised and ``error``
     is published. Raises `ShimError` when nothing could be published. What executor and
-    Dask shims send to their workers."""
+    Dask shims send to their workers. `signed`: the caller signed the invocation, so a
+    worker without a key refuses it (unverified, it could be anything a writer planted)."""
     options = dict(storage_options or {})
     try:
-        signer = env_signer()
+        signer = run_signer()
         trust = Trust(None, env_allows_pickle(), signer)
     except MemokeyError as exc:
         raise ShimError(f"cannot run {memo_uri}: {exc}", uri=memo_uri) from exc
+    if signed and signer is None:
+        raise ShimError(
+            f"did not run {memo_uri}: its caller signs what it stores, and this worker has "
+            "no signing key to verify the invocation with (it could have been replaced by "
+            f"anyone who can write to the store); set {SIGNING_KEY_ENV} in the workers' "
+            "environment to the caller's key",
+            uri=memo_uri,
+        )
     try:
         store = open_store(memo_uri, **options)
         if store.exists(RESULT):

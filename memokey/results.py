@@ -319,13 +319,13 @@ def read_header(data: bytes, uri: str) -> ResultHeader:
     tail_at = extra_at + extra_len
     if len(view) < tail_at + _TAIL.size:
         raise _corrupted(uri, "its header is truncated")
-    extra = _decode_extra(bytes(view[extra_at:tail_at]), uri)
     length, checksum = _TAIL.unpack_from(view, tail_at)
     offset = tail_at + _TAIL.size
     if _signed_end(view, offset + length) is None:
         raise _corrupted(
             uri, f"its payload is {len(view) - offset} bytes but the header says {length}"
         )
+    extra = _decode_extra(bytes(view[extra_at:tail_at]), uri)  # after the cheap checks
     signature = bytes(view[offset + length :])
     return ResultHeader(FORMAT_VERSION, name, length, checksum, offset, extra, signature)
 
@@ -335,7 +335,7 @@ def _decode_extra(raw: bytes, uri: str) -> Mapping[str, Any]:
         return MappingProxyType({})
     try:
         fields = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than Python's stack
         raise _corrupted(uri, "its header's extra fields are not valid JSON") from None
     if not isinstance(fields, dict):
         raise _corrupted(uri, "its header's extra fields are not a JSON object")

@@ -43,9 +43,11 @@ def numpy_dumps(value: Any) -> bytes:
 
 
 def numpy_loads(data: bytes) -> Any:
-    import numpy as np
+    """One ``.npy`` array; anything else (a pickle, an ``.npz`` archive, object arrays)
+    raises. `np.load` would return an archive object for ``.npz`` bytes."""
+    from numpy.lib import format as npy
 
-    return np.load(io.BytesIO(data), allow_pickle=False)
+    return npy.read_array(io.BytesIO(data), allow_pickle=False)
 
 
 def arrow_dumps(value: Any) -> bytes:
@@ -63,7 +65,13 @@ def arrow_dumps(value: Any) -> bytes:
 
 
 def arrow_loads(data: bytes) -> Any:
+    """The table in an Arrow IPC stream, fully validated: Arrow trusts the offsets and
+    lengths in a stream, and a planted stream with out-of-range ones makes reading the
+    table read outside its buffers (a crash, or other memory in the value). Validation
+    runs at ~5 GB/s."""
     import pyarrow as pa
 
     with pa.ipc.open_stream(pa.py_buffer(data)) as reader:
-        return reader.read_all()
+        table = reader.read_all()
+    table.validate(full=True)
+    return table

@@ -44,6 +44,7 @@ from memokey.keys import memo_dir
 
 __all__ = [
     "MIN_KEY_BYTES",
+    "RUN_KEY_ENV",
     "SIGNING_KEY_ENV",
     "TRAILER_SIZE",
     "KeySpec",
@@ -52,11 +53,16 @@ __all__ = [
     "env_value",
     "parse_keys",
     "place_of",
+    "run_signer",
     "seal",
     "unseal",
 ]
 
 SIGNING_KEY_ENV = "MEMOKEY_SIGNING_KEY"
+RUN_KEY_ENV = "MEMOKEY_RUN_SIGNING_KEY"
+"""The caller's key for ONE remote run (`memokey run` in a subprocess shim's child): it
+verifies the invocation and signs its outcome, and is removed from the environment when
+read, so the function's other memoized calls and the processes it starts do not get it."""
 MIN_KEY_BYTES = 16
 MARK = b"MKS\x01"
 TRAILER = struct.Struct(">4sB3s8s16s32s")
@@ -119,7 +125,9 @@ def _key_bytes(text: str) -> bytes:
                 "a signing key starting with 'hex:' must be hex digits after it; write the "
                 "key in hex or drop the prefix"
             ) from None
-    return text.encode()
+    # A variable holding bytes that are not UTF-8 reaches Python with surrogate escapes:
+    # such a key is those bytes, not an encoding error.
+    return text.encode("utf-8", "surrogateescape")
 
 
 def key_text(key: bytes) -> str:
@@ -128,7 +136,8 @@ def key_text(key: bytes) -> str:
         text = key.decode()
     except UnicodeDecodeError:
         text = ""
-    if text and text == text.strip() and "," not in text and not text.startswith("hex:"):
+    plain = text.isprintable() and text == text.strip()  # an environment value holds no NUL
+    if plain and text and "," not in text and not text.startswith("hex:"):
         return text
     return "hex:" + key.hex()
 
@@ -150,7 +159,7 @@ class Signer:
 
     def __init__(self, keys: Sequence[bytes]) -> None:
         if not keys:
-            raise ConfigurationError("a Signer needs at least one key")
+            raise ConfigurationError("a Signer needs at least one key; pass signing_key=KEY")
         self._keys = tuple(keys)
         self.key_ids = tuple(_key_id(k) for k in self._keys)
         self._by_id = dict(zip(self.key_ids, self._keys, strict=True))
@@ -163,6 +172,12 @@ class Signer:
 
     def __hash__(self) -> int:
         return hash(self.key_ids)
+
+    def __reduce__(self) -> Any:  # a pickle is what memokey stores: never the key in it
+        raise ConfigurationError(
+            "a signing key is never pickled (a pickle may end up in the store, readable by "
+            f"anyone who can read it); give the far side its key through {SIGNING_KEY_ENV}"
+        )
 
     def trailer(self, signed: Sequence[Any], *, kind: str, place: str) -> bytes:
         """The 64-byte trailer signing the concatenation of the buffers in `signed`
@@ -272,16 +287,21 @@ def _forged(uri: str, kind: str) -> SignatureError:
     )
 
 
-_ENV_DATA: Any = getattr(os.environ, "_data", None)
-_ENV_KEY: Any = getattr(os.environ, "encodekey", None)
-_ENV_VALUE: Any = getattr(os.environ, "decodevalue", None)
+_ENVIRON = os.environ
+_ENV_DATA: Any = getattr(_ENVIRON, "_data", None)
+_ENV_KEY: Any = getattr(_ENVIRON, "encodekey", None)
+_ENV_VALUE: Any = getattr(_ENVIRON, "decodevalue", None)
+_ENV_FAST = _ENV_DATA is not None and _ENV_KEY is not None and _ENV_VALUE is not None
 
 
 def env_value(name: str) -> str | None:
-    """``os.environ.get(name)`` in ~50 ns instead of ~1 µs: the hit path reads two
-    variables per call. It looks in the mapping `os.environ` keeps (which its setters
-    and `monkeypatch.setenv` update), falling back to `os.environ.get`."""
-    if _ENV_DATA is None or _ENV_KEY is None or _ENV_VALUE is None:  # pragma: no cover
+    """``os.environ.get(name)`` in ~0.2 µs instead of ~1.5 µs (an absent variable costs
+    `os.environ.get` a KeyError): the hit path reads two variables per call, and the
+    shortcut makes a `memory://` hit ~2 µs (~18 %) faster (measured: 10.1 vs 12.3 µs).
+    It looks in the mapping `os.environ` keeps (which its setters and `monkeypatch.setenv`
+    update), and uses `os.environ.get` when that shortcut is missing or `os.environ` was
+    replaced by another mapping (a test's patch)."""
+    if os.environ is not _ENVIRON or not _ENV_FAST:
         return os.environ.get(name)
     raw = _ENV_DATA.get(_env_keys.get(name) or _env_key(name))
     return None if raw is None else str(_ENV_VALUE(raw))
@@ -293,6 +313,15 @@ _env_keys: dict[str, Any] = {}
 def _env_key(name: str) -> Any:
     _env_keys[name] = key = _ENV_KEY(name)
     return key
+
+
+def run_signer() -> Signer | None:
+    """The signer for a remote run: the caller's key handed over in `RUN_KEY_ENV` (taken
+    out of the environment), else the process's own (`env_signer`)."""
+    raw = os.environ.pop(RUN_KEY_ENV, None)
+    if raw:
+        return Signer(parse_keys(raw, source=RUN_KEY_ENV))
+    return env_signer()
 
 
 _env_cache: tuple[str | None, Signer | None] = (None, None)

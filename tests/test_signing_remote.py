@@ -22,7 +22,8 @@ from memokey.identity import function_id
 from memokey.remote import INVOCATION, Invocation, encode_invocation, execute
 from memokey.results import read_header
 from memokey.shims import ExecutorShim, subprocess_shim
-from memokey.signing import SEAL_PREFIX, SIGNING_KEY_ENV, Signer, parse_keys
+from memokey.shims.base import Job
+from memokey.signing import RUN_KEY_ENV, SEAL_PREFIX, SIGNING_KEY_ENV, Signer, parse_keys
 from memokey_backends import open_store
 
 KEY = "correct horse battery staple 42"
@@ -191,7 +192,7 @@ def test_a_stored_invocation_is_sealed_when_a_key_is_configured(
         def start(self, job: Any) -> Any:
             data = open_store(job.memo_uri).read(INVOCATION)
             seen.append(b"" if data is None else data)
-            assert job.environment[SIGNING_KEY_ENV] == KEY
+            assert job.environment[RUN_KEY_ENV] == KEY
             return _done()
 
     f = memokey.memoize(url, shim=Recorder(), signing_key=KEY)(add)
@@ -207,13 +208,20 @@ def _done() -> Future[None]:
     return future
 
 
+class LegacyExecutorShim(ExecutorShim):
+    """A shim written before `Job.signed`: it does not tell `execute` the call is signed."""
+
+    def start(self, job: Job) -> Future[Any]:
+        return self.executor.submit(execute, job.memo_uri, dict(job.storage_options))
+
+
 def test_a_worker_without_the_key_publishes_a_result_the_caller_refuses_saying_why(
     file_root: Location, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv(SIGNING_KEY_ENV, raising=False)
     url, _ = file_root
     with ThreadPoolExecutor(1) as pool:  # runs `execute` here, without the explicit key
-        shim = ExecutorShim(pool, runs_elsewhere=True)
+        shim = LegacyExecutorShim(pool, runs_elsewhere=True)
         f = memokey.memoize(url, shim=shim, signing_key=KEY)(add)
         with pytest.raises(SignatureError, match=f"Set {SIGNING_KEY_ENV} in the workers'"):
             f(1, 1)

@@ -21,14 +21,55 @@ returned survives a power loss; it costs a few disk flushes per write.
 
 from __future__ import annotations
 
+import errno
 import os
 import secrets
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
 
 from memokey_backends._primitives import Primitives, stale
-from memokey_backends.errors import InvalidRootError
+from memokey_backends.errors import InvalidRootError, StoreError
+
+# No symlink as the last component, and a FIFO opens without waiting for a writer: on a
+# shared disk anyone with write access could plant one where memokey keeps a file.
+_READ_FLAGS = (
+    os.O_RDONLY
+    | getattr(os, "O_BINARY", 0)
+    | getattr(os, "O_NOFOLLOW", 0)
+    | getattr(os, "O_NONBLOCK", 0)
+)
+
+
+def open_regular(path: str) -> tuple[int, os.stat_result]:
+    """A descriptor of the regular file at `path`, opened for reading, and its status.
+    memokey only ever stores regular files; anything else (a symlink to /dev/zero, a
+    FIFO) is refused with `StoreError` rather than read forever. FileNotFoundError when
+    absent."""
+    try:
+        fd = os.open(path, _READ_FLAGS)
+    except OSError as exc:
+        if exc.errno != errno.ELOOP:
+            raise
+        raise _not_a_file(path, "a symbolic link") from None
+    try:
+        status = os.fstat(fd)
+        if not stat.S_ISREG(status.st_mode):
+            raise _not_a_file(path, "a FIFO, device or directory")
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, status
+
+
+def _not_a_file(path: str, what: str) -> StoreError:
+    return StoreError(
+        f"{path} is not a regular file but {what}; memokey never stores one, so someone "
+        "with write access to the directory put it there. It was not read: delete it "
+        "(`memokey rm` the entry) and check who can write to the root"
+    )
+
 
 try:
     import fcntl
@@ -155,11 +196,11 @@ class LocalPrimitives(Primitives):
 
     def read_versioned(self, path: str) -> tuple[bytes, str] | None:
         try:
-            with open(path, "rb") as f:
-                st = os.fstat(f.fileno())
-                return f.read(), _token(st)
+            fd, status = open_regular(path)
         except FileNotFoundError:
             return None
+        with open(fd, "rb") as f:
+            return f.read(), _token(status)
 
     def swap(self, path: str, data: bytes, *, version: str) -> str:
         try:

@@ -35,7 +35,7 @@ import time
 from typing import Any
 
 from memokey_backends._deadline import run
-from memokey_backends._local import TMP_PREFIX
+from memokey_backends._local import TMP_PREFIX, open_regular
 from memokey_backends._primitives import IncompleteUpload, Primitives
 from memokey_backends._translate import DEFAULT_RETRY, RetryPolicy, call, translate
 from memokey_backends.errors import CapabilityError, InvalidPathError
@@ -93,14 +93,15 @@ def _mtime(info: dict[str, Any]) -> float | None:
 
 
 _ONE_READ = 1 << 26
-_READ_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0)
 
 
 def _read_local(path: str) -> bytes:
-    """A whole local file in as few system calls as possible: open, fstat, one read."""
-    fd = os.open(path, _READ_FLAGS)
+    """A whole local file in as few system calls as possible: open, fstat, one read.
+    memokey only ever stores regular files; anything else (a symlink to /dev/zero, a
+    FIFO) is refused rather than read forever."""
+    fd, status = open_regular(path)
     try:
-        size = os.fstat(fd).st_size
+        size = status.st_size
         if size < _ONE_READ:
             data = os.read(fd, size + 1)  # one byte more: a short read proves the end
             if len(data) == size:

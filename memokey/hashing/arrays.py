@@ -159,6 +159,57 @@ def _feed_x87(enc: Encoder, arr: np.ndarray[Any, Any], width: int) -> None:
         enc.write(_x87_value_bytes(block, width))
 
 
+def _x87_positions(dtype: np.dtype[Any]) -> np.ndarray[Any, Any] | None:
+    """For a dtype with long doubles anywhere but as its plain native element (a struct
+    field, a subarray, a byte-swapped element): the offsets of the value bytes in one
+    item, padding left out. None when there is no such long double."""
+    if not _X87 or not _holds_x87(dtype):
+        return None
+    return np.array(_value_offsets(dtype, 0), dtype=np.intp)
+
+
+def _holds_x87(dtype: np.dtype[Any]) -> bool:
+    if dtype.fields is not None:
+        return any(_holds_x87(dtype.fields[name][0]) for name in dtype.names or ())
+    if dtype.subdtype is not None:
+        return _holds_x87(dtype.subdtype[0])
+    return dtype.type in (np.longdouble, np.clongdouble)
+
+
+def _value_offsets(dtype: np.dtype[Any], base: int) -> list[int]:
+    """Offsets of `dtype`'s value bytes (fields in order, no gaps) in an item at `base`."""
+    if dtype.fields is not None:
+        found: list[int] = []
+        for name in dtype.names or ():
+            field = dtype.fields[name]
+            found += _value_offsets(field[0], base + field[1])
+        return found
+    if dtype.subdtype is not None:
+        item, shape = dtype.subdtype
+        count = int(np.prod(shape))
+        return [o for i in range(count) for o in _value_offsets(item, base + i * item.itemsize)]
+    if dtype.type in (np.longdouble, np.clongdouble):
+        parts = 2 if dtype.type is np.clongdouble else 1
+        width = dtype.itemsize // parts
+        lead = 0 if dtype.isnative else width - _X87_VALUE_BYTES  # byte-swapped: pad first
+        return [
+            base + part * width + lead + i for part in range(parts) for i in range(_X87_VALUE_BYTES)
+        ]
+    return list(range(base, base + dtype.itemsize))
+
+
+def _feed_positions(
+    enc: Encoder, arr: np.ndarray[Any, Any], positions: np.ndarray[Any, Any]
+) -> None:
+    """Elements in C order, only the bytes at `positions` of each, in bounded chunks."""
+    step = max(1, CHUNK // arr.itemsize)
+    flat = arr.flat
+    for start in range(0, arr.size, step):
+        block = np.ascontiguousarray(flat[start : start + step])
+        raw = block.view(np.uint8).reshape(-1, arr.itemsize)
+        enc.write(np.ascontiguousarray(raw[:, positions]))
+
+
 def _packed(dtype: np.dtype[Any]) -> np.dtype[Any] | None:
     """For a structured dtype with padding between or after its fields (``align=True``,
     explicit offsets): the same fields without gaps. Padding bytes are whatever was in
@@ -196,14 +247,21 @@ def encode_ndarray(enc: Encoder, arr: np.ndarray[Any, Any]) -> None:
     encode_dtype_of(enc, dtype)
     enc.write(U64(arr.ndim) + b"".join(U64(n) for n in arr.shape))
     if not _is_raw(dtype):
-        encode_object_elements(enc, arr)
+        if enc.enter(arr):  # an object array can hold itself: a back-reference, not a loop
+            try:
+                encode_object_elements(enc, arr)
+            finally:
+                enc.leave(arr)
         return
     if not arr.nbytes:
         return
     width = _x87_width(dtype)
+    positions = None if width else _x87_positions(dtype)
     packed = _packed(dtype)
     if width:
         _feed_x87(enc, arr, width)
+    elif positions is not None:
+        _feed_positions(enc, arr, positions)
     elif packed is not None:
         _feed_converted(enc, arr, packed)
     else:
@@ -330,9 +388,12 @@ def encode_scalar(enc: Encoder, obj: np.generic) -> None:
     if _is_raw(dtype):
         width = _x87_width(dtype)
         data = obj.tobytes()
+        positions = None if width else _x87_positions(dtype)
         packed = _packed(dtype)
         if width:
             data = _x87_value_bytes(np.frombuffer(data, np.uint8), width).tobytes()
+        elif positions is not None:
+            data = np.frombuffer(data, np.uint8)[positions].tobytes()
         elif packed is not None:
             data = np.array(obj, dtype=dtype).astype(packed).tobytes()
         enc.write(U64(len(data)) + data)

@@ -48,8 +48,11 @@ def encode_chunked_array(enc: Encoder, arr: pa.ChunkedArray) -> None:
 
 def encode_table(enc: Encoder, table: Any) -> None:
     """Columns by name and values; the schema's metadata and the fields' nullability and
-    metadata too (written only when a schema has any, so plain tables keep their key)."""
+    metadata too (written only when a schema has any, so plain tables keep their key);
+    the row count when there is no column to carry it."""
     enc.write(TAG_U64(b"r", table.num_columns))
+    if not table.num_columns:  # the rows are not counted by any column: ``len(table)``
+        enc.write(U64(table.num_rows))
     schema = _schema_definition(table.schema)
     if schema is None:
         encode_str(enc, type(table).__name__)
@@ -96,6 +99,8 @@ def encode_chunks(enc: Encoder, kind: pa.DataType, chunks: Sequence[pa.Array]) -
     elif _fixed_width(kind):
         width = kind.bit_width // 8
         for chunk in chunks:
+            if not len(chunk):  # nothing to write, and it may have no data buffer at all
+                continue
             data = chunk.buffers()[1]
             values = memoryview(data)[chunk.offset * width : (chunk.offset + len(chunk)) * width]
             enc.write(_zero_nulls(chunk, values, width) if chunk.null_count else values)
@@ -146,7 +151,7 @@ def _encode_dictionary(enc: Encoder, kind: pa.DataType, chunks: Sequence[pa.Arra
     chunks share one dictionary, it is written once and the indices as one array, so
     the chunking does not matter; otherwise each chunk's pair in turn."""
     dictionaries = [chunk.dictionary for chunk in chunks]
-    if all(d.equals(dictionaries[0]) for d in dictionaries[1:]):
+    if all(_same_dictionary(kind, d, dictionaries[0]) for d in dictionaries[1:]):
         enc.write(b"1")
         encode_chunks(enc, kind.value_type, dictionaries[:1])
         encode_chunks(enc, kind.index_type, [chunk.indices for chunk in chunks])
@@ -155,6 +160,30 @@ def _encode_dictionary(enc: Encoder, kind: pa.DataType, chunks: Sequence[pa.Arra
     for chunk in chunks:
         encode_chunks(enc, kind.value_type, [chunk.dictionary])
         encode_chunks(enc, kind.index_type, [chunk.indices])
+
+
+def _same_dictionary(kind: pa.DataType, one: pa.Array, other: pa.Array) -> bool:
+    """True when two chunks' dictionaries hold the same values bit for bit. Arrow's
+    ``equals`` alone is not enough: it finds ``[0.0]`` and ``[-0.0]`` equal."""
+    if not one.equals(other):
+        return False
+    if one.offset == other.offset and _same_buffers(one.buffers(), other.buffers()):
+        return True  # one dictionary shared by the chunks: the common case
+    return _digest_of(kind.value_type, one) == _digest_of(kind.value_type, other)
+
+
+def _same_buffers(ours: list[Any], theirs: list[Any]) -> bool:
+    return len(ours) == len(theirs) and all(
+        (a is None and b is None)
+        or (a is not None and b is not None and (a.address, a.size) == (b.address, b.size))
+        for a, b in zip(ours, theirs, strict=True)
+    )
+
+
+def _digest_of(kind: pa.DataType, arr: pa.Array) -> bytes:
+    sub = Encoder()
+    encode_chunks(sub, kind, [arr])
+    return sub.digest()
 
 
 def _zero(kind: pa.DataType) -> Any:
@@ -179,6 +208,8 @@ def _encode_binary(enc: Encoder, offset_type: Any, chunks: Sequence[pa.Array]) -
     spans = []
     carry = 0
     for chunk in chunks:
+        if not len(chunk):  # no values, and its buffers may be absent
+            continue
         buffers = chunk.buffers()
         offsets = np.frombuffer(
             buffers[1],

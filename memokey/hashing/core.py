@@ -52,6 +52,16 @@ def _short_text(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def exception_text(exc: BaseException, limit: int = 200) -> str:
+    """``str(exc)``, cut to `limit`; user exceptions can fail to print, and that second
+    failure must not escape in place of the refusal."""
+    try:
+        text = str(exc)
+    except Exception:
+        text = f"<{type(exc).__name__} that cannot be printed>"
+    return _short_text(text, limit)
+
+
 def _type_name(obj: object) -> str:
     cls = type(obj)
     return f"{getattr(cls, '__module__', '?')}.{getattr(cls, '__qualname__', '?')}"
@@ -96,7 +106,7 @@ class Encoder:
             # User or library code (a property, ``__reduce_ex__``, ``__len__``, pyarrow)
             # failed while this value was read: refuse it here, so the containers on the
             # way up add the path to it.
-            message = _short_text(str(exc), 200)
+            message = exception_text(exc)
             raise Refusal(
                 f"reading this {_type_name(obj)} raised {type(exc).__name__}: {message}"
             ) from exc

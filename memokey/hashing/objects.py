@@ -251,8 +251,9 @@ def encode_function(enc: Encoder, func: types.FunctionType) -> None:
     - a first-party function carries its code fingerprint (edit the helper you pass in
       and the key changes);
     - a function whose name does not round-trip (a lambda, a nested function, a
-      ``functools.wraps`` wrapper, ``exec``'d code) adds its code, defaults and closure
-      values, so ``scale(2)(f)`` and ``scale(3)(f)`` differ.
+      ``functools.wraps`` wrapper, ``exec``'d code) adds its code, defaults, closure
+      values and attributes (``f.factor = n``, written only when there are some), so
+      ``scale(2)(f)`` and ``scale(3)(f)`` differ.
     """
     if getattr(func, "__memokey_runner__", None) is not None:
         wrapped = getattr(func, "__wrapped__", None)
@@ -279,6 +280,9 @@ def encode_function(enc: Encoder, func: types.FunctionType) -> None:
             encode_code(enc, func.__code__)
             enc.encode((func.__defaults__, func.__kwdefaults__))
             encode_closure(enc, func, sync_by_type=True)
+            if func.__dict__:  # ``f.factor = n``: read by the body as much as a closure
+                enc.write(b"+")
+                encode_attrs(enc, dict(func.__dict__))
     finally:
         enc.leave(func)
 
@@ -358,7 +362,9 @@ def encode_namedtuple(enc: Encoder, obj: tuple[Any, ...]) -> None:
 _MISSING = object()
 
 
-def _encode_fields(enc: Encoder, tag: bytes, obj: object, names: list[str]) -> None:
+def _encode_fields(
+    enc: Encoder, tag: bytes, obj: object, names: list[str], caches: frozenset[str] = frozenset()
+) -> None:
     if not enc.enter(obj):
         return
     try:
@@ -370,7 +376,7 @@ def _encode_fields(enc: Encoder, tag: bytes, obj: object, names: list[str]) -> N
             attrs = {k: (None if v is _MISSING else v) for k, v in attrs.items()}
             enc.write(b"?")
             enc.encode(unset)
-        extra = _attributes_beyond(obj, names)
+        extra = _attributes_beyond(obj, names, caches)
         if extra:  # set outside the fields (``__post_init__``, later): a function sees them
             enc.write(b"+")
             encode_attrs(enc, extra)
@@ -379,21 +385,37 @@ def _encode_fields(enc: Encoder, tag: bytes, obj: object, names: list[str]) -> N
         enc.leave(obj)
 
 
-def _attributes_beyond(obj: object, names: list[str]) -> dict[str, Any]:
-    """Instance attributes that are not fields, less ``cached_property`` values."""
+def _attributes_beyond(obj: object, names: list[str], caches: frozenset[str]) -> dict[str, Any]:
+    """Instance attributes that are not fields, less ``cached_property`` values and the
+    class's own `caches`: those in ``__dict__``, then the set slots a subclass added."""
+    found: dict[str, Any] = {}
     state = getattr(obj, "__dict__", None)
-    if not isinstance(state, dict) or (len(state) <= len(names) and state.keys() <= set(names)):
-        return {}
-    skip = set(names) | cached_property_names(type(obj))
-    return {k: v for k, v in state.items() if k not in skip}
+    if isinstance(state, dict) and (len(state) > len(names) or not state.keys() <= set(names)):
+        skip = set(names) | cached_property_names(type(obj)) | caches
+        found = {k: v for k, v in state.items() if k not in skip}
+    cls = type(obj)
+    slots = cls.__dict__.get("__slotnames__")  # copyreg's own per-class cache: hot path
+    if slots is None:
+        slots = copyreg._slotnames(cls)  # type: ignore[attr-defined]
+    for name in slots:
+        if name not in names and name not in caches:
+            value = getattr(obj, name, _MISSING)
+            if value is not _MISSING:  # an unset slot has no key entry
+                found[name] = value
+    return found
 
 
 def encode_dataclass(enc: Encoder, obj: object) -> None:
     _encode_fields(enc, b"D", obj, [f.name for f in dataclasses.fields(obj)])  # type: ignore[arg-type]
 
 
+#: Where ``attrs`` (``cache_hash=True``) stores an instance's hash once computed.
+_ATTRS_CACHES = frozenset({"_attrs_cached_hash"})
+
+
 def encode_attrs_instance(enc: Encoder, obj: object) -> None:
-    _encode_fields(enc, b"A", obj, [a.name for a in type(obj).__attrs_attrs__])  # type: ignore[attr-defined]
+    names = [a.name for a in type(obj).__attrs_attrs__]  # type: ignore[attr-defined]
+    _encode_fields(enc, b"A", obj, names, _ATTRS_CACHES)
 
 
 # --- subclasses of built-ins ---------------------------------------------------------------

@@ -23,7 +23,7 @@ import weakref
 from typing import Any, cast
 
 from memokey.hashing.class_caches import cached_property_names
-from memokey.hashing.core import Refusal
+from memokey.hashing.core import Refusal, exception_text
 
 _FUNCTIONS = (types.FunctionType, types.BuiltinFunctionType)
 
@@ -40,7 +40,8 @@ def reduce_value(obj: object) -> str | tuple[Any, ...]:
     except Refusal:
         raise
     except Exception as exc:
-        raise Refusal(f"a {_name(cls)} cannot be reduced to a value ({exc})") from exc
+        reason = exception_text(exc)
+        raise Refusal(f"a {_name(cls)} cannot be reduced to a value ({reason})") from exc
     if isinstance(reduced, str):
         return reduced
     reduced = _checked(cls, reduced)
@@ -51,7 +52,24 @@ def reduce_value(obj: object) -> str | tuple[Any, ...]:
         return reduced[:2]
     if cached:
         return (*reduced[:2], _without(reduced[2], cached), *reduced[3:])
-    return reduced
+    return _without_nested_caches(obj, reduced)
+
+
+def _without_nested_caches(obj: object, reduced: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A custom state that carries the instance's own ``__dict__`` under ``"__dict__"``
+    (pydantic models do): the ``cached_property`` values in it are the same cache."""
+    state = reduced[2]
+    if type(state) is not dict:
+        return reduced
+    nested = state.get("__dict__")
+    own: object = getattr(obj, "__dict__", None)
+    if not isinstance(nested, dict) or nested is not own:
+        return reduced
+    names = cached_property_names(type(obj))
+    if names.isdisjoint(nested):
+        return reduced
+    state = {**state, "__dict__": {k: v for k, v in nested.items() if k not in names}}
+    return (*reduced[:2], state, *reduced[3:])
 
 
 #: Per class: (pickles with a built-in exception's reduce, its cached_property names).

@@ -11,7 +11,14 @@ from types import MappingProxyType
 from typing import Any
 
 from memokey.errors import ConfigurationError
-from memokey.hashing.core import HANDLERS, Encoder, Handler, Refusal, reset_handler_cache
+from memokey.hashing.core import (
+    HANDLERS,
+    Encoder,
+    Handler,
+    Refusal,
+    exception_text,
+    reset_handler_cache,
+)
 from memokey.hashing.naming import qualified_name
 
 _REDUCERS: dict[type, Callable[[Any], object]] = {}
@@ -67,7 +74,8 @@ def _make_handler(reducer: Callable[[Any], object]) -> Handler:
             except Refusal:
                 raise
             except Exception as exc:
-                raise Refusal(f"its registered hasher raised {exc!r}") from exc
+                reason = f"{type(exc).__name__}: {exception_text(exc)}"
+                raise Refusal(f"its registered hasher raised {reason}") from exc
             enc.encode(value)
         finally:
             enc.leave(obj)

@@ -10,8 +10,10 @@ in two kinds, told apart by `Shim.runs_elsewhere`:
   ``memokey.remote.execute(job.memo_uri, job.storage_options)`` (or the command
   ``python -m memokey run URI`` with ``MEMOKEY_STORAGE_OPTIONS`` set), which publishes
   ``result`` or ``error``. The future's value is ignored; the runner reads the outcome from
-  the store. The future fails only when the shim itself failed (could not start, the
-  process died without publishing): raise `ShimError` saying what to check.
+  the store (pass ``signed=job.signed`` to `execute`, so that a worker without the
+  signing key refuses a signed caller's call). The future fails only when the shim itself
+  failed (could not start, the process died without publishing): raise `ShimError`
+  saying what to check.
 
 To add a backend, subclass `Shim`, set ``runs_elsewhere = True`` and implement `start`.
 """
@@ -44,6 +46,9 @@ class Job:
     # Variables the far side's environment needs (the signing key); a subprocess shim
     # sets them for its child, workers elsewhere must have them already.
     environment: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), repr=False)
+    # The caller signed the invocation: a far side without a key must refuse to run it
+    # (pass it on as ``execute(..., signed=job.signed)``), never run it unverified.
+    signed: bool = False
 
 
 class Shim(abc.ABC):
@@ -112,7 +117,9 @@ class ExecutorShim(Shim):
     def start(self, job: Job) -> Future[Any]:
         try:
             if self.runs_elsewhere:
-                return self.executor.submit(execute, job.memo_uri, dict(job.storage_options))
+                return self.executor.submit(
+                    execute, job.memo_uri, dict(job.storage_options), signed=job.signed
+                )
             return self.executor.submit(job.call)
         except RuntimeError as exc:  # shut down executors refuse new work this way
             raise ShimError(

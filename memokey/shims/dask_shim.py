@@ -43,6 +43,7 @@ class DaskShim(Shim):
                 execute,
                 job.memo_uri,
                 dict(job.storage_options),
+                signed=job.signed,
                 pure=False,
                 key=f"memokey-{job.label or 'call'}-{_suffix(job.memo_uri)}",
                 **self.submit_kwargs,

@@ -16,7 +16,7 @@ from typing import Any
 from memokey.errors import ShimError, SignatureError
 from memokey.remote import ERROR, INVOCATION, Invocation, encode_invocation, raise_failure
 from memokey.shims.base import Job, Shim
-from memokey.signing import SIGNING_KEY_ENV
+from memokey.signing import RUN_KEY_ENV, SIGNING_KEY_ENV
 from memokey.trust import ALLOW_PICKLE_ENV, OPEN, Trust
 from memokey_backends.protocol import Store
 
@@ -45,7 +45,7 @@ def start_elsewhere(
     store.write(path, encode_invocation(invocation, trust.signer, path))
     environment: dict[str, str] = {}
     if trust.signer is not None:
-        environment[SIGNING_KEY_ENV] = trust.signer.environment_value
+        environment[RUN_KEY_ENV] = trust.signer.environment_value
 
     def refuse_local_call() -> Any:  # a shim that runs elsewhere must not call it
         raise ShimError(f"{shim!r} runs calls elsewhere; it must not call Job.call")
@@ -56,6 +56,7 @@ def start_elsewhere(
         storage_options=storage_options,
         label=invocation.function_id,
         environment=environment,
+        signed=trust.signer is not None,
     )
 
 
