@@ -9,6 +9,7 @@ arguments are bound to the signature with defaults applied, so ``f(1)``, ``f(x=1
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import struct
 import types
@@ -31,6 +32,7 @@ __all__ = [
     "LOGIC_KEY_ATTR",
     "SCHEME",
     "MemoKey",
+    "argument_classes",
     "bind_call",
     "call_digest",
     "check_namespace",
@@ -239,6 +241,15 @@ def call_digest(
     if enc.classes:
         _write_class_code(enc, enc.classes)
     return enc.hexdigest()
+
+
+def argument_classes(bound: inspect.BoundArguments) -> set[type]:
+    """Every class met in the bound arguments (for checks outside the hot path)."""
+    enc = Encoder(classes=set())
+    for value in bound.arguments.values():
+        with contextlib.suppress(Refusal, RecursionError):
+            enc.encode(value)
+    return enc.classes or set()
 
 
 def _write_keyfunc(enc: Encoder, keyfunc: object) -> None:

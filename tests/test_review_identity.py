@@ -339,3 +339,56 @@ def test_a_method_replaced_at_runtime_on_an_arguments_class_rekeys(
 
     models.Model.predict = add_instead
     assert process(models.Model(2), 5) == 7
+
+
+def test_the_far_side_refuses_an_arguments_class_whose_code_differs_there(
+    modules: ModuleWriter, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The far side would run its own ``Model.predict``: a different result under the
+    caller's key. It recomputes the digest with the class code it has, and refuses."""
+    from memokey.errors import ShimError
+    from memokey.shims import subprocess_shim
+
+    repo = Path(__file__).resolve().parents[1]
+    models = modules.write("models", MODEL)
+    job = modules.write("job", "def job(model, x):\n    return model.predict(x)\n")
+    memoized = memokey.memoize((tmp_path / "memo").as_uri(), shim=subprocess_shim)(job.job)
+    path = os.pathsep.join([str(modules.directory), str(repo), str(repo / "backends")])
+    monkeypatch.setenv("PYTHONPATH", path)
+    model = models.Model(3)
+    memoized.key_for(model, 1)  # the caller keys with the code it runs
+    (modules.directory / f"{modules.name('models')}.py").write_text(
+        MODEL.replace("x * self.w", "x + self.w")
+    )
+    with pytest.raises(ShimError, match="digest"):
+        memoized(model, 1)
+
+
+def test_a_subprocess_run_with_an_instance_of_a_main_script_class_runs(tmp_path: Path) -> None:
+    """Classes of the caller's ``__main__`` travel by value; the far side cannot name the
+    caller's script, so it trusts the caller's digest for them (as for its functions)."""
+    import subprocess
+
+    repo = Path(__file__).resolve().parents[1]
+    (tmp_path / "jobmod.py").write_text("def job(model, x):\n    return model.predict(x)\n")
+    script = tmp_path / "script.py"
+    script.write_text(
+        "import sys, memokey, jobmod\n"
+        "from memokey.shims import subprocess_shim\n"
+        + MODEL
+        + "\nrun = memokey.memoize(sys.argv[1], shim=subprocess_shim)(jobmod.job)\n"
+        "print(run(Model(3), 2))\n"
+    )
+    env = dict(
+        os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), str(repo), str(repo / "backends")])
+    )
+    done = subprocess.run(
+        [sys.executable, str(script), (tmp_path / "memo").as_uri()],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "6"
