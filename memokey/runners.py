@@ -23,6 +23,7 @@ import inspect
 import logging
 import os
 import time
+import types
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from concurrent.futures import Future
 from typing import Any
@@ -36,8 +37,10 @@ from memokey._targets import (
     unwrap_memoized,
     write_meta,
 )
-from memokey.code_policy import CodeMode, check_code_mode
-from memokey.errors import ConfigurationError, WriteConflictError
+from memokey.code_policy import CodeMode, check_code_mode, identity_of
+from memokey.errors import ConfigurationError, UnkeyableArgumentError, WriteConflictError
+from memokey.hashing import digest
+from memokey.identity import CodeIdentity, is_first_party
 from memokey.keyfuncs import AnyKeyfunc, apply_keyfunc, check_keyfunc
 from memokey.keys import MemoKey, bind_call, call_digest, logic_key_of
 from memokey.leases import Lease, acquire_or_wait, holding_lease
@@ -539,6 +542,10 @@ class KeyedLocalRunner(Runner):
             allow_pickle=allow_pickle,
         )
         self.keyfunc = keyfunc
+        # Your own keyfunc is code that decides the key; memokey's (`nil_args`) is keyed
+        # by the arguments it drops, and is not re-encoded on every call.
+        self._rule: object = keyfunc if is_first_party(keyfunc) else None
+        self._rule_cache: tuple[CodeIdentity, tuple[Any, Any], str] | None = None
 
     def __repr__(self) -> str:
         return (
@@ -556,4 +563,32 @@ class KeyedLocalRunner(Runner):
         return apply_keyfunc(self.keyfunc, func, args, kwargs)
 
     def _key_rule(self) -> object:
-        return self.keyfunc
+        """The keyfunc's digest: computed once and reused while its code identity is
+        current and its defaults are the same objects (a hit stays cheap)."""
+        rule = self._rule
+        if rule is None:
+            return None
+        cached = self._rule_cache
+        defaults = (getattr(rule, "__defaults__", None), getattr(rule, "__kwdefaults__", None))
+        if (
+            cached is not None
+            and cached[1][0] is defaults[0]
+            and cached[1][1] is defaults[1]
+            and cached[0].is_current()
+        ):
+            return cached[2]
+        try:
+            token = digest(rule)
+        except UnkeyableArgumentError as exc:
+            raise UnkeyableArgumentError(
+                f"cannot key calls through the keyfunc {rule!r}: {exc}. Use a keyfunc "
+                "defined at module level, or code='off' and a logic_key (then you own "
+                "invalidation).",
+                parameter=None,
+                path=None,
+            ) from None
+        identity = None
+        if isinstance(rule, types.FunctionType) and not rule.__closure__:
+            identity = identity_of(rule)
+        self._rule_cache = None if identity is None else (identity, defaults, token)
+        return token
