@@ -392,3 +392,13 @@ def test_a_subprocess_run_with_an_instance_of_a_main_script_class_runs(tmp_path:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "6"
+
+
+def test_editing_a_class_passed_as_an_argument_rekeys(modules: ModuleWriter, root: str) -> None:
+    """``fit(Model, x)``: a class used as a value was keyed by its name only."""
+    models = modules.write("models", MODEL)
+    source = PIPELINE.replace("return model.predict(x)", "return model(2).predict(x)")
+    process = _pipeline(modules, root, source).process
+    assert process(models.Model, 5) == 10
+    models = modules.write("models", MODEL.replace("x * self.w", "x - self.w"))
+    assert process(models.Model, 5) == 3
