@@ -12,28 +12,39 @@ already write anywhere the root's owner can.)
 from __future__ import annotations
 
 import os
-from urllib.parse import unquote, urlsplit
+import re
 
+from memokey._fixes import ENTRY_FILES
 from memokey._terminal import printable
 from memokey.errors import StorePermissionError
+from memokey_backends.protocol import Store
 
-__all__ = ["check_inside_root", "local_directory"]
+__all__ = ["check_inside_root", "check_is_entry", "local_directory"]
+
+_DIGEST = re.compile(r"[0-9a-f]{32}")
+_TEMP_PREFIX = ".memokey-tmp-"  # a local write in progress (memokey_backends._local)
 
 
-def local_directory(url: str) -> str | None:
-    """The OS directory of a ``file://`` root URL (or a plain path), else None."""
-    parts = urlsplit(url)
-    if parts.scheme == "file" and parts.netloc in ("", "localhost"):
-        return unquote(parts.path)
-    if not parts.scheme:
-        return url
+def local_directory(store: Store) -> str | None:
+    """The OS directory of `store`'s root if it lies on the local filesystem, else None.
+
+    Asked of the opened store, not parsed from its URL: ``local://``, ``file://name``
+    (relative to the working directory) and chained URLs (``simplecache::file://``,
+    ``dir::file://``) all reach the local disk too.
+    """
+    from fsspec.implementations.local import LocalFileSystem
+
+    fs = getattr(store, "fs", None)
+    root = getattr(store, "root", None)
+    if isinstance(fs, LocalFileSystem) and isinstance(root, str):
+        return root or os.sep
     return None
 
 
-def check_inside_root(root_url: str, path: str) -> None:
-    """Raise `StorePermissionError` if deleting `path` (relative to the root) could touch
-    anything outside the root."""
-    base = local_directory(root_url)
+def check_inside_root(store: Store, path: str) -> None:
+    """Raise `StorePermissionError` if deleting `path` (relative to the root of `store`)
+    could touch anything outside the root."""
+    base = local_directory(store)
     if base is None:
         return
     current = base
@@ -52,5 +63,32 @@ def check_inside_root(root_url: str, path: str) -> None:
         raise StorePermissionError(
             f"{printable(current)} resolves to {printable(real)}, outside the root "
             f"{printable(real_base)}; nothing was deleted",
+            path=path,
+        )
+
+
+def check_is_entry(store: Store, path: str) -> None:
+    """Raise `StorePermissionError` unless `path` looks like a memokey entry: a digest's
+    name, holding nothing but an entry's files. The root of a URI is whatever precedes
+    ``memokey-v2`` in it, so a mistyped path could name a directory of the user's own."""
+    digest = path.rstrip("/").rsplit("/", 1)[-1]
+    if not _DIGEST.fullmatch(digest):
+        raise StorePermissionError(
+            f"{printable(store.uri(path))} is not a memokey entry: {printable(digest)!r} is "
+            "not a digest (32 hex digits); nothing was deleted. Copy the URI from "
+            "`memokey ls`",
+            path=path,
+        )
+    foreign = sorted(
+        name
+        for info in store.list(path)
+        if (name := info.path.rstrip("/").rsplit("/", 1)[-1])
+        and (info.is_dir or (name not in ENTRY_FILES and not name.startswith(_TEMP_PREFIX)))
+    )
+    if foreign:
+        shown = ", ".join(printable(name) for name in foreign[:5])
+        raise StorePermissionError(
+            f"{printable(store.uri(path))} holds files memokey does not write ({shown}); "
+            "nothing was deleted. Move them out, or delete the directory yourself",
             path=path,
         )

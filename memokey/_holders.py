@@ -7,7 +7,9 @@ start time is ``/proc/<pid>/stat``'s ``starttime``: a pid the kernel gave to a n
 after the holder died is recognised as someone else.
 
 `holder_is_gone` answers True only when it is sure: same host, same machine token, and the
-pid does not exist, is a zombie, or belongs to a process that started at another time.
+pid does not exist (asked of the kernel: ``hidepid`` may hide a live process from
+``/proc``), is a zombie (all of it: a main thread that ended while others run is
+not), or belongs to a process that started at another time.
 Anything it cannot see (another machine, another pid namespace, no ``/proc``) is "not
 gone", and the caller falls back to waiting for the lease to expire.
 """
@@ -47,6 +49,10 @@ def _machine() -> str | None:
     boot = _read("/proc/sys/kernel/random/boot_id")
     try:
         namespace = os.readlink("/proc/self/ns/pid")
+        # A /proc of another pid namespace (``unshare --pid`` without remounting it) names
+        # other processes by our pids: nothing read there would be about our holders.
+        if os.readlink("/proc/self") != str(os.getpid()):
+            return None
     except OSError:
         return None
     return None if not boot else f"{boot}/{namespace}"
@@ -62,6 +68,18 @@ def _stat(pid: int) -> tuple[str, int] | None:
         return fields[0], int(fields[19])
     except (IndexError, ValueError):
         return None
+
+
+def _exists(pid: int) -> bool:
+    """Whether `pid` exists, asked of the kernel rather than of ``/proc``: a /proc mounted
+    with ``hidepid=2`` hides other users' processes, which are alive all the same."""
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, OverflowError):  # OverflowError: no kernel has that pid
+        return False
+    except OSError:  # PermissionError: someone else's process, alive
+        return True
+    return True
 
 
 _mine: ProcessIdentity | None = None
@@ -89,6 +107,17 @@ def holder_is_gone(host: str, machine: str | None, pid: int, started: int | None
         return False
     stat = _stat(pid)
     if stat is None:
-        return not os.path.exists(f"/proc/{pid}")  # unreadable but present: not sure
+        return not _exists(pid)
     state, start = stat
-    return state in ("Z", "X") or start != started
+    if start != started:
+        return True
+    return state in ("Z", "X") and not _other_threads_run(pid)
+
+
+def _other_threads_run(pid: int) -> bool:
+    """Whether threads of `pid` other than its main one still run: a process whose main
+    thread ended shows state Z while the rest of it (perhaps the computing thread) runs."""
+    try:
+        return len(os.listdir(f"/proc/{pid}/task")) > 1
+    except OSError:
+        return False

@@ -19,7 +19,7 @@ from typing import Any
 
 from memokey.code_policy import CodeMode, code_extra, effective_mode, identity_of, warn_if_changed
 from memokey.identity import CodeIdentity
-from memokey.keys import MemoKey, function_id, logic_key_of, memo_dir
+from memokey.keys import MemoKey, entry_digest, function_id, logic_key_of, memo_dir, place_salt
 from memokey.meta import argument_summary, build_meta, encode_meta
 from memokey.results import read_header
 from memokey.trust import OPEN, Trust
@@ -59,6 +59,8 @@ class Place:
     identity: CodeIdentity | None = None
     #: Written into each result's header (the fingerprint and its manifest).
     extra: dict[str, Any] | None = None
+    #: What entry names are bound to (`memokey.keys.entry_digest`).
+    salt: bytes = b""
 
     @classmethod
     def of(
@@ -86,7 +88,12 @@ class Place:
             code_mode,
             identity,
             None if identity is None else code_extra(identity),
+            place_salt(prefix),
         )
+
+    def entry(self, arguments_digest: str) -> str:
+        """The entry name (digest) of a call with these arguments in this place."""
+        return entry_digest(self.salt, arguments_digest)
 
     def is_current(self) -> bool:
         """False when the code this place was keyed for has changed since."""
@@ -108,6 +115,7 @@ class Target:
 
     __slots__ = (
         "_key",
+        "arguments_digest",
         "digest",
         "keyed",
         "path",
@@ -121,14 +129,15 @@ class Target:
     def __init__(
         self,
         place: Place,
-        digest: str,
+        arguments_digest: str,
         keyed: inspect.BoundArguments,
         trust: Trust = OPEN,
     ) -> None:
         self.place = place
         self.trust = trust  # what this call decodes and how it signs (memokey.trust)
         self.store = place.store
-        self.digest = digest
+        self.arguments_digest = arguments_digest
+        digest = self.digest = place.entry(arguments_digest)
         self.keyed = keyed
         self.path = place.path_prefix + digest
         self.uri = place.uri_prefix + digest

@@ -29,7 +29,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TextIO
 
-from memokey._containment import check_inside_root
+from memokey._containment import check_inside_root, check_is_entry
+from memokey._fixes import ENTRY_FILES
 from memokey._terminal import printable
 from memokey.errors import MemokeyError
 from memokey.keys import SCHEME
@@ -47,26 +48,27 @@ class CliError(Exception):
 
 
 def split_memo_uri(uri: str) -> tuple[str, str]:
-    """(root URL, entry path) of a memo URI; a trailing ``/result`` or file name is dropped.
+    """(root URL, entry path) of a memo URI; a trailing ``/result`` or other entry file is
+    dropped.
 
-    The entry path is ``memokey-v2/{namespace}/{function}/{digest}``.
+    The entry path is ``memokey-v2/{namespace}/{function}/{digest}``: the last four
+    components, read from the end, since the root itself (or a namespace) may contain a
+    ``memokey-v2`` component.
     """
-    marker = f"/{SCHEME}/"
-    at = uri.rstrip("/").find(marker)
-    if at < 0:
-        raise CliError(
-            f"{uri} is not a memokey entry URI (no /{SCHEME}/ in it); copy one from "
-            "`memokey ls` or from MemoKey.uri"
-        )
-    parts = uri.rstrip("/")[at + 1 :].split("/")
-    if len(parts) == 5:  # .../{digest}/result or .../{digest}/meta.json
-        parts = parts[:4]
-    if len(parts) != 4:
+    parts = uri.rstrip("/").split("/")
+    if parts[-1] in ENTRY_FILES:
+        parts = parts[:-1]
+    if len(parts) < 5 or parts[-4] != SCHEME or not all(parts[-3:]):
+        if f"/{SCHEME}/" not in uri:
+            raise CliError(
+                f"{uri} is not a memokey entry URI (no /{SCHEME}/ in it); copy one from "
+                "`memokey ls` or from MemoKey.uri"
+            )
         raise CliError(
             f"{uri} does not name one entry; expected "
             f"ROOT/{SCHEME}/NAMESPACE/FUNCTION/DIGEST (see `memokey ls`)"
         )
-    return uri[:at], "/".join(parts)
+    return "/".join(parts[:-4]), "/".join(parts[-4:])
 
 
 def _size(n: int) -> str:
@@ -153,7 +155,8 @@ def cmd_rm(uri: str, out: TextIO) -> None:
     store = open_store(root_url)
     if not store.exists(path):
         raise CliError(f"nothing is stored at {store.uri(path)}")
-    check_inside_root(root_url, path)
+    check_inside_root(store, path)
+    check_is_entry(store, path)
     store.delete(path, recursive=True)
     print(printable(f"removed {store.uri(path)}"), file=out)
 

@@ -37,9 +37,11 @@ __all__ = [
     "call_digest",
     "check_namespace",
     "encode_or_raise",
+    "entry_digest",
     "function_id",
     "logic_key_of",
     "memo_dir",
+    "place_salt",
 ]
 
 #: The key scheme; part of every storage path. Any change to a digest needs a new one.
@@ -309,6 +311,20 @@ def memo_dir(
     if code_version:
         suffix += f"={code_version}"
     return f"{SCHEME}/{namespace}/{function_id}{suffix}/{digest}"
+
+
+def place_salt(path_prefix: str) -> bytes:
+    """What an entry's name is bound to: its namespace and function directory (the part
+    of `path_prefix` after the scheme), exactly as spelled, case included."""
+    return path_prefix.partition("/")[2].encode("utf-8", "surrogatepass") + b"\n"
+
+
+def entry_digest(salt: bytes, arguments_digest: str) -> str:
+    """The name of an entry: the argument digest bound to its function directory (see
+    `place_salt`). Two functions, namespaces, logic keys or code versions whose directory
+    names differ only in case (one directory on a case-insensitive file system) never
+    share an entry, and an entry's name says which directory it belongs in."""
+    return xxhash.xxh3_128_hexdigest(salt + arguments_digest.encode("ascii"))
 
 
 @dataclass(frozen=True)

@@ -59,6 +59,7 @@ from types import TracebackType
 
 from memokey import _heartbeat
 from memokey._holders import holder_is_gone, this_process
+from memokey._terminal import printable
 from memokey.errors import LeaseError, StoreError, WriteConflictError
 from memokey_backends.protocol import Store
 
@@ -123,7 +124,8 @@ class LeaseRecord:
     def describe(self) -> str:
         """``host <h> pid <p>, expires in N s`` for log lines and errors."""
         left = self.expires_at - time.time()
-        return f"host {self.host} pid {self.pid}, lease expires in {max(left, 0.0):.0f} s"
+        host = printable(self.host)  # written by whoever can write the store
+        return f"host {host} pid {self.pid}, lease expires in {max(left, 0.0):.0f} s"
 
     def renewed(self) -> LeaseRecord:
         now = time.time()

@@ -2,10 +2,11 @@
 
 A namespace is a whole path segment and a logic key the tail of one
 (``{module}--{qualname}@{logic_key}``), on every backend. Characters that mean something to
-a URL (``?versionId=`` is an S3/Azure query, ``#`` a fragment), a NUL byte, ``..`` or a
-trailing dot (Windows drops it) would corrupt reads, loop on some servers or point outside
-the entry. So both are checked once, when a function is decorated or a runner created,
-against one small alphabet that is safe everywhere: letters, digits and ``. _ + -``.
+a URL (``?versionId=`` is an S3/Azure query, ``#`` a fragment), a NUL byte, ``..``, a
+trailing dot (Windows drops it) or, for a namespace, a Windows device name (``NUL``,
+``CON``) would corrupt reads, loop on some servers or point outside the entry. So both
+are checked once, when a function is decorated or a runner created, against one small
+alphabet that is safe everywhere: letters, digits and ``. _ + -``.
 """
 
 from __future__ import annotations
@@ -15,9 +16,18 @@ from typing import Any
 
 from memokey.errors import ConfigurationError
 
-__all__ = ["MAX_NAME_LENGTH", "check_logic_key", "check_namespace", "safe_example"]
+__all__ = [
+    "MAX_NAME_LENGTH",
+    "MAX_SEGMENT_BYTES",
+    "check_function_segment",
+    "check_logic_key",
+    "check_namespace",
+    "safe_example",
+]
 
 MAX_NAME_LENGTH = 100
+#: The longest directory name local file systems take (ext4, APFS, NTFS: 255).
+MAX_SEGMENT_BYTES = 255
 _ALLOWED = re.compile(r"[A-Za-z0-9._+-]+")
 _UNSAFE_RUN = re.compile(r"[^A-Za-z0-9._+-]+")
 
@@ -49,9 +59,19 @@ def _problem(value: object) -> str | None:
     return None
 
 
+#: Names Windows gives to devices, whatever follows a dot (``NUL.txt`` is NUL too): as a
+#: whole path segment on a Windows local root, writes would go to the device.
+_WINDOWS_DEVICES = re.compile(r"(CON|PRN|AUX|NUL|COM[0-9]|LPT[0-9])(\..*)?", re.IGNORECASE)
+
+
 def check_namespace(namespace: Any) -> str:
     """`namespace` if it is a safe storage name, else a `ConfigurationError` saying why."""
     problem = _problem(namespace)
+    if problem is None and _WINDOWS_DEVICES.fullmatch(namespace):
+        raise ConfigurationError(
+            f"namespace {namespace!r} cannot be used in a storage path: Windows has it "
+            f"reserved for a device. Use another name, e.g. namespace={namespace + '-data'!r}"
+        )
     if problem is not None:
         raise ConfigurationError(
             f"namespace {namespace!r} cannot be used in a storage path: {problem}. Use 1-"
@@ -77,3 +97,18 @@ def check_logic_key(logic_key: Any, owner: object = None) -> str:
             f"'function-logic-key: {safe_example(logic_key, 'v2')}'"
         )
     return str(logic_key)
+
+
+def check_function_segment(owner: object, function_id: str, logic_key: str | None) -> None:
+    """Refuse a function whose directory name ``{function_id}[@{logic_key}]`` is longer
+    than file systems allow (UTF-8 bytes): on a local root every call would fail."""
+    segment = function_id if logic_key is None else f"{function_id}@{logic_key}"
+    size = len(segment.encode("utf-8", "surrogatepass"))
+    if size > MAX_SEGMENT_BYTES:
+        name = getattr(owner, "__qualname__", owner)
+        raise ConfigurationError(
+            f"{name!r} cannot be memoized: its storage directory name {segment[:40]!r}... is "
+            f"{size} bytes of UTF-8, more than the {MAX_SEGMENT_BYTES} that file systems "
+            "allow. Give the function (or its module) a shorter name, or memoize a "
+            "module-level function that calls it"
+        )

@@ -47,6 +47,7 @@ from typing import Any
 import cloudpickle
 
 from memokey._fixes import rm_command
+from memokey._terminal import printable
 from memokey.errors import (
     MemokeyError,
     RemoteError,
@@ -386,7 +387,7 @@ def run_invocation(memo_uri: str, storage_options: Mapping[str, Any] | None = No
     try:
         published_result = execute(memo_uri, storage_options)
     except ShimError as exc:
-        print(f"memokey run: {exc}", file=sys.stderr)
+        print(printable(f"memokey run: {exc}"), file=sys.stderr)
         return EXIT_UNRUNNABLE
     return EXIT_OK if published_result else EXIT_RAISED
 

@@ -12,6 +12,10 @@ publish another version's result under the caller's key.
 - Fingerprint: recomputed when this side can read the function's source. Where it
   cannot (a Dask worker given a cloudpickled function without its file), this side
   trusts the caller's fingerprint: the code it runs is the code the caller pickled.
+- The URI: an entry's name binds the argument digest to its namespace and function
+  directory (`memokey.keys.entry_digest`), and the directory names the function id and
+  code version. So an invocation copied to another key's URI (another function, other
+  arguments, another code version) is refused, even unsigned.
 """
 
 from __future__ import annotations
@@ -22,7 +26,15 @@ from typing import Any
 from memokey.code_policy import CODE_FIELD, identity_of
 from memokey.errors import MemokeyError, ShimError
 from memokey.identity.naming import MAIN
-from memokey.keys import argument_classes, bind_call, call_digest, function_id
+from memokey.keys import (
+    SCHEME,
+    argument_classes,
+    bind_call,
+    call_digest,
+    entry_digest,
+    function_id,
+    place_salt,
+)
 
 __all__ = ["verify_invocation"]
 
@@ -43,12 +55,30 @@ def _holds_main_classes(bound: Any) -> bool:
     return any(getattr(cls, "__module__", None) == MAIN for cls in argument_classes(bound))
 
 
+def _check_uri(memo_uri: str, function: str, arguments_digest: str, code: object) -> None:
+    """The URI's last parts must be the key of this function id, arguments and code."""
+    parts = memo_uri.rstrip("/").split("/")
+    if len(parts) < 4 or parts[-4] != SCHEME:
+        raise _refuse(memo_uri, f"it is not an entry under {SCHEME}/")
+    namespace, directory, name = parts[-3:]
+    if directory != function and not directory.startswith((f"{function}@", f"{function}=")):
+        raise _refuse(memo_uri, f"its directory {directory} is not that of {function}")
+    if "=" in directory and directory.rpartition("=")[2] != code:
+        raise _refuse(memo_uri, "its directory names another code version")
+    salt = place_salt(f"{SCHEME}/{namespace}/{directory}/")
+    if entry_digest(salt, arguments_digest) != name:
+        raise _refuse(memo_uri, "its name is not the key of these arguments")
+
+
 def verify_invocation(invocation: Any, memo_uri: str) -> None:
     """Refuse (`ShimError`) to run a `memokey.remote.Invocation` whose key this side
     computes differently (this module sits below `remote`, hence `Any`)."""
     func: Callable[..., Any] = invocation.func
     expected_id: str = invocation.function_id
     expected_digest: str = invocation.digest
+    if expected_id and expected_digest:
+        stored_code = (invocation.code or {}).get(CODE_FIELD)
+        _check_uri(memo_uri, expected_id, expected_digest, stored_code)
     from_main = getattr(func, "__module__", None) == MAIN
     if expected_id and not from_main:
         here = function_id(func)

@@ -42,8 +42,9 @@ from memokey.errors import ConfigurationError, UnkeyableArgumentError, WriteConf
 from memokey.hashing import digest
 from memokey.identity import CodeIdentity, is_first_party
 from memokey.keyfuncs import AnyKeyfunc, apply_keyfunc, check_keyfunc
-from memokey.keys import MemoKey, bind_call, call_digest, logic_key_of
+from memokey.keys import MemoKey, bind_call, call_digest, function_id, logic_key_of
 from memokey.leases import Lease, acquire_or_wait, holding_lease
+from memokey.names import check_function_segment
 from memokey.remote import ERROR, Invocation, publish_failure, raise_failure
 from memokey.results import DEFAULT_SERIALIZER, Serializer
 from memokey.roots import RootCache, select_root
@@ -115,7 +116,8 @@ class Runner:
 
     def check(self, func: Callable[..., Any]) -> None:
         """Validate this runner against `func` when it is decorated (e.g. keyfunc names)."""
-        logic_key_of(func, self.logic_key)  # a malformed logic key fails now, not per call
+        logic_key = logic_key_of(func, self.logic_key)  # a malformed one fails now
+        check_function_segment(func, function_id(func), logic_key)
 
     def set_code(self, func: Callable[..., Any], code: CodeMode | None) -> None:
         """``use_runner(runner, code=...)``: `func`'s own code mode on this runner."""
@@ -472,7 +474,7 @@ class MemoizingRunner(Runner):
             serializer=self.serializer,
             context_root=spec.url if spec.source == "context" else None,
             function_id=target.key.function_id,
-            digest=target.digest,
+            digest=target.arguments_digest,
             code=target.place.extra,
             code_keyed=target.place.code_version is not None,
         )

@@ -11,6 +11,7 @@ death cannot be seen from here) would block every other caller for longer than a
 from __future__ import annotations
 
 import math
+import numbers
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -53,6 +54,9 @@ def check_root(root: object) -> str | None:
             "root='s3://my-bucket/memo' or root='/data/memo' (or leave it out to use "
             "MEMOKEY_ROOT or the user cache directory)"
         )
+    from memokey_backends.fsspec_open import check_cloud_root
+
+    check_cloud_root(root)  # a bucket-less cloud URL: no network needed to refuse it
     return root
 
 
@@ -77,20 +81,25 @@ def check_serializer(serializer: object) -> Serializer:
 
 
 def check_lease_seconds(lease_seconds: object) -> float:
-    """`lease_seconds` as a float in the allowed range, or a `ConfigurationError`."""
-    number = isinstance(lease_seconds, (int, float)) and not isinstance(lease_seconds, bool)
-    if (
-        not number
-        or not math.isfinite(lease_seconds)  # type: ignore[arg-type]
-        or not MIN_LEASE_SECONDS <= lease_seconds <= MAX_LEASE_SECONDS  # type: ignore[operator]
-    ):
+    """`lease_seconds` as a float in the allowed range, or a `ConfigurationError`.
+
+    Any real number counts (numpy scalars, `Fraction`), not a bool; one too large for a
+    float is refused like any other out-of-range value.
+    """
+    seconds = math.nan
+    if not isinstance(lease_seconds, bool) and isinstance(lease_seconds, numbers.Real):
+        try:
+            seconds = float(lease_seconds)
+        except (OverflowError, ValueError, TypeError):
+            seconds = math.nan
+    if not math.isfinite(seconds) or not MIN_LEASE_SECONDS <= seconds <= MAX_LEASE_SECONDS:
         raise ConfigurationError(
             f"lease_seconds={lease_seconds!r} is not usable: write a number of seconds from "
             f"{MIN_LEASE_SECONDS:g} to {MAX_LEASE_SECONDS:g} (one day), e.g. lease_seconds=60 "
             "(the default). It bounds how long other callers wait for a holder that died "
             "silently on another machine"
         )
-    return float(lease_seconds)  # type: ignore[arg-type]
+    return seconds
 
 
 def check_cache_errors(cache_errors: object) -> bool:

@@ -71,7 +71,9 @@ class TrustSettings:
     ) -> None:
         if allow_pickle is not None and not isinstance(allow_pickle, bool):
             raise ConfigurationError(
-                f"allow_pickle must be True, False or None, got {allow_pickle!r}"
+                f"allow_pickle={allow_pickle!r} is not a bool; write allow_pickle=False "
+                "(decode only formats that cannot run code), allow_pickle=True, or leave it "
+                "out (MEMOKEY_ALLOW_PICKLE decides, pickle allowed by default)"
             )
         self.serializer = serializer
         self.signer = None if signing_key is None else Signer(parse_keys(signing_key))

@@ -99,7 +99,7 @@ def test_containment_check_refuses_a_symlinked_path(tmp_path: Path) -> None:
 
     uri, _ = _entry_via_link(tmp_path, "function")
     with pytest.raises(StorePermissionError, match="symbolic link"):
-        check_inside_root(f"file://{tmp_path}/root", uri.split("/root/", 1)[1])
+        check_inside_root(open_store(f"file://{tmp_path}/root"), uri.split("/root/", 1)[1])
 
 
 def test_rm_of_a_plain_entry_under_a_symlinked_root_still_works(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ import pytest
 import memokey
 from helpers.modules import ModuleWriter
 from memokey.errors import ShimError
+from memokey.keys import bind_call, call_digest
 from memokey.remote import INVOCATION, RESULT, Invocation, encode_invocation, execute
 from memokey.results import read_header
 from memokey.shims import subprocess_shim
@@ -27,17 +28,26 @@ def add(a: int, b: int = 0) -> int:
     return a + b
 
 
+def process(x: int) -> int:
+    return x
+
+
+def Process(x: int) -> int:  # differs from `process` only in case
+    return -x
+
+
+ROOT: list[str] = []  # the test's root URL, set by the `store` fixture
+
+
 def _caller_invocation(func: object, *args: int) -> Invocation:
     """The invocation a caller stages, with its function id, digest and fingerprint."""
-    memoized = memokey.memoize("file:///unused")(func)  # type: ignore[call-overload]
-    key = memoized.key_for(*args)
     fingerprint = memokey.code_fingerprint(func)  # type: ignore[arg-type]
     return Invocation(
         func,  # type: ignore[arg-type]
         tuple(args),
         {},
-        function_id=key.function_id,
-        digest=key.digest,
+        function_id=memokey.key_for(func, *args).function_id,  # type: ignore[arg-type]
+        digest=call_digest(func, bind_call(func, args, {})),  # type: ignore[arg-type]
         code={"code": fingerprint.digest, "code_parts": dict(fingerprint.parts)},
         code_keyed=True,
     )
@@ -45,7 +55,9 @@ def _caller_invocation(func: object, *args: int) -> Invocation:
 
 @pytest.fixture
 def store(tmp_path: Path) -> Store:
-    return open_store(f"file://{tmp_path}/memo/entry")
+    """The store at the URI of the key of ``add(2, 3)``, where a caller would stage it."""
+    memoized = memokey.memoize(f"file://{tmp_path}/memo")(add)
+    return open_store(memoized.key_for(2, 3).uri)
 
 
 def _memokey_run(store: Store) -> subprocess.CompletedProcess[str]:
@@ -77,8 +89,7 @@ def test_the_far_side_refuses_code_whose_fingerprint_differs(store: Store) -> No
     store.write(INVOCATION, encode_invocation(invocation))
     done = _memokey_run(store)
     assert done.returncode == 2, done.stderr
-    assert "code" in done.stderr
-    assert "differs" in done.stderr
+    assert "another code version" in done.stderr or "differs" in done.stderr
     assert store.read(RESULT) is None
 
 
@@ -88,6 +99,26 @@ def test_the_far_side_refuses_arguments_whose_digest_differs(store: Store) -> No
     with pytest.raises(ShimError, match="digest"):
         execute(store.url)
     assert store.read(RESULT) is None
+
+
+def test_an_invocation_moved_to_another_calls_uri_is_refused(tmp_path: Path) -> None:
+    memoized = memokey.memoize(f"file://{tmp_path}/memo")(add)
+    other = open_store(memoized.key_for(2, 4).uri)
+    other.write(INVOCATION, encode_invocation(_caller_invocation(add, 2, 3)))
+    with pytest.raises(ShimError, match="not the key of these arguments"):
+        execute(other.url)
+    assert other.read(RESULT) is None
+
+
+def test_an_invocation_moved_to_another_functions_directory_is_refused(tmp_path: Path) -> None:
+    def sub(a: int, b: int = 0) -> int:
+        return a - b
+
+    elsewhere = open_store(memokey.memoize(f"file://{tmp_path}/memo")(sub).key_for(2, 3).uri)
+    elsewhere.write(INVOCATION, encode_invocation(_caller_invocation(add, 2, 3)))
+    with pytest.raises(ShimError, match="is not that of"):
+        execute(elsewhere.url)
+    assert elsewhere.read(RESULT) is None
 
 
 def test_the_far_side_refuses_another_function_id(store: Store) -> None:
@@ -112,3 +143,16 @@ def test_an_edited_helper_on_the_far_side_is_refused_through_the_subprocess_shim
     )
     with pytest.raises(ShimError, match="code"):
         memoized(2)
+
+
+def test_functions_whose_names_differ_only_in_case_never_share_an_entry(tmp_path: Path) -> None:
+    """One directory on a case-insensitive file system (macOS, Windows): the entry name
+    is bound to the exact spelling of its namespace and function directory."""
+    root = f"file://{tmp_path}/memo"
+    lower = memokey.memoize(root, code="off")(process).key_for(1)
+    upper = memokey.memoize(root, code="off")(Process).key_for(1)
+    assert lower.path.lower().rsplit("/", 1)[0] == upper.path.lower().rsplit("/", 1)[0]
+    assert lower.digest != upper.digest
+    assert memokey.memoize(root, namespace="Exp")(add).key_for(1).digest != (
+        memokey.memoize(root, namespace="exp")(add).key_for(1).digest
+    )

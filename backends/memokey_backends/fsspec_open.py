@@ -24,7 +24,7 @@ from memokey_backends.errors import BackendNotInstalledError, ConfigurationError
 from memokey_backends.fsspec_store import DEFAULT_TIMEOUT, FsspecStore, check_path_text
 from memokey_backends.registry import scheme_of
 
-__all__ = ["EXTRAS", "open_fsspec_store"]
+__all__ = ["EXTRAS", "check_cloud_root", "open_fsspec_store"]
 
 EXTRAS: dict[str, tuple[str, str]] = {
     "s3": ("s3fs", "s3"),
@@ -92,7 +92,7 @@ def _timeout(options: dict[str, Any]) -> float:
     return float(value)
 
 
-def _check_cloud_root(url: str) -> None:
+def check_cloud_root(url: str) -> None:
     """Refuse a cloud root that names no bucket, or holds characters the SDK parses."""
     last = url.split("::")[-1]
     if "://" not in last:
@@ -199,7 +199,7 @@ def open_fsspec_store(url: str, **storage_options: Any) -> FsspecStore:
 
     options = dict(storage_options)
     timeout = _timeout(options)
-    _check_cloud_root(url)
+    check_cloud_root(url)
     if _target_scheme(url) in EXTRAS:
         quiet_sdk_loggers()
     options = _with_defaults(url, options)
