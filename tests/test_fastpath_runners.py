@@ -7,7 +7,15 @@ from pathlib import Path
 import pytest
 
 import memokey
-from memokey.keys import MemoKey, bind_call, call_digest, function_id
+from memokey.keys import (
+    MemoKey,
+    bind_call,
+    call_digest,
+    entry_digest,
+    function_id,
+    memo_dir,
+    place_salt,
+)
 from memokey.roots import ENV_VAR, RootCache, root, select_root
 from memokey.runners import MemoizingRunner
 
@@ -44,7 +52,9 @@ def test_cached_key_equals_a_key_built_from_scratch(tmp_path: Path) -> None:
     for _ in range(2):  # the second call is served from the caches
         key = runner.key_for(versioned, (1,), {})
         store_url = select_root(f"file://{tmp_path}").open().url
-        digest = call_digest(versioned, bind_call(versioned, (1,), {}))
+        arguments = call_digest(versioned, bind_call(versioned, (1,), {}))
+        salt = place_salt(memo_dir("exp", function_id(versioned), "v2", ""))
+        digest = entry_digest(salt, arguments)
         assert key == MemoKey.build("exp", function_id(versioned), "v2", digest, store_url)
 
 
