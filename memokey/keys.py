@@ -26,7 +26,7 @@ from memokey.hashing.refusals import TOO_DEEP as _TOO_DEEP
 from memokey.hashing.refusals import argument_error as _argument_error
 from memokey.hashing.refusals import encode_or_raise
 from memokey.identity import LOGIC_KEY_ATTR, function_id, logic_key_of
-from memokey.names import check_namespace
+from memokey.names import check_namespace, function_segment
 
 __all__ = [
     "LOGIC_KEY_ATTR",
@@ -76,6 +76,12 @@ class _Plan:
 
 
 _PLANS: dict[Any, _Plan] = {}
+_RAW_ARGUMENTS = inspect.Signature(
+    [
+        inspect.Parameter("args", inspect.Parameter.VAR_POSITIONAL),
+        inspect.Parameter("kwargs", inspect.Parameter.VAR_KEYWORD),
+    ]
+)
 
 
 def _defaults_source(func: Callable[..., Any]) -> Any:
@@ -97,7 +103,10 @@ def _plan(func: Callable[..., Any]) -> _Plan:
     source = _defaults_source(func)
     pos_defaults = getattr(source, "__defaults__", None)
     kw_defaults = tuple((getattr(source, "__kwdefaults__", None) or {}).items())
-    sig = inspect.signature(func)
+    try:
+        sig = inspect.signature(func)
+    except ValueError:  # a built-in without a signature (max): its raw arguments are the key
+        sig = _RAW_ARGUMENTS
     params = sig.parameters.values()
     plan = _Plan(
         signature=sig,
@@ -305,12 +314,14 @@ def memo_dir(
 ) -> str:
     """``memokey-v2/{namespace}/{function_id}[@{logic_key}][={code_version}]/{digest}``
     (relative). ``=`` is in neither a logic key nor a Python name, so the parts never
-    run into each other, and a shell takes the path unquoted."""
+    run into each other, and a shell takes the path unquoted. The function id is
+    percent-encoded (``@`` and ``=`` included: a script's file name may hold them) and
+    shortened when long (`names.function_segment`)."""
     check_namespace(namespace)
     suffix = f"@{logic_key}" if logic_key else ""
     if code_version:
         suffix += f"={code_version}"
-    return f"{SCHEME}/{namespace}/{function_id}{suffix}/{digest}"
+    return f"{SCHEME}/{namespace}/{function_segment(function_id)}{suffix}/{digest}"
 
 
 def place_salt(path_prefix: str) -> bytes:

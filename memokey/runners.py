@@ -37,6 +37,7 @@ from memokey._targets import (
     unwrap_memoized,
     write_meta,
 )
+from memokey.callables import unbind
 from memokey.code_policy import CodeMode, check_code_mode, identity_of
 from memokey.errors import ConfigurationError, UnkeyableArgumentError, WriteConflictError
 from memokey.hashing import digest
@@ -136,6 +137,7 @@ class Runner:
     def _target(
         self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Target:
+        func, args = unbind(func, args)  # a bound method's object is keyed as `self`
         key_func, keyed = self._key_call(func, args, kwargs)
         if getattr(key_func, "__memokey_runner__", None) is not None:
             key_func = unwrap_memoized(key_func)

@@ -53,6 +53,7 @@ __all__ = [
     "class_identity",
     "code_identity",
     "describe_changes",
+    "owner_class",
 ]
 
 #: ``value -> (digest, first-party functions and classes met inside it)``; raises when the
@@ -407,6 +408,10 @@ def _is_reserved(name: str) -> bool:
 def _member_functions(member: object) -> list[types.FunctionType]:
     if isinstance(member, (staticmethod, classmethod)):
         member = member.__func__
+    while getattr(member, "__memokey_runner__", None) is not None:  # a memoized method
+        member = member.__wrapped__  # type: ignore[attr-defined]
+    if isinstance(member, (staticmethod, classmethod)):  # @memoize above either
+        member = member.__func__
     if isinstance(member, property):
         return [
             f for f in (member.fget, member.fset, member.fdel) if isinstance(f, types.FunctionType)
@@ -501,6 +506,9 @@ def _identity(root: types.FunctionType | type, value_digest: ValueDigest) -> Cod
             walk.klass(root)
         else:
             walk.function(root, is_root=True)
+            owner = owner_class(root)
+            if owner is not None and is_first_party_module(owner.__module__):
+                walk.klass(owner)  # a method's helpers are its class's methods (``self.helper``)
     except RecursionError:
         raise ConfigurationError(
             f"cannot fingerprint {root.__qualname__}: the code it uses calls itself "
@@ -519,6 +527,19 @@ def _identity(root: types.FunctionType | type, value_digest: ValueDigest) -> Cod
             _identities.clear()
         _identities[root] = identity
     return identity
+
+
+def owner_class(func: types.FunctionType) -> type | None:
+    """The class whose body defined `func` when `func` is a method (its qualified name leads
+    from its module's globals to a class), else None. A method calls its helpers through
+    ``self``, which no name in its code reveals, so its fingerprint covers this class."""
+    parts = func.__qualname__.split(".")
+    if len(parts) < 2 or "<locals>" in parts:
+        return None
+    found: object = func.__globals__.get(parts[0])
+    for part in parts[1:-1]:
+        found = vars(found).get(part) if isinstance(found, type) else None
+    return found if isinstance(found, type) else None
 
 
 def describe_changes(old: Mapping[str, str], new: Mapping[str, str]) -> list[str]:
