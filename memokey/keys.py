@@ -200,6 +200,7 @@ def call_digest(
     *,
     code_classes: bool = False,
     keyfunc: object = None,
+    met: set[type] | None = None,
 ) -> str:
     """The digest of one call: every bound argument by name, in signature order, plus
     the values of `func`'s closure cells (``make_adder(1)`` and ``make_adder(2)``
@@ -210,7 +211,8 @@ def call_digest(
     Collected as a set while encoding (one ``set.add`` per class met) and fingerprinted
     once per class, from a cache checked like a function's. `keyfunc` (also under
     ``code="key"``): the keyfunc that made `bound`, keyed as a value (a first-party
-    function by its code fingerprint): it decides which calls share a result."""
+    function by its code fingerprint): it decides which calls share a result. `met`
+    receives the classes whose code was added."""
     arguments = bound.arguments
     names = tuple(arguments)
     prefix = _PREFIXES.get(names)
@@ -251,6 +253,8 @@ def call_digest(
         _write_keyfunc(enc, keyfunc)
     if enc.classes:
         _write_class_code(enc, enc.classes)
+        if met is not None:  # the caller absorbs the call's side effects on them later
+            met.update(enc.classes)
     return enc.hexdigest()
 
 

@@ -41,7 +41,7 @@ from memokey.callables import unbind
 from memokey.code_policy import CodeMode, check_code_mode, identity_of
 from memokey.errors import ConfigurationError, UnkeyableArgumentError, WriteConflictError
 from memokey.hashing import digest
-from memokey.identity import CodeIdentity, is_first_party
+from memokey.identity import CodeIdentity, absorb_side_effects, is_first_party
 from memokey.keyfuncs import AnyKeyfunc, apply_keyfunc, check_keyfunc
 from memokey.keys import MemoKey, bind_call, call_digest, function_id, logic_key_of
 from memokey.leases import Lease, acquire_or_wait, holding_lease
@@ -144,8 +144,12 @@ class Runner:
         place = self._places.get(key_func, self._roots.store(), own=key_func is func)
         code_keyed = place.code_version is not None  # code="key": arguments' classes too
         rule = self._key_rule() if code_keyed else None
-        digest = call_digest(key_func, keyed, code_classes=code_keyed, keyfunc=rule)
-        return Target(place, digest, keyed, self.trust.current())
+        met: set[type] = set()
+        digest = call_digest(key_func, keyed, code_classes=code_keyed, keyfunc=rule, met=met)
+        target = Target(place, digest, keyed, self.trust.current())
+        if met:
+            target.classes = frozenset(met)
+        return target
 
     def _key_rule(self) -> object:
         """What besides the function decides which calls share a key (a keyfunc)."""
@@ -270,6 +274,7 @@ class Runner:
             raise
         finally:
             target.place.after_run()
+            absorb_side_effects(target.classes)
         return self._publish(target, value, started, time.perf_counter() - clock)
 
     # -- coroutine functions ----------------------------------------------------------------
@@ -355,6 +360,7 @@ class Runner:
             raise
         finally:
             target.place.after_run()
+            absorb_side_effects(target.classes)
         duration = time.perf_counter() - clock
         return await asyncio.to_thread(self._publish, target, value, started, duration)
 

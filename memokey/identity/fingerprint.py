@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import threading
 import types
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,6 +50,7 @@ __all__ = [
     "CodeIdentity",
     "Fingerprint",
     "ValueDigest",
+    "absorb_side_effects",
     "class_identity",
     "code_identity",
     "describe_changes",
@@ -331,7 +332,8 @@ class _Walk:
         for name, func in functions:
             self.functions.append((func, func.__code__, func.__defaults__, None))
             sub: list[str] = []
-            self.names(_code_names(func.__code__), func.__globals__, sub)
+            state = _source(func.__code__, func.__globals__)[1]  # globals it writes: state
+            self.names(_code_names(func.__code__), func.__globals__, sub, state=state)
             edges.extend(f"{name}.{e}" for e in sub)
         self._add(label, content, sorted(edges))
         return content
@@ -540,6 +542,15 @@ def owner_class(func: types.FunctionType) -> type | None:
     for part in parts[1:-1]:
         found = vars(found).get(part) if isinstance(found, type) else None
     return found if isinstance(found, type) else None
+
+
+def absorb_side_effects(roots: Iterable[object]) -> None:
+    """After a call ran: what it changed in mutable values the cached identities of
+    `roots` (the classes of its arguments) read is a side effect, not a new input."""
+    for root in roots:
+        identity = _identities.get(root)
+        if identity is not None:
+            identity.absorb_side_effects()
 
 
 def describe_changes(old: Mapping[str, str], new: Mapping[str, str]) -> list[str]:
