@@ -66,7 +66,7 @@ def _make_handler(reducer: Callable[[Any], object]) -> Handler:
             return
         try:
             enc.write(b"H")
-            encode_class(enc, type(obj))  # as classes are: factory classes apart, code
+            encode_class(enc, type(obj))  # as classes are: same-named factory classes apart
             try:
                 value = reducer(obj)
             except Refusal:
