@@ -29,6 +29,9 @@ class Records:
     peak_rss: list[dict[str, Any]] = field(default_factory=list)
     skipped: list[dict[str, str]] = field(default_factory=list)
     checks: dict[str, bool] = field(default_factory=dict)
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    local_entries: dict[str, Any] = field(default_factory=dict)
+    large: list[dict[str, Any]] = field(default_factory=list)
 
     def skip(self, concern: str, case: str, approach: str, reason: str) -> NoReturn:
         """Record why a peer is not measured on an input, then skip the test."""
@@ -112,6 +115,9 @@ def pytest_benchmark_update_json(
         "peak_rss": records.peak_rss,
         "skipped": records.skipped,
         "checks": records.checks,
+        "requests": records.requests,
+        "local_entries": records.local_entries,
+        "large": records.large,
     }
 
 

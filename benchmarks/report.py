@@ -161,6 +161,65 @@ def store_table(summary: dict[str, Any]) -> list[str]:
     ]
 
 
+def requests_table(summary: dict[str, Any]) -> list[str]:
+    """Requests per operation and backend (writes in brackets), counted on the wire."""
+    cells: dict[str, dict[str, str]] = {}
+    backends: list[str] = []
+    for row in summary.get("requests", []):
+        if row["backend"] not in backends:
+            backends.append(row["backend"])
+        writes = f" ({row['writes']} writes)" if row["writes"] else ""
+        cells.setdefault(row["operation"], {})[row["backend"]] = f"{row['requests']}{writes}"
+    lines: list[str] = []
+    if cells:
+        rows = [[op, *(per.get(b, "—") for b in backends)] for op, per in cells.items()]
+        lines += [
+            "### Requests per operation (counted by a proxy in front of the emulators)",
+            "",
+            *_table(["operation", *backends], rows),
+            "",
+        ]
+    large = summary.get("large") or []
+    if large:
+        lines += [
+            "### One large ndarray result (fresh process; extra = peak RSS beyond the value)",
+            "",
+            *_table(
+                ["backend", "size", "operation", "time", "extra peak RSS"],
+                [
+                    [
+                        row["backend"],
+                        f"{row['bytes'] >> 20} MiB",
+                        row["operation"],
+                        fmt_seconds(row["seconds"]),
+                        f"{row['extra_bytes'] / 1e6:+.1f} MB",
+                    ]
+                    for row in large
+                ],
+            ),
+            "",
+        ]
+    local = summary.get("local_entries") or {}
+    if local:
+        lines += [
+            "### A tiny local entry",
+            "",
+            *_table(
+                ["entries", "files per entry", "disk per entry (directory included)", "entry size"],
+                [
+                    [
+                        f"{local['entries']:,}",
+                        f"{local['files_per_entry']:.2f}",
+                        f"{local['disk_bytes_per_entry'] / 1000:.2f} KB",
+                        f"{local['entry_bytes']} B",
+                    ]
+                ],
+            ),
+            "",
+        ]
+    return lines
+
+
 def markdown(summary: dict[str, Any]) -> str:
     machine = summary["machine"]
     lines = [
@@ -174,7 +233,7 @@ def markdown(summary: dict[str, Any]) -> str:
     if summary["profile"] != "full":
         lines += ["**Smoke profile: small inputs, the numbers say nothing about the targets.**", ""]
     lines += targets_table(summary) + hashing_tables(summary)
-    lines += decorator_table(summary) + store_table(summary)
+    lines += decorator_table(summary) + store_table(summary) + requests_table(summary)
     lines += [
         "Throughput at every size: `results.json` and `throughput.png`. Reproduce:",
         "",

@@ -260,6 +260,9 @@ def summarize(raw: dict[str, Any]) -> dict[str, Any]:
         "hashing": cases,
         "decorator": deco,
         "store": store(raw),
+        "requests": raw.get("memokey", {}).get("requests", []),
+        "local_entries": raw.get("memokey", {}).get("local_entries", {}),
+        "large": raw.get("memokey", {}).get("large", []),
         "checks": raw.get("memokey", {}).get("checks", {}),
         "skipped": raw.get("memokey", {}).get("skipped", []),
     }

@@ -6,14 +6,18 @@ import shlex
 
 __all__ = ["ENTRY_FILES", "entry_uri", "rm_command"]
 
-#: The files an entry directory holds (see the storage layout in the README).
-ENTRY_FILES = ("result", "meta.json", "lease", "invocation", "error")
+_SIBLINGS = (".lease", ".invocation", ".error")  # memokey.layout's, spelled as suffixes
+#: What may sit inside a directory named like an entry: nothing (an entry is one object).
+ENTRY_FILES: tuple[str, ...] = ()
 
 
 def entry_uri(uri: str) -> str:
-    """The entry URI `memokey ls` prints for `uri` (an entry or one of its files)."""
-    head, _, tail = uri.rstrip("/").rpartition("/")
-    return head if tail in ENTRY_FILES else uri.rstrip("/")
+    """The entry URI `memokey ls` prints for `uri` (an entry or one of its siblings)."""
+    uri = uri.rstrip("/")
+    for suffix in _SIBLINGS:
+        if uri.endswith(suffix):
+            return uri[: -len(suffix)]
+    return uri
 
 
 def rm_command(uri: str) -> str:

@@ -1,5 +1,5 @@
-"""A keyed call (`Target`): where its objects live, reading its result, writing its
-``meta.json``, and the per-function work done once.
+"""A keyed call (`Target`): where its entry and siblings live, reading its result, the
+metadata trailer it is published with, and the per-function work done once.
 
 Everything on a hit that does not depend on the call's arguments is computed once per
 (function, store) and kept in a `Place`: the function id, the logic key and the path and
@@ -20,26 +20,24 @@ from typing import Any
 from memokey.code_policy import CodeMode, code_extra, effective_mode, identity_of, warn_if_changed
 from memokey.identity import CodeIdentity
 from memokey.keys import MemoKey, entry_digest, function_id, logic_key_of, memo_dir, place_salt
-from memokey.meta import argument_summary, build_meta, encode_meta
-from memokey.results import read_header
+from memokey.layout import sibling
+from memokey.meta import argument_summary, build_meta, key_manifest
 from memokey.trust import OPEN, Trust
 from memokey_backends import Store
 
 __all__ = [
-    "META",
-    "RESULT",
     "Place",
     "PlaceCache",
     "Target",
+    "entry_meta",
     "lookup",
+    "read_entry",
     "unwrap_memoized",
-    "write_meta",
+    "write_entry",
 ]
 
 logger = logging.getLogger("memokey")
 
-RESULT = "result"
-META = "meta.json"
 _MAX_PLACES = 1024
 
 
@@ -111,7 +109,9 @@ class Place:
 
 
 class Target:
-    """A keyed call: its store, where its memo directory is, and the arguments keyed."""
+    """A keyed call: its store, where its entry is, and the arguments keyed. The entry
+    is one object at `path` (``result_path`` is the same path); its siblings are
+    `sibling(path, kind)` (`memokey.layout`)."""
 
     __slots__ = (
         "_key",
@@ -120,7 +120,6 @@ class Target:
         "keyed",
         "path",
         "place",
-        "result_path",
         "store",
         "trust",
         "uri",
@@ -141,7 +140,6 @@ class Target:
         self.keyed = keyed
         self.path = place.path_prefix + digest
         self.uri = place.uri_prefix + digest
-        self.result_path = self.path + "/" + RESULT
         self._key: MemoKey | None = None
 
     @property
@@ -162,12 +160,16 @@ class Target:
         return self._key
 
     @property
-    def result_uri(self) -> str:
-        return self.uri + "/" + RESULT
+    def result_path(self) -> str:
+        return self.path
 
     @property
-    def meta_path(self) -> str:
-        return self.path + "/" + META
+    def result_uri(self) -> str:
+        return self.uri
+
+    def sibling(self, kind: str) -> str:
+        """The store path of this entry's `kind` sibling (lease, invocation, error)."""
+        return sibling(self.path, kind)
 
 
 class PlaceCache:
@@ -233,47 +235,47 @@ def unwrap_memoized(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def lookup(target: Target) -> tuple[bool, Any]:
     """(True, value) on a hit; (False, None) when absent. One read; never a miss on error."""
-    return decoded(target, target.store.read(target.result_path))
+    return decoded(target, read_entry(target.store, target.path))
+
+
+def read_entry(store: Store, path: str) -> Any:
+    """The entry's bytes in one read; a large local one memory-mapped (no copy) where
+    the store can (`FsspecStore.read_buffer`); None when absent."""
+    reader = getattr(store, "read_buffer", None)
+    return store.read(path) if reader is None else reader(path)
+
+
+def write_entry(store: Store, path: str, parts: list[Any]) -> None:
+    """Publish an entry given as buffers (exclusive create), streamed where the store can
+    (`FsspecStore.write_parts`), else joined once."""
+    writer = getattr(store, "write_parts", None)
+    if writer is None:
+        store.write(path, b"".join(parts), exclusive=True)
+    else:
+        writer(path, parts, exclusive=True)
 
 
 def decoded(target: Target, data: bytes | None) -> tuple[bool, Any]:
     """`lookup` for result bytes already read (None: absent)."""
     if data is None:
         return False, None
-    value = target.trust.decode_result(data, target.result_uri)
-    target.place.check_hit(data, target.result_uri)
+    value = target.trust.decode_result(data, target.uri)
+    target.place.check_hit(data, target.uri)
     return True, value
 
 
-def write_meta(
-    target: Target,
-    data: bytes,
-    value: Any,
-    *,
-    runner: str,
-    serializer: str,
-    started: float,
-    duration: float,
-) -> None:
-    """Write the sidecar for the result `data`; a failure is logged, not raised: the
-    result is already safe. Never fsynced: it is advisory."""
+def entry_meta(target: Target, *, runner: str, started: float, duration: float) -> dict[str, Any]:
+    """The metadata trailer a miss publishes its result with (never read for a hit)."""
     key = target.key
-    meta = build_meta(
+    return build_meta(
         uri=key.uri,
         function_id=key.function_id,
         logic_key=key.logic_key,
         namespace=key.namespace,
         digest=key.digest,
         runner=runner,
-        serializer=serializer,
-        result_bytes=len(data),
-        payload_bytes=read_header(data, target.result_uri).payload_length,
-        result_type=f"{type(value).__module__}.{type(value).__qualname__}",
         arguments=argument_summary(target.keyed),
+        manifest=key_manifest(target.keyed),
         started=started,
         duration=duration,
     )
-    try:
-        target.store.write(target.meta_path, encode_meta(meta))
-    except Exception as exc:
-        logger.warning("could not write %s/%s (the result is stored): %s", key.uri, META, exc)

@@ -2,8 +2,8 @@
 
     memokey demo [--root URL] [--shim S] a small real pipeline: misses, then hits
     memokey ls [ROOT] [--namespace N]    stored functions and entries, with sizes and times
-    memokey show URI                     an entry's meta.json
-    memokey rm URI                       delete one entry (its result and sidecars)
+    memokey show URI                     an entry's metadata (its trailer, read alone)
+    memokey rm URI                       delete one entry (and its lease, invocation, error)
     memokey run URI                      run a stored invocation (memokey.remote)
     memokey bench ...                    the benchmark suite (memokey.bench)
 
@@ -30,11 +30,11 @@ from datetime import datetime, timezone
 from typing import TextIO
 
 from memokey._containment import check_inside_root, check_is_entry
-from memokey._fixes import ENTRY_FILES
 from memokey._terminal import printable
+from memokey.entry_reader import read_entry_meta
 from memokey.errors import MemokeyError
 from memokey.keys import SCHEME
-from memokey.meta import parse_meta
+from memokey.layout import SIBLINGS, sibling, split_name
 from memokey.roots import select_root
 from memokey_backends import EntryInfo, open_store
 
@@ -48,17 +48,18 @@ class CliError(Exception):
 
 
 def split_memo_uri(uri: str) -> tuple[str, str]:
-    """(root URL, entry path) of a memo URI; a trailing ``/result`` or other entry file is
-    dropped.
+    """(root URL, entry path) of an entry's URI; a sibling's (``.lease``, ``.error``, ...)
+    names its entry.
 
     The entry path is ``memokey-v2/{namespace}/{function}/{digest}``: the last four
     components, read from the end, since the root itself (or a namespace) may contain a
     ``memokey-v2`` component.
     """
     parts = uri.rstrip("/").split("/")
-    if parts[-1] in ENTRY_FILES:
-        parts = parts[:-1]
-    if len(parts) < 5 or parts[-4] != SCHEME or not all(parts[-3:]):
+    named = split_name(parts[-1]) if parts else None
+    if named is not None:
+        parts[-1] = named[0]
+    if named is None or len(parts) < 5 or parts[-4] != SCHEME or not all(parts[-3:]):
         if f"/{SCHEME}/" not in uri:
             raise CliError(
                 f"{uri} is not a memokey entry URI (no /{SCHEME}/ in it); copy one from "
@@ -92,20 +93,27 @@ class _Entry:
     size: int = 0
     result_size: int | None = None
     mtime: float | None = None
+    siblings: tuple[str, ...] = ()
 
 
 def _group(files: list[EntryInfo]) -> dict[tuple[str, str], dict[str, _Entry]]:
-    """{(namespace, function): {digest: entry}} from a recursive listing of the scheme dir."""
+    """{(namespace, function): {digest: entry}} from ONE recursive listing of the scheme
+    directory: entries and siblings are told apart by name, nothing else is read."""
     tree: dict[tuple[str, str], dict[str, _Entry]] = defaultdict(dict)
     for info in files:
         parts = info.path.strip("/").split("/")
-        if info.is_dir or len(parts) != 5 or parts[0] != SCHEME:
+        if info.is_dir or len(parts) != 4 or parts[0] != SCHEME:
             continue
-        _, namespace, function, digest, name = parts
-        entry = tree[(namespace, function)].setdefault(digest, _Entry(digest))
+        named = split_name(parts[3])
+        if named is None:
+            continue  # the lock file, writes in progress, foreign files
+        digest, kind = named
+        entry = tree[(parts[1], parts[2])].setdefault(digest, _Entry(digest))
         entry.size += info.size
-        if name == "result":
+        if kind is None:
             entry.result_size, entry.mtime = info.size, info.mtime
+        else:
+            entry.siblings = (*entry.siblings, kind)
     return tree
 
 
@@ -125,39 +133,31 @@ def cmd_ls(root_url: str | None, namespace: str | None, out: TextIO) -> None:
         print(printable(f"{ns}/{function}  {entry_count}, {_size(total)}"), file=out)
         for entry in sorted(entries.values(), key=lambda e: (e.mtime or 0.0, e.digest)):
             result = _size(entry.result_size) if entry.result_size is not None else "no result"
+            extra = f"  ({', '.join(sorted(entry.siblings))})" if entry.siblings else ""
             uri = shlex.quote(store.uri(f"{SCHEME}/{ns}/{function}/{entry.digest}"))
-            line = f"  {entry.digest}  {result:>10}  {_time(entry.mtime)}  {uri}"
+            line = f"  {entry.digest}  {result:>10}  {_time(entry.mtime)}  {uri}{extra}"
             print(printable(line), file=out)
 
 
 def cmd_show(uri: str, out: TextIO) -> None:
     root_url, path = split_memo_uri(uri)
     store = open_store(root_url)
-    data = store.read(f"{path}/meta.json")
-    if data is None:
-        result = store.info(f"{path}/result")
-        if result is None:
-            raise CliError(f"nothing is stored at {store.uri(path)}")
-        print(
-            printable(f"{store.uri(path)} has a result ({_size(result.size)}) but no meta.json"),
-            file=out,
-        )
-        return
-    try:
-        meta = parse_meta(data)
-    except ValueError as exc:
-        raise CliError(f"{store.uri(path)}/meta.json is not valid: {exc}") from exc
+    meta = read_entry_meta(store, path)
+    if meta is None:
+        raise CliError(f"nothing is stored at {store.uri(path)}")
     print(json.dumps(meta, indent=2), file=out)  # ensure_ascii: control characters escaped
 
 
 def cmd_rm(uri: str, out: TextIO) -> None:
     root_url, path = split_memo_uri(uri)
     store = open_store(root_url)
-    if not store.exists(path):
+    if not store.exists(path) and not any(store.exists(sibling(path, k)) for k in SIBLINGS):
         raise CliError(f"nothing is stored at {store.uri(path)}")
     check_inside_root(store, path)
     check_is_entry(store, path)
-    store.delete(path, recursive=True)
+    store.delete(path)
+    for kind in SIBLINGS:
+        store.delete(sibling(path, kind))
     print(printable(f"removed {store.uri(path)}"), file=out)
 
 
@@ -192,7 +192,7 @@ def _parser() -> argparse.ArgumentParser:
     ls = sub.add_parser("ls", help="list stored functions and entries")
     ls.add_argument("root", nargs="?", help="root URL (default: MEMOKEY_ROOT or cache dir)")
     ls.add_argument("--namespace", "-n", help="only this namespace")
-    show = sub.add_parser("show", help="print an entry's meta.json")
+    show = sub.add_parser("show", help="print an entry's metadata")
     show.add_argument("uri", help="an entry URI, as printed by `memokey ls` or MemoKey.uri")
     rm = sub.add_parser("rm", help="delete one entry")
     rm.add_argument("uri", help="an entry URI, as printed by `memokey ls` or MemoKey.uri")

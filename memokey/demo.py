@@ -87,7 +87,7 @@ def _step(
 def _is_stored(key: memokey.MemoKey) -> bool:
     from memokey_backends import open_store
 
-    return open_store(key.root_url).exists(f"{key.path}/result")
+    return open_store(key.root_url).exists(key.path)
 
 
 def run_demo(root_url: str | None, out: TextIO, *, shim: str = "same-thread") -> None:

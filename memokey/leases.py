@@ -1,10 +1,12 @@
 """Compute-once across processes: a lease object kept in the store itself.
 
 memokey has no coordination service; the one thing every caller shares is the storage
-root. So a caller about to compute a missing result first creates ``{memo_dir}/lease`` by
+root. So a caller about to compute a missing result first creates ``{entry}.lease`` by
 exclusive create (exactly one winner per race), keeps it alive with a heartbeat thread and
-deletes it on every way out. Everyone else polls, with capped backoff, until the result
-appears or the lease goes stale (its holder died or hung), and then one of them takes over.
+deletes it on every way out. Everyone else reads the lease once (who holds it, until
+when) and then polls the *result* alone, one read per poll with capped backoff, until it
+appears or the lease's expiry passes; only then is the lease read again (renewed: keep
+waiting; stale: one waiter takes it over). Waiting writes nothing.
 
 A lease saves duplicate work; it is not what keeps results correct. Results are published
 by exclusive create, so even when two callers both believe they hold a lease (the races
@@ -38,13 +40,17 @@ Leases are read straight from the store on every poll, never from a cache.
 
 Cost: taking a free lease is ONE exclusive write, and it is renewed by the process's
 shared heartbeat thread (`memokey._heartbeat`), not a thread of its own. Its version
-token (for compare-and-swap renewals) is read at the first renewal, which checks the
-stored bytes are still exactly ours. Lease writes are never fsynced: a lease is
-ephemeral, and one lost in a crash only lets a waiter take over sooner.
+token comes back from that write where the backend reports one (S3 ETag, GCS generation,
+Azure ETag), else it is read at the first renewal, which checks the stored bytes are
+still exactly ours. Releasing is ONE conditional delete (only if the lease is still the
+version we wrote) where the version is known, else a read and a delete. Lease writes are
+never fsynced: a lease is ephemeral, and one lost in a crash only lets a waiter take over
+sooner. Local roots use kernel byte-range locks instead (`memokey._local_locks`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -61,6 +67,7 @@ from memokey import _heartbeat
 from memokey._holders import holder_is_gone, this_process
 from memokey._terminal import printable
 from memokey.errors import LeaseError, StoreError, WriteConflictError
+from memokey.layout import LEASE, sibling
 from memokey_backends.protocol import Store
 
 __all__ = [
@@ -74,11 +81,11 @@ __all__ = [
     "try_acquire",
 ]
 
-LEASE_NAME = "lease"
+LEASE_NAME = LEASE
 DEFAULT_LEASE_SECONDS = 60.0
 _FORMAT = 1
-_FIRST_DELAY = 0.02
-_MAX_DELAY = 1.0  # a waiter sees a crashed holder within about a second
+_FIRST_DELAY = 0.05
+_MAX_DELAY = 1.5  # doubling from 50 ms: about 12 result reads in a 10 s wait
 #: A caller that has waited this long logs one line naming the holder and the expiry.
 REPORT_AFTER = 2.0
 
@@ -173,7 +180,7 @@ class LeaseRecord:
 
 
 def _lease_path(memo_dir: str) -> str:
-    return f"{memo_dir.rstrip('/')}/{LEASE_NAME}"
+    return sibling(memo_dir, LEASE)
 
 
 def read_lease(store: Store, memo_dir: str) -> LeaseRecord | None:
@@ -277,6 +284,12 @@ class Lease:
         if self._lost:
             return
         try:
+            if self._version is not None and self._version_known and self.store.supports_cas:
+                # One request: delete only while it is still the version we wrote (a
+                # conflict means it was taken over meanwhile: not ours to delete).
+                with contextlib.suppress(WriteConflictError):
+                    self.store.delete(self.path, version=self._version)
+                return
             data = self.store.read(self.path)
             if data is not None and (data == self._written or self._owns(data)):
                 self.store.delete(self.path)
@@ -318,17 +331,24 @@ def try_acquire(
             f"lease_seconds must be positive and finite, got {lease_seconds!r}; pass a "
             "duration longer than a heartbeat round trip to the store (the default is 60 s)."
         )
-    path = _lease_path(memo_dir)
-    record = LeaseRecord.fresh(lease_seconds)
+    outcome = _attempt(store, memo_dir, LeaseRecord.fresh(lease_seconds))
+    return outcome if isinstance(outcome, Lease) else None
+
+
+def _attempt(store: Store, memo_dir: str, record: LeaseRecord) -> Lease | LeaseRecord | None:
+    """One try: our `Lease`; or the live holder's record (wait for it); or None (the
+    lease vanished between our write and our read: try again at once)."""
     data = record.encode()
     try:
-        store.write(path, data, exclusive=True)
+        version = store.write(_lease_path(memo_dir), data, exclusive=True)
     except WriteConflictError:
         return _take_over_if_stale(store, memo_dir, record)
-    return Lease(store, memo_dir, record, None, version_known=False, written=data)
+    return Lease(store, memo_dir, record, version, version_known=version is not None, written=data)
 
 
-def _take_over_if_stale(store: Store, memo_dir: str, record: LeaseRecord) -> Lease | None:
+def _take_over_if_stale(
+    store: Store, memo_dir: str, record: LeaseRecord
+) -> Lease | LeaseRecord | None:
     path = _lease_path(memo_dir)
     current = store.read_versioned(path)
     if current is None:
@@ -337,7 +357,7 @@ def _take_over_if_stale(store: Store, memo_dir: str, record: LeaseRecord) -> Lea
     held = LeaseRecord.decode(data)
     if held is not None and not held.is_stale():
         if not held.holder_gone():
-            return None
+            return held
         log.warning(
             "taking over the lease %s: its holder (%s) was on this machine and has ended",
             store.uri(path),
@@ -370,50 +390,65 @@ def acquire_or_wait(
     lease_seconds: float = DEFAULT_LEASE_SECONDS,
     timeout: float | None = None,
 ) -> Lease | None:
-    """Poll until `done()` (return None: the result is published) or the lease is ours.
+    """The lease, or None once `done()` (the result is published).
 
-    `done` is checked before every attempt and once more right after winning, so a
-    caller never recomputes a result published while it was taking the lease.
+    The caller has just missed, so the lease is tried first (no re-check); `done` is
+    checked once right after winning, so a result published while we were taking the
+    lease is not computed again. While another caller holds the lease, each poll is one
+    `done()` (one read of the result) with capped backoff; the lease itself is read again
+    only once the expiry it last showed has passed. Waiting never writes.
     """
+    if not 0 < lease_seconds < math.inf:  # inf: a dead holder would block forever
+        raise LeaseError(
+            f"lease_seconds must be positive and finite, got {lease_seconds!r}; pass a "
+            "duration longer than a heartbeat round trip to the store (the default is 60 s)."
+        )
     started = time.monotonic()
     deadline = None if timeout is None else started + timeout
     reported = False
     delay = _FIRST_DELAY
     cap = min(_MAX_DELAY, max(lease_seconds / 4, _FIRST_DELAY))
     while True:
-        if done():
-            return None
-        lease = try_acquire(store, memo_dir, lease_seconds=lease_seconds)
-        if lease is not None:
+        outcome = _attempt(store, memo_dir, LeaseRecord.fresh(lease_seconds))
+        if isinstance(outcome, Lease):
             try:
                 finished = done()
             except BaseException:
-                lease.release()
+                outcome.release()
                 raise
             if finished:
-                lease.release()
+                outcome.release()
                 return None
-            return lease
-        if not reported and time.monotonic() - started >= REPORT_AFTER:
-            reported = True
-            _report_wait(store, memo_dir)
-        if deadline is not None and time.monotonic() >= deadline:
-            holder = read_lease(store, memo_dir)
-            raise LeaseError(
-                f"gave up after {timeout} s waiting for {store.uri(memo_dir)}: it is being "
-                f"computed by {holder}. Wait longer (timeout=None waits for the holder) or, "
-                "if that holder is gone, its lease expires by itself.",
-                uri=store.uri(memo_dir),
-            )
-        time.sleep(delay * random.uniform(0.75, 1.25))
-        delay = min(delay * 1.6, cap)
+            return outcome
+        # Held (or just released): poll the result alone until the holder's expiry
+        # passes or, for a holder on this machine, its process is seen to have ended
+        # (a local check, no request); then look at the lease again.
+        held = outcome
+        recheck_at = time.time() if held is None else held.expires_at
+        while True:
+            if deadline is not None and time.monotonic() >= deadline:
+                holder = read_lease(store, memo_dir)
+                raise LeaseError(
+                    f"gave up after {timeout} s waiting for {store.uri(memo_dir)}: it is being "
+                    f"computed by {holder}. Wait longer (timeout=None waits for the holder) or, "
+                    "if that holder is gone, its lease expires by itself.",
+                    uri=store.uri(memo_dir),
+                )
+            if held is not None:
+                if not reported and time.monotonic() - started >= REPORT_AFTER:
+                    reported = True
+                    _report_wait(store, memo_dir, held)
+                time.sleep(delay * random.uniform(0.75, 1.25))
+                delay = min(delay * 2, cap)
+            if done():
+                return None
+            if time.time() >= recheck_at or (held is not None and held.holder_gone()):
+                break
 
 
-def _report_wait(store: Store, memo_dir: str) -> None:
-    """The one line a waiting caller logs: who computes, and until when it waits at most."""
-    holder = read_lease(store, memo_dir)
-    if holder is None:
-        return  # released just now: the next poll finds the result or takes the lease
+def _report_wait(store: Store, memo_dir: str, holder: LeaseRecord) -> None:
+    """The one line a waiting caller logs: who computes, and until when it waits at most
+    (from the lease record already read: no request)."""
     log.warning(
         "waiting for %s: it is being computed by %s (a crashed holder on another machine is "
         "taken over when its lease expires)",

@@ -1,7 +1,8 @@
-"""The `meta.json` sidecar: what a human or a tool wants to know about a stored result.
+"""The metadata trailer: what a human or a tool wants to know about a stored result.
 
-It is written after the result and never read to serve a hit, so it can change shape
-between releases (`format` says which) and a missing or odd one harms nothing. Argument
+It travels at the end of the entry object (`memokey.entry_format`), written with the
+result in the same request, and is never read to serve a hit, so it can change shape
+between releases (`format` says which) and an odd one harms nothing. Argument
 values appear only as short, truncated reprs of the *keyed* arguments (after a keyfunc,
 so a `nil_args` connection shows as None): enough to recognise a call, never to
 reconstruct or compare one.
@@ -12,7 +13,6 @@ from __future__ import annotations
 import functools
 import getpass
 import inspect
-import json
 import os
 import platform
 import reprlib
@@ -22,9 +22,14 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-__all__ = ["META_FORMAT", "argument_summary", "build_meta", "encode_meta", "parse_meta"]
+__all__ = [
+    "META_FORMAT",
+    "argument_summary",
+    "build_meta",
+    "key_manifest",
+]
 
-META_FORMAT = 1
+META_FORMAT = 2
 _REPR_LIMIT = 80
 
 _repr = reprlib.Repr()
@@ -46,6 +51,15 @@ def short_repr(value: object, limit: int = _REPR_LIMIT) -> str:
 def argument_summary(bound: inspect.BoundArguments) -> dict[str, str]:
     """Parameter name -> short repr, for every bound argument (defaults included)."""
     return {name: short_repr(value) for name, value in bound.arguments.items()}
+
+
+def key_manifest(bound: inspect.BoundArguments) -> dict[str, dict[str, Any]]:
+    """Parameter name -> what the key saw of it: its type now; room for its digest
+    (``"digest"``), which lifecycle tools (issue 9) fill in and compare."""
+    return {
+        name: {"type": f"{type(value).__module__}.{type(value).__qualname__}"}
+        for name, value in bound.arguments.items()
+    }
 
 
 def _user() -> str | None:
@@ -82,15 +96,13 @@ def build_meta(
     namespace: str,
     digest: str,
     runner: str,
-    serializer: str,
-    result_bytes: int,
-    payload_bytes: int,
-    result_type: str,
     arguments: Mapping[str, str],
+    manifest: Mapping[str, Any] | None,
     started: float,
     duration: float,
 ) -> dict[str, Any]:
-    """The sidecar's content: identity, timing, where it ran, sizes, argument summary."""
+    """The trailer's content: identity, timing, where it ran, argument summary, key
+    manifest (the encoder adds serializer, payload size and result type)."""
     facts = _process_facts()
     return {
         "format": META_FORMAT,
@@ -100,11 +112,8 @@ def build_meta(
         "namespace": namespace,
         "digest": digest,
         "runner": runner,
-        "serializer": serializer,
-        "result_bytes": result_bytes,
-        "payload_bytes": payload_bytes,
-        "result_type": result_type,
         "arguments": dict(arguments),
+        "manifest": dict(manifest or {}),
         "started": _iso(started),
         "duration_seconds": round(duration, 6),
         "host": facts["host"],
@@ -114,20 +123,3 @@ def build_meta(
         "platform": facts["platform"],
         "memokey_version": facts["memokey_version"],
     }
-
-
-def encode_meta(meta: Mapping[str, Any]) -> bytes:
-    """UTF-8 JSON, one line: `json` has a C encoder only without `indent`, and this runs on
-    every miss. `memokey show URI` prints it indented."""
-    return (json.dumps(meta, default=str) + "\n").encode("utf-8")
-
-
-def parse_meta(data: bytes) -> dict[str, Any]:
-    """The sidecar as a dict; a sidecar that is not a JSON object raises ValueError."""
-    try:
-        meta = json.loads(data.decode("utf-8"))
-    except RecursionError:  # anyone who can write the store can plant one
-        raise ValueError("meta.json is nested too deeply to read") from None
-    if not isinstance(meta, dict):
-        raise ValueError("meta.json does not hold a JSON object")
-    return meta

@@ -1,10 +1,11 @@
 """Running a call somewhere else: the `invocation` object and the far side's entry point.
 
 A shim that runs a call in another process or machine cannot hand it a Python object, only
-the memo directory's URI. So the caller stores ``invocation`` there (cloudpickle of the
+the entry's URI. So the caller stores ``{entry}.invocation`` beside it (cloudpickle of the
 function and its bound arguments), the far side runs ``python -m memokey run URI``, which
-reads it, runs the function and publishes either ``result`` (exclusive create, like a
-local miss) or ``error`` (the exception, pickled when possible, and its traceback text).
+reads it, runs the function and publishes either the entry (exclusive create with its
+metadata trailer, like a local miss) or ``{entry}.error`` (the exception, pickled when
+possible, and its traceback text).
 The caller then reads the outcome back from the store: the store is the only channel, so
 any process that can reach the store can be the far side.
 
@@ -55,6 +56,8 @@ from memokey.errors import (
     ShimError,
     WriteConflictError,
 )
+from memokey.layout import ERROR, INVOCATION, sibling
+from memokey.meta import argument_summary, build_meta, key_manifest
 from memokey.results import DEFAULT_SERIALIZER, Serializer, encode_result
 from memokey.roots import root
 from memokey.signing import SIGNING_KEY_ENV, Signer, place_of, run_signer, seal, unseal
@@ -79,9 +82,7 @@ __all__ = [
     "run_invocation",
 ]
 
-INVOCATION = "invocation"
-RESULT = "result"
-ERROR = "error"
+RESULT = "result"  # what `memo_dir` arguments name: the entry itself
 STORAGE_OPTIONS_ENV = "MEMOKEY_STORAGE_OPTIONS"
 _FORMAT = 1
 
@@ -262,22 +263,23 @@ def _add_note(exc: BaseException, note: str) -> None:
         exc.__notes__ = [*notes, note]  # type: ignore[attr-defined]
 
 
-def _at(memo_dir: str, name: str) -> str:
-    return f"{memo_dir.rstrip('/')}/{name}" if memo_dir else name
+def _at(entry: str, name: str) -> str:
+    """The path of the entry's `name` sibling (``{entry}.{name}``)."""
+    return sibling(entry, name)
 
 
 def publish_failure(
-    store: Store, exc: BaseException, memo_dir: str = "", signer: Signer | None = None
+    store: Store, exc: BaseException, memo_dir: str, signer: Signer | None = None
 ) -> None:
-    """Write ``error`` (replacing an older one): the exception for callers and people,
-    sealed when `signer` is set."""
+    """Write ``{entry}.error`` (replacing an older one) for the entry at `memo_dir`: the
+    exception for callers and people, sealed when `signer` is set."""
     path = _at(memo_dir, ERROR)
     body = RemoteFailure.capture(exc).encode()
     store.write(path, seal(body, signer, kind=ERROR, place=place_of(store.uri(path))))
 
 
-def read_failure(store: Store, memo_dir: str = "", trust: Trust = OPEN) -> RemoteFailure | None:
-    """The stored ``error``, its seal checked first when `trust` has a key."""
+def read_failure(store: Store, memo_dir: str, trust: Trust = OPEN) -> RemoteFailure | None:
+    """The stored ``{entry}.error``, its seal checked first when `trust` has a key."""
     path = _at(memo_dir, ERROR)
     data = store.read(path)
     if data is None:
@@ -287,8 +289,8 @@ def read_failure(store: Store, memo_dir: str = "", trust: Trust = OPEN) -> Remot
     return RemoteFailure.decode(body, uri)
 
 
-def raise_failure(store: Store, memo_dir: str = "", trust: Trust = OPEN) -> None:
-    """Re-raise the failure stored in ``error`` under `memo_dir` (no-op when there is none)."""
+def raise_failure(store: Store, memo_dir: str, trust: Trust = OPEN) -> None:
+    """Re-raise the failure stored beside the entry `memo_dir` (no-op when there is none)."""
     failure = read_failure(store, memo_dir, trust)
     if failure is not None:
         raise failure.rebuild(store.uri(memo_dir), allow_pickle=trust.allow_pickle)
@@ -323,20 +325,22 @@ def execute(
             "environment to the caller's key",
             uri=memo_uri,
         )
+    parent, _, entry = memo_uri.rstrip("/").rpartition("/")
+    invocation_path = sibling(entry, INVOCATION)
     try:
-        store = open_store(memo_uri, **options)
-        if store.exists(RESULT):
+        store = open_store(parent, **options)
+        if store.exists(entry):
             return True
-        data = store.read(INVOCATION)
+        data = store.read(invocation_path)
     except MemokeyError as exc:
         raise ShimError(f"could not read the invocation at {memo_uri}: {exc}") from exc
     if data is None:
         raise ShimError(
-            f"no invocation at {memo_uri}/{INVOCATION}; a caller stores it before starting "
-            "a remote shim (is the URI the memo directory?)",
+            f"no invocation at {sibling(memo_uri, INVOCATION)}; a caller stores it before "
+            "starting a remote shim (is the URI an entry's?)",
             uri=memo_uri,
         )
-    uri = store.uri(INVOCATION)
+    uri = store.uri(invocation_path)
     try:  # a refused invocation runs nothing and publishes nothing
         unseal(data, signer, kind=INVOCATION, place=place_of(uri), uri=uri)
         if not trust.allow_pickle:
@@ -354,16 +358,19 @@ def execute(
     try:
         if not isinstance(invocation, Invocation):
             raise invocation
+        started, clock = time.time(), time.perf_counter()
         with _context(invocation, options):
             value = invocation.func(*invocation.args, **invocation.kwargs)
             if inspect.iscoroutine(value):  # a coroutine function runs to completion here
                 value = asyncio.run(value)
+        meta = _far_side_meta(memo_uri, invocation, started, time.perf_counter() - clock)
         payload = encode_result(
             value,
             invocation.serializer,
             extra=invocation.code,
+            meta=meta,
             signer=signer,
-            path=store.uri(RESULT),
+            path=store.uri(entry),
             round_trip=True,
         )
     except Exception as exc:
@@ -372,14 +379,42 @@ def execute(
         failure = None
     try:
         if failure is None:
-            _publish_result(store, payload)
+            _publish_result(store, entry, payload)
         else:
-            publish_failure(store, failure, signer=signer)
+            publish_failure(store, failure, entry, signer=signer)
     except MemokeyError as exc:
         raise ShimError(
             f"ran {memo_uri} but could not publish its outcome: {exc}", uri=memo_uri
         ) from exc
     return failure is None
+
+
+def _far_side_meta(
+    memo_uri: str, invocation: Invocation, started: float, duration: float
+) -> dict[str, Any]:
+    """The metadata trailer of a result published here (the caller's runner is not here:
+    its namespace and logic key come from the entry's path)."""
+    parts = memo_uri.rstrip("/").split("/")
+    namespace, function_dir, digest = parts[-3:] if len(parts) >= 3 else ["", "", parts[-1]]
+    logic_key = function_dir.partition("@")[2] or None
+    try:
+        bound = inspect.signature(invocation.func).bind(*invocation.args, **invocation.kwargs)
+        bound.apply_defaults()
+        arguments, manifest = argument_summary(bound), key_manifest(bound)
+    except (TypeError, ValueError):  # no signature to bind to: say nothing about them
+        arguments, manifest = {}, {}
+    return build_meta(
+        uri=memo_uri,
+        function_id=invocation.function_id,
+        logic_key=logic_key,
+        namespace=namespace,
+        digest=digest,
+        runner="remote",
+        arguments=arguments,
+        manifest=manifest,
+        started=started,
+        duration=duration,
+    )
 
 
 def run_invocation(memo_uri: str, storage_options: Mapping[str, Any] | None = None) -> int:
@@ -392,10 +427,10 @@ def run_invocation(memo_uri: str, storage_options: Mapping[str, Any] | None = No
     return EXIT_OK if published_result else EXIT_RAISED
 
 
-def _publish_result(store: Store, payload: bytes) -> None:
+def _publish_result(store: Store, entry: str, payload: bytes) -> None:
     with contextlib.suppress(WriteConflictError):  # another caller published it first
-        store.write(RESULT, payload, exclusive=True)
-    store.delete(ERROR)
+        store.write(entry, payload, exclusive=True)
+    store.delete(sibling(entry, ERROR))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -404,7 +439,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="memokey run",
         description="Run the invocation stored in a memo directory and publish its outcome.",
     )
-    parser.add_argument("uri", help="the memo directory's URL (it holds `invocation`)")
+    parser.add_argument("uri", help="the entry's URL (`{URI}.invocation` holds the call)")
     ns = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     raw = os.environ.get(STORAGE_OPTIONS_ENV, "")
     try:

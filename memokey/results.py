@@ -1,23 +1,10 @@
-"""The `result` object format: a small checked header, then the serialized value.
+"""Serializers, and turning a value into a stored entry object and back.
 
-A hit is ONE `Store.read`, so everything a reader needs to trust and decode the value
-travels in that one object: which serializer wrote it, how long the payload is and its
-xxh3_128 checksum. A result that fails any check raises `ResultCorruptedError` naming its
-URI; it is never returned and never silently recomputed over.
-
-Layout (all integers big-endian)::
-
-    magic        4 bytes   b"MKR\\x00"
-    version      1 byte    FORMAT_VERSION
-    name length  1 byte    n
-    name         n bytes   serializer name, ASCII
-    extra len    4 bytes   unsigned, m (0: no extra fields)
-    extra        m bytes   compact JSON object: facts about the entry (code fingerprint,
-                           ...) that a reader may check without a second request
-    payload len  8 bytes   unsigned
-    checksum    16 bytes   xxh3_128 digest of the payload
-    payload      payload len bytes
-    signature    64 bytes, only when signed (see `memokey.signing`): covers all of the above
+The object's byte layout (header, payload, metadata trailer, footer, optional signature)
+is `memokey.entry_format`'s; this module decides what goes in it. A hit is ONE
+`Store.read`: everything a reader needs to trust and decode the value travels in that one
+object. A result that fails any check raises `ResultCorruptedError` naming its URI; it is
+never returned and never silently recomputed over.
 
 Durability: memokey does not fsync results by default (neither does joblib.Memory). A
 result is published atomically (written aside, then linked or renamed into place), so
@@ -33,7 +20,6 @@ from __future__ import annotations
 
 import json
 import pickle
-import struct
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -43,16 +29,12 @@ from typing import Any
 import cloudpickle
 import xxhash
 
-from memokey import safe_formats
+from memokey import entry_format, safe_formats
 from memokey._fixes import rm_command
 from memokey._roundtrip import check_round_trip
-from memokey.errors import (
-    ConfigurationError,
-    ResultCorruptedError,
-    SerializationError,
-    SignatureError,
-)
-from memokey.signing import MARK, TRAILER_SIZE, Signer, place_of, unsigned
+from memokey.entry_format import FORMAT_VERSION, MAGIC
+from memokey.errors import ConfigurationError, SerializationError, SignatureError
+from memokey.signing import Signer, place_of, unsigned
 
 __all__ = [
     "DEFAULT_SERIALIZER",
@@ -61,25 +43,21 @@ __all__ = [
     "ResultHeader",
     "Serializer",
     "decode_result",
+    "encode_parts",
     "encode_result",
     "get_serializer",
     "read_header",
+    "read_meta",
     "register_serializer",
     "serializers",
 ]
 
-MAGIC = b"MKR\x00"
-FORMAT_VERSION = 2
 DEFAULT_SERIALIZER = "cloudpickle"
 _PICKLE_PROTOCOL = 5
-_FIXED = struct.Struct(">4sBB")
-_TAIL = struct.Struct(">Q16s")
-_EXTRA_LEN = struct.Struct(">I")
 _MAX_NAME = 255
-_PREFIX = MAGIC + bytes([FORMAT_VERSION])
-# Header starts (magic, version, name length, name) already seen -> serializer name.
-_heads: dict[bytes, str] = {}
-_MAX_HEADS = 64
+_OOB_FROM = 1 << 16  # buffers this large leave the pickle stream (pickle protocol 5)
+_SLICE_BELOW = 4096  # a small payload is sliced (cheaper than a view); a large one is viewed
+_JOIN_BELOW = 1 << 20  # an entry this small is joined: a copy is cheaper than more writes
 
 
 @dataclass(frozen=True)
@@ -98,6 +76,10 @@ class Serializer:
     # False only for formats whose decoding cannot run code (allow_pickle=False reads
     # nothing else); a registered serializer is assumed to run code unless it says not.
     runs_code: bool = True
+    # Pickle protocol 5: (stream, large buffers kept out of band) and back, so a large
+    # array is written from and read into its own memory, never copied into a stream.
+    dumps_oob: Callable[[Any], tuple[bytes, list[memoryview]]] | None = None
+    loads_oob: Callable[[memoryview, list[memoryview]], Any] | None = None
 
 
 def _cloudpickle_dumps(value: Any) -> bytes:
@@ -109,9 +91,54 @@ def _pickle_dumps(value: Any) -> bytes:
     return pickle.dumps(value, protocol=_PICKLE_PROTOCOL)
 
 
+def _out_of_band(dumps: Callable[..., bytes], value: Any) -> tuple[bytes, list[memoryview]]:
+    """``dumps(value)`` with buffers of `_OOB_FROM` bytes or more kept out of the stream."""
+    buffers: list[memoryview] = []
+
+    def keep(buffer: pickle.PickleBuffer) -> bool:
+        try:
+            view = buffer.raw()
+        except BufferError:  # not contiguous: pickle it in the stream
+            return True
+        if view.nbytes < _OOB_FROM:
+            return True
+        buffers.append(view)
+        return False
+
+    stream = dumps(value, protocol=_PICKLE_PROTOCOL, buffer_callback=keep)
+    return stream, buffers
+
+
+# Module-level (not closures): a Serializer travels to remote workers by reference.
+def _cloudpickle_dumps_oob(value: Any) -> tuple[bytes, list[memoryview]]:
+    return _out_of_band(cloudpickle.dumps, value)
+
+
+def _pickle_dumps_oob(value: Any) -> tuple[bytes, list[memoryview]]:
+    return _out_of_band(pickle.dumps, value)
+
+
+def _loads_oob(stream: memoryview, buffers: list[memoryview]) -> Any:
+    return pickle.loads(stream, buffers=buffers)
+
+
 _registry: dict[str, Serializer] = {
-    "cloudpickle": Serializer("cloudpickle", _cloudpickle_dumps, pickle.loads, True),
-    "pickle": Serializer("pickle", _pickle_dumps, pickle.loads, True),
+    "cloudpickle": Serializer(
+        "cloudpickle",
+        _cloudpickle_dumps,
+        pickle.loads,
+        True,
+        dumps_oob=_cloudpickle_dumps_oob,
+        loads_oob=_loads_oob,
+    ),
+    "pickle": Serializer(
+        "pickle",
+        _pickle_dumps,
+        pickle.loads,
+        True,
+        dumps_oob=_pickle_dumps_oob,
+        loads_oob=_loads_oob,
+    ),
     "json": Serializer("json", safe_formats.json_dumps, safe_formats.json_loads, runs_code=False),
     "numpy": Serializer(
         "numpy", safe_formats.numpy_dumps, safe_formats.numpy_loads, runs_code=False
@@ -183,7 +210,7 @@ def _check_name(name: str) -> None:
 
 @dataclass(frozen=True)
 class ResultHeader:
-    """What a result's header says; `payload_offset` is where the payload starts."""
+    """What a stored object says about itself; `payload_offset` is where the payload starts."""
 
     version: int
     serializer: str
@@ -192,6 +219,8 @@ class ResultHeader:
     payload_offset: int
     extra: Mapping[str, Any] = field(default_factory=dict)
     signature: bytes = b""  # the signing trailer (empty: unsigned)
+    trailer_offset: int = 0
+    trailer_length: int = 0
 
 
 def encode_result(
@@ -199,22 +228,52 @@ def encode_result(
     serializer: str | Serializer = DEFAULT_SERIALIZER,
     *,
     extra: Mapping[str, Any] | None = None,
+    meta: Mapping[str, Any] | None = None,
     signer: Signer | None = None,
     path: str = "",
     round_trip: bool = False,
 ) -> bytes:
-    """Serialize `value` into a complete `result` object (header + payload); `extra`
-    (JSON-able) is stored in the header for readers to check before decoding. With a
-    `signer`, a signature bound to `path` (where the object will be stored: its path or
-    URI) follows. `round_trip` (the publish paths) reads a small payload back first
-    (`memokey._roundtrip`): only ever a value this process just computed.
+    """`encode_parts`, joined into one bytes object."""
+    parts = encode_parts(
+        value,
+        serializer,
+        extra=extra,
+        meta=meta,
+        signer=signer,
+        path=path,
+        round_trip=round_trip,
+    )
+    return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+def encode_parts(
+    value: Any,
+    serializer: str | Serializer = DEFAULT_SERIALIZER,
+    *,
+    extra: Mapping[str, Any] | None = None,
+    meta: Mapping[str, Any] | None = None,
+    signer: Signer | None = None,
+    path: str = "",
+    round_trip: bool = False,
+) -> list[Any]:
+    """Serialize `value` into a complete entry object, as buffers to write in order
+    (a large array's memory is one of them: nothing is copied). `extra` (JSON-able) goes
+    in the header for readers to check before decoding; `meta` (JSON-able) in the
+    metadata trailer for people and tools, with the payload size and serializer added.
+    With a `signer`, a signature bound to `path` (where the object will be stored: its
+    path or URI) follows. `round_trip` (the publish paths) reads a small payload back
+    first (`memokey._roundtrip`): only ever a value this process just computed.
 
     Raises `SerializationError` when the value cannot be serialized (or read back); the
     caller stores nothing in that case.
     """
     chosen = get_serializer(serializer)
+    buffers: list[memoryview] = []
     try:
-        payload = chosen.dumps(value)
+        if chosen.dumps_oob is not None:
+            payload, buffers = chosen.dumps_oob(value)
+        else:
+            payload = chosen.dumps(value)
     except Exception as exc:
         raise SerializationError(
             f"the result of type {type(value).__qualname__} could not be serialized with "
@@ -228,118 +287,65 @@ def encode_result(
             "nothing was stored. Fix its dumps function to return bytes",
             serializer=chosen.name,
         )
-    if round_trip:
+    if round_trip and not buffers:
         check_round_trip(chosen.name, chosen.loads, payload, value)
-    name = chosen.name.encode("ascii")
-    checksum = xxhash.xxh3_128_digest(payload)
-    fields = _encode_extra(extra)
-    parts = [
-        _FIXED.pack(MAGIC, FORMAT_VERSION, len(name)),
-        name,
-        _EXTRA_LEN.pack(len(fields)),
-        fields,
-        _TAIL.pack(len(payload), checksum),
-        payload,
-    ]
+    pieces: list[Any]
+    if buffers:
+        sizes = [memoryview(payload).nbytes, *(b.nbytes for b in buffers)]
+        header, placed = entry_format.pack_header(chosen.name, extra, sizes)
+        pieces, at = [header], len(header)
+        for (offset, length), piece in zip(placed, [payload, *buffers], strict=True):
+            if offset > at:
+                pieces.append(bytes(offset - at))  # alignment padding
+            pieces.append(piece)
+            at = offset + length
+        size = at - len(header)
+    else:
+        header, _ = entry_format.pack_header(chosen.name, extra)
+        pieces, size = [header, payload], memoryview(payload).nbytes
+    checksum = xxhash.xxh3_128()
+    for piece in pieces:
+        checksum.update(piece)
+    trailer = _encode_trailer(meta, chosen.name, size, value)
+    pieces += [trailer, entry_format.pack_footer(size, checksum.digest(), trailer)]
     if signer is not None:
-        parts.append(signer.trailer(parts, kind="result", place=place_of(path)))
-    return b"".join(parts)
+        pieces.append(signer.trailer(pieces, kind="result", place=place_of(path)))
+    if size < _JOIN_BELOW:  # small: one buffer, one write call
+        return [b"".join(pieces)]
+    return pieces
 
 
-def _encode_extra(extra: Mapping[str, Any] | None) -> bytes:
-    if not extra:
-        return b""
-    return json.dumps(dict(extra), separators=(",", ":"), sort_keys=True).encode()
-
-
-def _signed_end(data: bytes | memoryview, end: int) -> int | None:
-    """Where the signed part of a result whose payload ends at `end` stops: `end` when
-    unsigned, also `end` when a signing trailer follows; None when other bytes follow."""
-    if len(data) == end:
-        return end
-    if len(data) == end + TRAILER_SIZE and bytes(data[end : end + len(MARK)]) == MARK:
-        return end
-    return None
-
-
-def _parse_common(data: bytes) -> tuple[str, int, bytes, int] | None:
-    """(serializer name, payload length, checksum, payload offset) of a well-formed
-    header written by this version, or None (then `read_header` says what is wrong).
-    The hit path's cheap check: the fixed start and serializer name are looked up as
-    one byte string among those seen before (no memoryview, no header object)."""
-    if len(data) < _FIXED.size:
-        return None
-    tail_at = _FIXED.size + data[5]
-    name = _heads.get(data[:tail_at])
-    if name is None:
-        if data[:5] != _PREFIX:
-            return None
-        try:
-            name = data[_FIXED.size : tail_at].decode("ascii")
-        except UnicodeDecodeError:
-            return None
-    if len(data) < tail_at + _EXTRA_LEN.size:
-        return None
-    (extra_len,) = _EXTRA_LEN.unpack_from(data, tail_at)
-    tail_at += _EXTRA_LEN.size + extra_len
-    if len(data) < tail_at + _TAIL.size:
-        return None
-    length, checksum = _TAIL.unpack_from(data, tail_at)
-    offset = tail_at + _TAIL.size
-    if len(data) - offset != length and _signed_end(data, offset + length) is None:
-        return None
-    if len(_heads) < _MAX_HEADS:
-        _heads[data[: _FIXED.size + data[5]]] = name
-    return name, length, checksum, offset
+def _encode_trailer(
+    meta: Mapping[str, Any] | None, serializer: str, size: int, value: Any
+) -> bytes:
+    fields = dict(meta or {})
+    fields["serializer"] = serializer
+    fields["payload_bytes"] = size
+    fields.setdefault("result_type", f"{type(value).__module__}.{type(value).__qualname__}")
+    return json.dumps(fields, separators=(",", ":"), default=str).encode()
 
 
 def read_header(data: bytes, uri: str) -> ResultHeader:
-    """Parse and check the header of a stored result; the payload is not verified here."""
-    view = memoryview(data)
-    if len(view) < _FIXED.size:
-        raise _corrupted(uri, f"it is {len(view)} bytes, shorter than any header")
-    magic, version, name_len = _FIXED.unpack_from(view)
-    if magic != MAGIC:
-        raise _corrupted(uri, "it does not start with the memokey result marker")
-    if version != FORMAT_VERSION:
-        raise _corrupted(
-            uri,
-            f"it has format version {version}, this memokey reads version {FORMAT_VERSION} "
-            "(upgrade memokey if the result was written by a newer one)",
-        )
-    tail_at = _FIXED.size + name_len
-    if len(view) < tail_at + _EXTRA_LEN.size:
-        raise _corrupted(uri, "its header is truncated")
-    try:
-        name = bytes(view[_FIXED.size : tail_at]).decode("ascii")
-    except UnicodeDecodeError:
-        raise _corrupted(uri, "its serializer name is not ASCII") from None
-    (extra_len,) = _EXTRA_LEN.unpack_from(view, tail_at)
-    extra_at = tail_at + _EXTRA_LEN.size
-    tail_at = extra_at + extra_len
-    if len(view) < tail_at + _TAIL.size:
-        raise _corrupted(uri, "its header is truncated")
-    length, checksum = _TAIL.unpack_from(view, tail_at)
-    offset = tail_at + _TAIL.size
-    if _signed_end(view, offset + length) is None:
-        raise _corrupted(
-            uri, f"its payload is {len(view) - offset} bytes but the header says {length}"
-        )
-    extra = _decode_extra(bytes(view[extra_at:tail_at]), uri)  # after the cheap checks
-    signature = bytes(view[offset + length :])
-    return ResultHeader(FORMAT_VERSION, name, length, checksum, offset, extra, signature)
+    """Parse and check the structure of a stored result; the payload is not verified here."""
+    layout = entry_format.parse(data, uri)
+    return ResultHeader(
+        FORMAT_VERSION,
+        layout.serializer,
+        layout.payload_length,
+        layout.checksum,
+        layout.payload_offset,
+        layout.extra,
+        layout.signature,
+        layout.trailer_offset,
+        layout.trailer_length,
+    )
 
 
-def _decode_extra(raw: bytes, uri: str) -> Mapping[str, Any]:
-    if not raw:
-        return MappingProxyType({})
-    try:
-        fields = json.loads(raw)
-    except (ValueError, RecursionError):  # RecursionError: nested deeper than Python's stack
-        raise _corrupted(uri, "its header's extra fields are not valid JSON") from None
-    if not isinstance(fields, dict):
-        raise _corrupted(uri, "its header's extra fields are not a JSON object")
-    return MappingProxyType(fields)
+def read_meta(data: bytes, uri: str) -> dict[str, Any]:
+    """The metadata trailer of a whole stored object (tools; never used for a hit)."""
+    layout = entry_format.parse(data, uri)
+    end = layout.trailer_offset + layout.trailer_length
+    return entry_format.decode_trailer(bytes(memoryview(data)[layout.trailer_offset : end]), uri)
 
 
 def decode_result(
@@ -350,7 +356,7 @@ def decode_result(
     allow_pickle: bool = True,
     signer: Signer | None = None,
 ) -> Any:
-    """Check and deserialize a stored `result` object read from `uri`.
+    """Check and deserialize a stored result object read from `uri`.
 
     Before any byte is deserialized: the header's serializer must be `expect` (when
     given) and, without `allow_pickle`, one that cannot run code (else
@@ -358,24 +364,47 @@ def decode_result(
     `SignatureError`). Raises `ResultCorruptedError` (truncated, tampered, wrong format) or
     `SerializationError` (intact but undecodable here, e.g. a class that no longer exists).
     """
-    parsed = _parse_common(data) if isinstance(data, bytes) else None
+    signed = signer is not None
+    parsed = entry_format.parse_fast(data, signed) if isinstance(data, bytes) else None
+    parts: tuple[tuple[int, int], ...] = ()
     if parsed is None:
-        header = read_header(data, uri)  # raises, naming what is wrong, or parses
-        parsed = header.serializer, header.payload_length, header.checksum, header.payload_offset
-    name, length, checksum, offset = parsed
+        layout = entry_format.parse(data, uri, prefer_signed=signed)  # raises, saying why
+        parsed = (
+            layout.serializer,
+            layout.payload_offset,
+            layout.payload_length,
+            layout.checksum,
+            layout.signed_end,
+        )
+        parts = layout.parts
+    name, offset, length, checksum, signed_end = parsed
     if expect is not None and name != expect.name:
         raise _refused(uri, name, f"this function is configured with {expect.name!r}")
     serializer = _registry.get(name) or get_serializer(name)
     if serializer.runs_code and not allow_pickle:
         raise _refused(uri, name, "allow_pickle is off and that format can run code")
     end = offset + length
-    payload = memoryview(data)[offset:end]
+    view = memoryview(data)
     if signer is not None:
-        _verify(signer, data, end, checksum, payload, uri)
-    elif xxhash.xxh3_128_digest(payload) != checksum:
-        raise _corrupted(uri, "its payload does not match the checksum in its header")
+        _verify(signer, view, end, signed_end, checksum, uri)
+    elif xxhash.xxh3_128_digest(view[:end]) != checksum:
+        raise entry_format.corrupted(uri, "its payload does not match the checksum in its footer")
     try:
-        if serializer.loads_buffers:  # pickle.loads reads a memoryview without copying it
+        if parts:
+            if serializer.loads_oob is None:
+                raise ValueError("its header lists out-of-band buffers this format cannot take")
+            (stream_at, stream_len), *buffers = parts
+            own: list[Any]
+            # Arrays built on these buffers are the caller's to change: over a writable
+            # read (a copy-on-write map, a bytearray) they are used in place; read-only
+            # bytes are copied, buffer by buffer.
+            own = [
+                view[at : at + size] if not view.readonly else bytearray(view[at : at + size])
+                for at, size in buffers
+            ]
+            return serializer.loads_oob(view[stream_at : stream_at + stream_len], own)
+        payload = view[offset:end] if length > _SLICE_BELOW else data[offset:end]
+        if serializer.loads_buffers or isinstance(payload, bytes):  # no copy either way
             return serializer.loads(payload)  # type: ignore[arg-type]
         return serializer.loads(bytes(payload))
     except Exception as exc:
@@ -390,28 +419,30 @@ def decode_result(
 
 def _verify(
     signer: Signer,
-    data: bytes,
+    view: memoryview,
     end: int,
+    signed_end: int,
     checksum: bytes,
-    payload: memoryview,
     uri: str,
 ) -> None:
     """The signature replaces the checksum check (it covers every byte); a failure is
     reported as corruption when the checksum fails too (a torn write), else as a
     `SignatureError`."""
-    if len(data) == end:
+    if len(view) == signed_end:
         raise unsigned(uri, "result")
     try:
         signer.verify(
-            (memoryview(data)[:end],),
-            bytes(data[end:]),
+            (view[:signed_end],),
+            bytes(view[signed_end:]),
             kind="result",
             place=place_of(uri),
             uri=uri,
         )
     except SignatureError:
-        if xxhash.xxh3_128_digest(payload) != checksum:
-            raise _corrupted(uri, "its payload does not match the checksum in its header") from None
+        if xxhash.xxh3_128_digest(view[:end]) != checksum:
+            raise entry_format.corrupted(
+                uri, "its payload does not match the checksum in its footer"
+            ) from None
         raise
 
 
@@ -423,12 +454,4 @@ def _refused(uri: str, name: str, why: str) -> SerializationError:
         "configure the function's serializer= to match if you wrote it yourself",
         uri=uri,
         serializer=name,
-    )
-
-
-def _corrupted(uri: str, why: str) -> ResultCorruptedError:
-    return ResultCorruptedError(
-        f"the stored result at {uri} is corrupted: {why}. It was not used; inspect it, then "
-        f"delete it with `{rm_command(uri)}` so the next call recomputes it",
-        uri=uri,
     )

@@ -1,17 +1,18 @@
 """Runners decide hit or miss, compute once, and publish the result.
 
 A runner is called as ``runner(func, args, kwargs)`` (``await runner.acall(...)`` for
-coroutine functions). It keys the call, reads ``result`` (a hit is ONE read), and on a miss
-computes once per process (a per-URI lock), publishes ``result`` with an exclusive write
-(a loser of the race returns the winner's value) and then writes ``meta.json``.
+coroutine functions). It keys the call, reads the entry (a hit is ONE read), and on a miss
+computes once (a per-URI lock in the process; across processes a kernel byte-range lock on
+local roots, a lease object elsewhere) and publishes the entry, metadata trailer included,
+with ONE exclusive write (a loser of the race returns the winner's value).
 
 The whole miss path lives in `Runner._compute` / `Runner._acompute`, the seam where
 cross-process leases and remote shims plug in.
 
 A hit redoes nothing that does not depend on the call (store, names, path prefixes and
 signature plan are cached: `RootCache`, `memokey._targets`, `memokey.keys`). Nothing a
-miss writes is fsynced by default: the lease is ephemeral, ``meta.json`` advisory and the
-result checksummed (see `memokey.results` for the durability choice and its opt-in).
+miss writes is fsynced by default: the lease is ephemeral and the entry checksummed (see
+`memokey.results` for the durability choice and its opt-in).
 """
 
 from __future__ import annotations
@@ -28,21 +29,25 @@ from concurrent.futures import Future
 from typing import Any
 
 from memokey._compute_once import async_locks, computing, computing_here, thread_locks
+from memokey._local_locks import LocalLock, lock_for
 from memokey._targets import (
     PlaceCache,
     Target,
     decoded,
+    entry_meta,
     lookup,
+    read_entry,
     unwrap_memoized,
-    write_meta,
+    write_entry,
 )
 from memokey.code_policy import CodeMode, check_code_mode
 from memokey.errors import ConfigurationError, WriteConflictError
 from memokey.keyfuncs import AnyKeyfunc, apply_keyfunc, check_keyfunc
 from memokey.keys import MemoKey, bind_call, call_digest, function_id, logic_key_of
+from memokey.layout import ERROR
 from memokey.leases import Lease, acquire_or_wait, holding_lease
 from memokey.names import check_function_segment
-from memokey.remote import ERROR, Invocation, publish_failure, raise_failure
+from memokey.remote import Invocation, publish_failure, raise_failure
 from memokey.results import DEFAULT_SERIALIZER, Serializer
 from memokey.roots import RootCache, select_root
 from memokey.settings import check_settings, check_shim
@@ -63,7 +68,7 @@ def _release_when_acquired(acquiring: asyncio.Future[Any]) -> None:
     """A cancelled caller's lease, acquired after it stopped waiting, is released at once."""
     if not acquiring.cancelled() and acquiring.exception() is None:
         lease = acquiring.result()
-        if isinstance(lease, Lease):
+        if isinstance(lease, (Lease, LocalLock)):
             lease.release()
 
 
@@ -177,11 +182,11 @@ class Runner:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
     ) -> Any:
-        data = target.store.read(target.result_path)  # the hit path: `lookup`, inlined
+        data = read_entry(target.store, target.path)  # the hit path: `lookup`, inlined
         if data is not None:
             logger.debug("hit %s", target.uri)
-            value = target.trust.decode_result(data, target.result_uri)
-            target.place.check_hit(data, target.result_uri)
+            value = target.trust.decode_result(data, target.uri)
+            target.place.check_hit(data, target.uri)
             return value
         with thread_locks.hold(target.uri):
             # Another thread may have just published. With a lease, `_compute` checks
@@ -208,11 +213,12 @@ class Runner:
         if self.cache_errors:
             raise_failure(target.store, target.path, target.trust)
         while True:
-            with self._exclusive(target) as ours:
+            seen: list[Any] = []
+            with self._exclusive(target, seen) as ours:
                 if ours:
                     with computing_here(target.uri):
                         return self._run(target, func, args, kwargs)
-            found, value = lookup(target)
+            found, value = decoded(target, seen[0]) if seen else lookup(target)
             if found:
                 return value
             if self.cache_errors:
@@ -220,25 +226,38 @@ class Runner:
             # Published, then deleted (memokey rm) before we read it: compete again.
 
     @contextlib.contextmanager
-    def _exclusive(self, target: Target) -> Iterator[bool]:
-        """True: this caller computes (it holds the lease until the block ends); False: the
-        result (or, with `cache_errors`, an error) was published while waiting."""
-        if target.store.process_local:  # one process sees it: the per-URI lock suffices
+    def _exclusive(self, target: Target, seen: list[Any]) -> Iterator[bool]:
+        """True: this caller computes (it holds the lock or lease until the block ends);
+        False: the result (its bytes appended to `seen`) or, with `cache_errors`, an error
+        was published while waiting."""
+        store = target.store
+        if store.process_local:  # one process sees it: the per-URI lock suffices
             yield True
             return
+        local = _local_lock(target)
+        if local is not None:  # blocks in the kernel while another process computes
+            try:
+                yield not self._published(target, seen)
+            finally:
+                local.release()
+            return
         with holding_lease(
-            target.store,
+            store,
             target.path,
-            done=lambda: self._published(target),
+            done=lambda: self._published(target, seen),
             lease_seconds=self.lease_seconds,
         ) as lease:
             yield lease is not None
 
-    def _published(self, target: Target) -> bool:
+    def _published(self, target: Target, seen: list[Any]) -> bool:
+        """One read of the entry (kept in `seen` for the caller to decode); with
+        `cache_errors`, also whether an error is stored."""
         store = target.store
-        if store.exists(target.result_path):
+        data = read_entry(store, target.path)
+        if data is not None:
+            seen.append(data)
             return True
-        return self.cache_errors and store.exists(f"{target.path}/{ERROR}")
+        return self.cache_errors and store.exists(target.sibling(ERROR))
 
     def _run(
         self,
@@ -294,7 +313,8 @@ class Runner:
         if self.cache_errors:
             await asyncio.to_thread(raise_failure, target.store, target.path, target.trust)
         while True:
-            acquiring = asyncio.ensure_future(asyncio.to_thread(self._acquire, target))
+            seen: list[Any] = []
+            acquiring = asyncio.ensure_future(asyncio.to_thread(self._acquire, target, seen))
             try:
                 lease = await asyncio.shield(acquiring)
             except asyncio.CancelledError:
@@ -308,19 +328,34 @@ class Runner:
                     # Shielded: a second cancellation must not drop a queued release
                     # (the heartbeat would keep the orphaned lease alive forever).
                     await asyncio.shield(asyncio.to_thread(lease.release))
-            found, value = await asyncio.to_thread(lookup, target)
+            if seen:
+                found, value = await asyncio.to_thread(decoded, target, seen[0])
+            else:
+                found, value = await asyncio.to_thread(lookup, target)
             if found:
                 return value
             if self.cache_errors:
                 await asyncio.to_thread(raise_failure, target.store, target.path, target.trust)
 
-    def _acquire(self, target: Target) -> Lease | None:
-        """The lease, or None once published. Also for process-local stores: asyncio locks
-        are per event loop, so only the lease makes loops in other threads wait."""
+    def _acquire(self, target: Target, seen: list[Any]) -> Lease | LocalLock | None:
+        """The lease (or local lock), or None once published. Also for process-local
+        stores: asyncio locks are per event loop, so only the lease makes loops in other
+        threads wait."""
+        local = _local_lock(target)
+        if local is not None:
+            try:
+                published = self._published(target, seen)
+            except BaseException:
+                local.release()
+                raise
+            if published:
+                local.release()
+                return None
+            return local
         return acquire_or_wait(
             target.store,
             target.path,
-            done=lambda: self._published(target),
+            done=lambda: self._published(target, seen),
             lease_seconds=self.lease_seconds,
         )
 
@@ -349,33 +384,37 @@ class Runner:
     # -- publishing --------------------------------------------------------------------------
 
     def _publish(self, target: Target, value: Any, started: float, duration: float) -> Any:
-        """Write `result` once (exclusive), then `meta.json`; return the value callers get.
+        """Write the entry once (exclusive; metadata trailer included); return the value
+        callers get.
 
         Serialization errors raise before anything is written. Losing the exclusive write
         to another process means its equal result is already there: read and return it.
         """
-        data = target.trust.encode_result(value, target.result_path, extra=target.place.extra)
+        meta = entry_meta(target, runner=type(self).__name__, started=started, duration=duration)
+        parts = target.trust.encode_parts(value, target.path, extra=target.place.extra, meta=meta)
         try:
-            target.store.write(target.result_path, data, exclusive=True)
+            write_entry(target.store, target.path, parts)
         except WriteConflictError:
             logger.debug("lost the publish race for %s; using the stored result", target.uri)
             found, winner = lookup(target)
             return winner if found else value
-        self._write_meta(target, data, value, started, duration)
         return value
 
-    def _write_meta(
-        self, target: Target, data: bytes, value: Any, started: float, duration: float
-    ) -> None:
-        write_meta(
-            target,
-            data,
-            value,
-            runner=type(self).__name__,
-            serializer=self.serializer.name,
-            started=started,
-            duration=duration,
-        )
+
+def _local_lock(target: Target) -> LocalLock | None:
+    """The kernel byte-range lock for `target`, held, on a plain local root; None
+    elsewhere, and where the lock file cannot be made (a read-only or unusable root:
+    the lease path then reports what is wrong as a `StoreError`)."""
+    local_path = getattr(target.store, "local_path", None)
+    where = None if local_path is None else local_path(target.path)
+    lock = None if where is None else lock_for(where, target.digest)
+    if lock is None:
+        return None
+    try:
+        lock.acquire()
+    except OSError:
+        return None
+    return lock
 
 
 class MemoizingRunner(Runner):
@@ -468,19 +507,13 @@ class MemoizingRunner(Runner):
             code=target.place.extra,
             code_keyed=target.place.code_version is not None,
         )
-        started = time.time()
-        clock = time.perf_counter()
         job = start_elsewhere(
             self.shim, target.store, target.path, invocation, spec.storage_options, target.trust
         )
         self.shim.start(job).result()
-        data = target.store.read(target.result_path)  # once: for the value and meta.json
-        value = finish_elsewhere(
-            self.shim, target.store, target.path, lambda: decoded(target, data), target.trust
+        return finish_elsewhere(
+            self.shim, target.store, target.path, lambda: lookup(target), target.trust
         )
-        if data is not None:
-            self._write_meta(target, data, value, started, time.perf_counter() - clock)
-        return value
 
     async def _arun(
         self,

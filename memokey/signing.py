@@ -6,9 +6,10 @@ signing key configured (``signing_key=`` or ``MEMOKEY_SIGNING_KEY``), every `res
 single byte is deserialized; an unsigned or wrongly signed object raises `SignatureError`.
 
 The MAC is bound to the object's *place*: its kind (result, error, invocation) and the
-last components of its path (``memokey-v2/{namespace}/{function}/{digest}/{name}``), so a
-validly signed object copied to another key's path, or renamed from ``error`` to
-``result``, is refused. The root's own prefix is not bound, so a whole root can be copied
+last components of its path (``memokey-v2/{namespace}/{function}/{name}``, the name being
+the entry's digest or a sibling's ``{digest}.error`` / ``{digest}.invocation``), so a
+validly signed object copied to another key's path, or renamed from an error to an
+entry, is refused. The root's own prefix is not bound, so a whole root can be copied
 to another bucket and stay valid.
 
 Construction (see SECURITY.md for why): for each object a fresh 16-byte salt; a one-time
@@ -73,7 +74,7 @@ _LABEL = b"memokey-sign-v1\x00"
 _KEY_ID_LABEL = b"memokey-key-id-v1"
 _CHUNK = 1 << 28  # GMAC is fed in pieces: one call takes at most 2**31 - 1 bytes
 _GMAC_FROM = 1 << 16  # below this, HMAC-SHA256 is faster than setting up AES-GCM
-_PLACE_DEPTH = len(memo_dir("n", "f", None, "d").split("/")) + 1  # + the object's name
+_PLACE_DEPTH = len(memo_dir("n", "f", None, "d").split("/"))  # the entry or its sibling
 
 KeySpec = str | bytes | Sequence[str | bytes]
 """One key, or several (the first signs, any verifies); a str may list keys with commas."""

@@ -10,11 +10,12 @@ it: the stricter setting wins.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from memokey.errors import ConfigurationError
-from memokey.results import DEFAULT_SERIALIZER, Serializer, decode_result, encode_result
+from memokey.results import DEFAULT_SERIALIZER, Serializer, decode_result, encode_parts
 from memokey.signing import KeySpec, Signer, env_signer, env_value, parse_keys
 
 __all__ = ["ALLOW_PICKLE_ENV", "OPEN", "Trust", "TrustSettings", "env_allows_pickle"]
@@ -45,11 +46,36 @@ class Trust:
     allow_pickle: bool
     signer: Signer | None
 
-    def encode_result(self, value: Any, path: str, extra: dict[str, Any] | None = None) -> bytes:
-        """The `result` object for `value`, signed for `path` when a key is configured."""
+    def encode_result(
+        self,
+        value: Any,
+        path: str,
+        extra: dict[str, Any] | None = None,
+        *,
+        meta: Mapping[str, Any] | None = None,
+    ) -> bytes:
+        """The entry object for `value` (with `meta` as its metadata trailer), signed for
+        `path` when a key is configured."""
+        return b"".join(self.encode_parts(value, path, extra, meta=meta))
+
+    def encode_parts(
+        self,
+        value: Any,
+        path: str,
+        extra: dict[str, Any] | None = None,
+        *,
+        meta: Mapping[str, Any] | None = None,
+    ) -> list[Any]:
+        """`encode_result` as the buffers to write in order (no copy of a large array)."""
         serializer = self.serializer if self.serializer is not None else DEFAULT_SERIALIZER
-        return encode_result(
-            value, serializer, extra=extra, signer=self.signer, path=path, round_trip=True
+        return encode_parts(
+            value,
+            serializer,
+            extra=extra,
+            meta=meta,
+            signer=self.signer,
+            path=path,
+            round_trip=True,
         )
 
     def decode_result(self, data: bytes, uri: str) -> Any:

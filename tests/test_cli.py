@@ -83,9 +83,9 @@ def test_show_prints_the_entrys_meta_json(
     assert meta["arguments"] == {"x": "5"}
 
 
-def test_show_accepts_the_result_uri_too(root_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_show_accepts_a_sibling_uri_too(root_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     uri = _store_square(root_url, 5)
-    assert main(["show", f"{uri}/result"]) == 0
+    assert main(["show", f"{uri}.lease"]) == 0
     assert json.loads(capsys.readouterr().out)["uri"] == uri
 
 
@@ -135,7 +135,7 @@ def test_uri_that_is_not_one_entry_is_refused(uri: str, capsys: pytest.CaptureFi
 
 
 def test_split_memo_uri_separates_root_and_entry_path() -> None:
-    root, path = split_memo_uri("s3://bucket/pre/memokey-v2/ns/m--f/abc/meta.json")
+    root, path = split_memo_uri("s3://bucket/pre/memokey-v2/ns/m--f/abc.error")
     assert (root, path) == ("s3://bucket/pre", "memokey-v2/ns/m--f/abc")
 
 
@@ -214,3 +214,35 @@ def test_output_cut_short_by_the_reader_is_not_an_error(tmp_path: Path) -> None:
 @memokey.memoize(namespace="pipe")
 def _pipe_filler(i: int) -> int:
     return i
+
+
+def test_ls_tells_entries_from_their_siblings_and_bookkeeping_by_name(
+    root_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from memokey_backends import open_store
+
+    uri = _store_square(root_url, 4)
+    root, path = split_memo_uri(uri)
+    store = open_store(root)
+    store.write(f"{path}.error", b"{}")  # a stored failure beside the entry
+    pending = path[:-1] + ("0" if path[-1] != "0" else "1")
+    store.write(f"{pending}.lease", b"{}")  # being computed: no entry yet
+    assert main(["ls", root_url]) == 0
+    out = capsys.readouterr().out
+    assert "2 entries" in out  # the entry and the pending one; not the lock file
+    assert "(error)" in out
+    assert "no result" in out
+    assert "(lease)" in out
+    assert ".memokey-locks" not in out
+
+
+def test_rm_removes_the_entry_and_its_siblings(root_url: str) -> None:
+    from memokey_backends import open_store
+
+    uri = _store_square(root_url, 6)
+    root, path = split_memo_uri(uri)
+    store = open_store(root)
+    store.write(f"{path}.error", b"{}")
+    assert main(["rm", f"{uri}.error"]) == 0
+    assert store.read(path) is None
+    assert store.read(f"{path}.error") is None

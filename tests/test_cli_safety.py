@@ -26,7 +26,7 @@ def _plant(url: str, options: dict[str, Any], function: str) -> None:
     from fsspec.core import url_to_fs
 
     fs, root = url_to_fs(url, **options)
-    path = f"{root}/memokey-v2/default/{function}/{DIGEST}/result"
+    path = f"{root}/memokey-v2/default/{function}/{DIGEST}"
     fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
     fs.pipe_file(path, encode_result(1))
 
@@ -68,15 +68,14 @@ def _entry_via_link(tmp_path: Path, link_level: str) -> tuple[str, Path]:
     root = tmp_path / "root"
     functions = root / "memokey-v2" / "default"
     functions.mkdir(parents=True)
+    outside.mkdir()
     if link_level == "function":
-        (outside / DIGEST).mkdir(parents=True)
-        (outside / DIGEST / "result").write_bytes(encode_result(1))
+        (outside / DIGEST).write_bytes(encode_result(1))
         (functions / "m--f").symlink_to(outside)
     else:
-        outside.mkdir()
-        (outside / "result").write_bytes(encode_result(1))
+        (outside / "precious-entry").write_bytes(encode_result(1))
         (functions / "m--f").mkdir()
-        (functions / "m--f" / DIGEST).symlink_to(outside)
+        (functions / "m--f" / DIGEST).symlink_to(outside / "precious-entry")
     return f"file://{root}/memokey-v2/default/m--f/{DIGEST}", outside
 
 
@@ -89,8 +88,8 @@ def test_rm_through_a_symlink_deletes_nothing_outside_the_root(
     err = capsys.readouterr().err
     assert "symbolic link" in err
     assert "nothing was deleted" in err
-    assert sorted(p.name for p in outside.rglob("*")) == sorted(
-        [DIGEST, "result"] if link_level == "function" else ["result"]
+    assert sorted(p.name for p in outside.rglob("*")) == (
+        [DIGEST] if link_level == "function" else ["precious-entry"]
     )
 
 

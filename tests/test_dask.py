@@ -14,6 +14,7 @@ import memokey
 from helpers.core import memory_root
 from helpers.remote import Root, root_on
 from memokey.errors import ShimError
+from memokey.layout import is_entry
 from memokey.shims import DaskShim
 from memokey_backends import open_store
 
@@ -70,7 +71,7 @@ def test_fan_out_runs_every_call_on_the_workers_and_stores_each_result(
     assert [value for value, _ in results] == [i * i for i in range(8)]
     assert os.getpid() not in {pid for _, pid in results}
     stored = open_store(root.url, **root.options).list("", recursive=True)
-    assert sum(e.path.endswith("/result") for e in stored) == 8
+    assert sum(is_entry(e.path) for e in stored) == 8
 
 
 def test_a_call_made_again_after_the_cluster_ran_it_is_a_local_hit(client: Any, root: Root) -> None:

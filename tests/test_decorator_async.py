@@ -107,4 +107,4 @@ def test_with_root_applies_inside_a_coroutine() -> None:
             return fetch.key_for(6).path
 
     path = asyncio.run(main())
-    assert open_store(url).exists(f"{path}/result")
+    assert open_store(url).exists(path)

@@ -12,6 +12,7 @@ import pytest
 
 import memokey
 from memokey.errors import UnkeyableArgumentError
+from memokey.layout import is_entry
 from memokey.shims import ExecutorShim
 from memokey_backends import open_store
 
@@ -45,7 +46,7 @@ def explode(x: int) -> int:
 
 
 def _count_results(root: str) -> int:
-    return sum(e.path.endswith("/result") for e in open_store(root).list("", recursive=True))
+    return sum(is_entry(e.path) for e in open_store(root).list("", recursive=True))
 
 
 def test_submit_returns_a_future_of_the_value(tmp_path: Path) -> None:

@@ -184,6 +184,10 @@ class CountingStore:
         self.reads.append(path)
         return self._inner.read(path, *args, **kwargs)
 
+    def read_buffer(self, path: str) -> Any:  # the hit path's read (may memory-map)
+        self.reads.append(path)
+        return self._inner.read_buffer(path)
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
 

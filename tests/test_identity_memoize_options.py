@@ -39,7 +39,7 @@ def test_memoize_with_the_function_and_options_honours_every_option(tmp_path: Pa
     assert key.logic_key == "v2"
     assert key.code_version is not None
     assert direct(3) == 6
-    assert (tmp_path / "memo" / key.path / "result").is_file()
+    assert (tmp_path / "memo" / key.path).is_file()
 
 
 def test_memoize_with_the_function_keys_like_the_decorator_form(tmp_path: Path) -> None:

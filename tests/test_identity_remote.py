@@ -16,12 +16,32 @@ import memokey
 from helpers.modules import ModuleWriter
 from memokey.errors import ShimError
 from memokey.keys import bind_call, call_digest
+from memokey.layout import sibling
 from memokey.remote import INVOCATION, RESULT, Invocation, encode_invocation, execute
 from memokey.results import read_header
 from memokey.shims import subprocess_shim
-from memokey_backends import Store, open_store
+from memokey_backends import open_store
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+class EntryView:
+    """An entry's object and siblings by the names the far side uses: `RESULT` is the
+    entry itself (one object), `INVOCATION` its ``.invocation`` sibling."""
+
+    def __init__(self, uri: str) -> None:
+        parent, _, self.entry = uri.rstrip("/").rpartition("/")
+        self.store = open_store(parent)
+        self.url = uri
+
+    def _path(self, name: str) -> str:
+        return self.entry if name == RESULT else sibling(self.entry, name)
+
+    def write(self, name: str, data: bytes) -> None:
+        self.store.write(self._path(name), data)
+
+    def read(self, name: str) -> bytes | None:
+        return self.store.read(self._path(name))
 
 
 def add(a: int, b: int = 0) -> int:
@@ -54,13 +74,13 @@ def _caller_invocation(func: object, *args: int) -> Invocation:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
+def store(tmp_path: Path) -> EntryView:
     """The store at the URI of the key of ``add(2, 3)``, where a caller would stage it."""
     memoized = memokey.memoize(f"file://{tmp_path}/memo")(add)
-    return open_store(memoized.key_for(2, 3).uri)
+    return EntryView(memoized.key_for(2, 3).uri)
 
 
-def _memokey_run(store: Store) -> subprocess.CompletedProcess[str]:
+def _memokey_run(store: EntryView) -> subprocess.CompletedProcess[str]:
     env = dict(
         os.environ,
         PYTHONPATH=os.pathsep.join([str(REPO), str(REPO / "backends"), str(REPO / "tests")]),
@@ -75,7 +95,7 @@ def _memokey_run(store: Store) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_a_matching_invocation_runs_and_its_result_records_the_code(store: Store) -> None:
+def test_a_matching_invocation_runs_and_its_result_records_the_code(store: EntryView) -> None:
     invocation = _caller_invocation(add, 2, 3)
     store.write(INVOCATION, encode_invocation(invocation))
     assert execute(store.url) is True
@@ -84,7 +104,7 @@ def test_a_matching_invocation_runs_and_its_result_records_the_code(store: Store
     assert read_header(data, "r").extra["code"] == invocation.code["code"]  # type: ignore[index]
 
 
-def test_the_far_side_refuses_code_whose_fingerprint_differs(store: Store) -> None:
+def test_the_far_side_refuses_code_whose_fingerprint_differs(store: EntryView) -> None:
     invocation = replace(_caller_invocation(add, 2, 3), code={"code": "0" * 32})
     store.write(INVOCATION, encode_invocation(invocation))
     done = _memokey_run(store)
@@ -93,7 +113,7 @@ def test_the_far_side_refuses_code_whose_fingerprint_differs(store: Store) -> No
     assert store.read(RESULT) is None
 
 
-def test_the_far_side_refuses_arguments_whose_digest_differs(store: Store) -> None:
+def test_the_far_side_refuses_arguments_whose_digest_differs(store: EntryView) -> None:
     invocation = replace(_caller_invocation(add, 2, 3), args=(2, 4))
     store.write(INVOCATION, encode_invocation(invocation))
     with pytest.raises(ShimError, match="digest"):
@@ -103,7 +123,7 @@ def test_the_far_side_refuses_arguments_whose_digest_differs(store: Store) -> No
 
 def test_an_invocation_moved_to_another_calls_uri_is_refused(tmp_path: Path) -> None:
     memoized = memokey.memoize(f"file://{tmp_path}/memo")(add)
-    other = open_store(memoized.key_for(2, 4).uri)
+    other = EntryView(memoized.key_for(2, 4).uri)
     other.write(INVOCATION, encode_invocation(_caller_invocation(add, 2, 3)))
     with pytest.raises(ShimError, match="not the key of these arguments"):
         execute(other.url)
@@ -114,14 +134,14 @@ def test_an_invocation_moved_to_another_functions_directory_is_refused(tmp_path:
     def sub(a: int, b: int = 0) -> int:
         return a - b
 
-    elsewhere = open_store(memokey.memoize(f"file://{tmp_path}/memo")(sub).key_for(2, 3).uri)
+    elsewhere = EntryView(memokey.memoize(f"file://{tmp_path}/memo")(sub).key_for(2, 3).uri)
     elsewhere.write(INVOCATION, encode_invocation(_caller_invocation(add, 2, 3)))
     with pytest.raises(ShimError, match="is not that of"):
         execute(elsewhere.url)
     assert elsewhere.read(RESULT) is None
 
 
-def test_the_far_side_refuses_another_function_id(store: Store) -> None:
+def test_the_far_side_refuses_another_function_id(store: EntryView) -> None:
     invocation = replace(_caller_invocation(add, 2, 3), function_id="elsewhere--add")
     store.write(INVOCATION, encode_invocation(invocation))
     with pytest.raises(ShimError, match="elsewhere--add"):

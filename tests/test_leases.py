@@ -38,7 +38,7 @@ def _plant_stale_lease(store: Store) -> LeaseRecord:
     """A lease whose holder stopped renewing ten seconds ago (it died)."""
     record = LeaseRecord.fresh(1.0)
     stale = LeaseRecord(**{**record.__dict__, "expires_at": time.time() - 10})
-    store.write(f"{MEMO}/lease", stale.encode(), exclusive=True)
+    store.write(f"{MEMO}.lease", stale.encode(), exclusive=True)
     return stale
 
 
@@ -55,7 +55,7 @@ def test_release_deletes_the_lease_so_the_next_caller_gets_it(store: Store) -> N
     lease = try_acquire(store, MEMO)
     assert lease is not None
     lease.release()
-    assert not store.exists(f"{MEMO}/lease")
+    assert not store.exists(f"{MEMO}.lease")
     second = try_acquire(store, MEMO)
     assert second is not None
     second.release()
@@ -84,7 +84,7 @@ def test_renewal_pushes_expiry_forward(store: Store) -> None:
 def test_a_holder_taken_over_learns_it_lost_and_leaves_the_new_lease(store: Store) -> None:
     old = try_acquire(store, MEMO, lease_seconds=30)
     assert old is not None
-    store.delete(f"{MEMO}/lease")  # as if expired and replaced by another caller
+    store.delete(f"{MEMO}.lease")  # as if expired and replaced by another caller
     _plant_stale_lease(store)
     new = try_acquire(store, MEMO)
     assert new is not None
@@ -106,7 +106,7 @@ def test_heartbeat_keeps_a_short_lease_from_going_stale(local_store: Store) -> N
 
 
 def test_unreadable_lease_counts_as_stale(local_store: Store) -> None:
-    local_store.write(f"{MEMO}/lease", b"not json", exclusive=True)
+    local_store.write(f"{MEMO}.lease", b"not json", exclusive=True)
     with try_acquire(local_store, MEMO) as lease:
         assert lease is not None
 
@@ -121,12 +121,12 @@ def test_waiter_returns_none_once_the_result_appears(store: Store) -> None:
     assert holder is not None
 
     def publish_then_release() -> None:
-        store.write(f"{MEMO}/result", b"value", exclusive=True)
+        store.write(MEMO, b"value", exclusive=True)
         holder.release()
 
     timer = threading.Timer(0.2, publish_then_release)
     timer.start()
-    got = acquire_or_wait(store, MEMO, done=lambda: store.exists(f"{MEMO}/result"))
+    got = acquire_or_wait(store, MEMO, done=lambda: store.exists(MEMO))
     timer.join()
     assert got is None
 
@@ -148,10 +148,11 @@ def test_waiter_gives_up_after_its_timeout_naming_the_holder(local_store: Store)
 def test_winner_that_finds_the_result_already_published_releases_at_once(
     local_store: Store,
 ) -> None:
-    checks = iter([False, True])
-    got = acquire_or_wait(local_store, MEMO, done=lambda: next(checks))
+    checks: list[str] = []
+    got = acquire_or_wait(local_store, MEMO, done=lambda: not checks.append("read"))
     assert got is None
-    assert not local_store.exists(f"{MEMO}/lease")
+    assert checks == ["read"]  # the caller just missed: checked once, after winning
+    assert not local_store.exists(f"{MEMO}.lease")
 
 
 @pytest.fixture
@@ -182,10 +183,10 @@ def test_without_cas_a_stale_lease_is_replaced_by_delete_and_create(
 def test_without_cas_a_holder_taken_over_learns_it_lost(store_without_cas: Store) -> None:
     old = try_acquire(store_without_cas, MEMO)
     assert old is not None
-    store_without_cas.delete(f"{MEMO}/lease")
+    store_without_cas.delete(f"{MEMO}.lease")
     new = try_acquire(store_without_cas, MEMO)
     assert new is not None
     assert not old.renew()
     old.release()
-    assert store_without_cas.exists(f"{MEMO}/lease")
+    assert store_without_cas.exists(f"{MEMO}.lease")
     new.release()

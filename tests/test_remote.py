@@ -15,10 +15,8 @@ import pytest
 
 from helpers.remote import root_on
 from memokey.errors import RemoteError, ShimError
+from memokey.layout import sibling
 from memokey.remote import (
-    ERROR,
-    INVOCATION,
-    RESULT,
     STORAGE_OPTIONS_ENV,
     Invocation,
     RemoteFailure,
@@ -56,9 +54,17 @@ def explode_unpicklably() -> None:
     raise LockedError("cannot travel")
 
 
+# The store is rooted at the function directory; the entry is one object in it and the
+# invocation and error are its siblings.
+ENTRY = "entry"
+RESULT = ENTRY
+INVOCATION = sibling(ENTRY, "invocation")
+ERROR = sibling(ENTRY, "error")
+
+
 @pytest.fixture
 def store(tmp_path: Path) -> Store:
-    return open_store(f"file://{tmp_path}/memo/entry")
+    return open_store(f"file://{tmp_path}/memo")
 
 
 def _stage(store: Store, func: Any, *args: Any, **kwargs: Any) -> None:
@@ -73,13 +79,13 @@ def test_invocation_round_trips_function_and_arguments() -> None:
 
 def test_far_side_publishes_the_result(store: Store) -> None:
     _stage(store, add, 2, b=3)
-    assert run_invocation(store.url) == 0
+    assert run_invocation(store.uri(ENTRY)) == 0
     assert decode_result(store.read(RESULT) or b"", "r") == 5
 
 
 def test_far_side_publishes_the_error_and_no_result(store: Store) -> None:
     _stage(store, explode, 7)
-    assert run_invocation(store.url) == 1
+    assert run_invocation(store.uri(ENTRY)) == 1
     assert not store.exists(RESULT)
     record = json.loads(store.read(ERROR) or b"{}")
     assert record["type"] == f"{__name__}.Boom"
@@ -89,18 +95,18 @@ def test_far_side_publishes_the_error_and_no_result(store: Store) -> None:
 
 def test_error_is_reraised_with_its_type_message_and_remote_traceback(store: Store) -> None:
     _stage(store, explode, 7)
-    run_invocation(store.url)
+    run_invocation(store.uri(ENTRY))
     with pytest.raises(Boom, match="boom 7") as info:
-        raise_failure(store)
+        raise_failure(store, ENTRY)
     notes = getattr(info.value, "__notes__", [])
     assert any("Remote traceback" in n and "in explode" in n for n in notes)
 
 
 def test_unpicklable_error_arrives_as_remote_error_carrying_its_text(store: Store) -> None:
     _stage(store, explode_unpicklably)
-    run_invocation(store.url)
+    run_invocation(store.uri(ENTRY))
     with pytest.raises(RemoteError, match="LockedError: cannot travel") as info:
-        raise_failure(store)
+        raise_failure(store, ENTRY)
     assert "explode_unpicklably" in info.value.remote_traceback  # type: ignore[attr-defined]
 
 
@@ -115,8 +121,8 @@ def test_error_that_does_not_round_trip_arrives_as_remote_error() -> None:
 
 def test_missing_invocation_is_reported_and_nothing_published(store: Store) -> None:
     with pytest.raises(ShimError, match="no invocation"):
-        execute(store.url)
-    assert run_invocation(store.url) == 2
+        execute(store.uri(ENTRY))
+    assert run_invocation(store.uri(ENTRY)) == 2
     assert not store.exists(RESULT)
     assert not store.exists(ERROR)
 
@@ -124,20 +130,20 @@ def test_missing_invocation_is_reported_and_nothing_published(store: Store) -> N
 def test_published_result_is_not_computed_again(store: Store) -> None:
     store.write(RESULT, encode_result(1), exclusive=True)
     _stage(store, explode, 1)
-    assert run_invocation(store.url) == 0
+    assert run_invocation(store.uri(ENTRY)) == 0
     assert not store.exists(ERROR)
 
 
 def test_success_after_a_failure_removes_the_old_error(store: Store) -> None:
     _stage(store, explode, 1)
-    run_invocation(store.url)
+    run_invocation(store.uri(ENTRY))
     _stage(store, add, 1)
-    assert run_invocation(store.url) == 0
+    assert run_invocation(store.uri(ENTRY)) == 0
     assert not store.exists(ERROR)
 
 
 def test_raise_failure_without_an_error_does_nothing(store: Store) -> None:
-    raise_failure(store)
+    raise_failure(store, ENTRY)
 
 
 @pytest.fixture
@@ -146,7 +152,7 @@ def s3_root(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
 
 
 def test_command_line_reads_storage_options_from_the_environment(s3_root: Any) -> None:
-    store = open_store(f"{s3_root.url}/entry", **s3_root.options)
+    store = open_store(s3_root.url, **s3_root.options)
     _stage(store, add, 40, b=2)
     env = {
         **os.environ,
@@ -154,7 +160,7 @@ def test_command_line_reads_storage_options_from_the_environment(s3_root: Any) -
         "PYTHONPATH": os.pathsep.join(sys.path),  # this test module, for `add`
     }
     done = subprocess.run(
-        [sys.executable, "-m", "memokey", "run", store.url],
+        [sys.executable, "-m", "memokey", "run", store.uri(ENTRY)],
         env=env,
         capture_output=True,
         text=True,
@@ -170,7 +176,7 @@ def test_command_line_rejects_storage_options_that_are_not_a_json_object(
 ) -> None:
     env = {**os.environ, STORAGE_OPTIONS_ENV: bad}
     done = subprocess.run(
-        [sys.executable, "-m", "memokey", "run", store.url],
+        [sys.executable, "-m", "memokey", "run", store.uri(ENTRY)],
         env=env,
         capture_output=True,
         text=True,

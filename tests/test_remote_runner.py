@@ -12,7 +12,9 @@ import pytest
 
 import memokey
 from helpers.core import memory_root
+from memokey.entry_reader import read_entry_meta
 from memokey.errors import ConfigurationError, RemoteError, ShimError
+from memokey.layout import is_entry
 from memokey.leases import read_lease
 from memokey.remote import ERROR, INVOCATION
 from memokey.runners import MemoizingRunner
@@ -85,8 +87,12 @@ def test_invocation_is_removed_after_success_and_meta_is_written(root: str) -> N
     runner = _runner(root)
     runner(pid_of_runner, (2,), {})
     key = runner.key_for(pid_of_runner, (2,), {})
-    names = {e.path.rsplit("/", 1)[-1] for e in _store_of(root).list(key.path)}
-    assert names == {"result", "meta.json"}
+    function_dir = key.path.rsplit("/", 1)[0]
+    names = {e.path.rsplit("/", 1)[-1] for e in _store_of(root).list(function_dir)}
+    assert {n for n in names if not n.startswith(".")} == {key.digest}
+    meta = read_entry_meta(_store_of(root), key.path)
+    assert meta is not None
+    assert (meta["runner"], meta["digest"]) == ("remote", key.digest)
 
 
 def test_remote_error_is_reraised_with_type_message_and_remote_traceback(
@@ -106,9 +112,9 @@ def test_remote_error_is_stored_for_inspection_with_its_invocation(
         runner(explode, (str(tmp_path),), {})
     key = runner.key_for(explode, (str(tmp_path),), {})
     store = _store_of(root)
-    assert store.exists(f"{key.path}/{ERROR}")
-    assert store.exists(f"{key.path}/{INVOCATION}")
-    assert not store.exists(f"{key.path}/result")
+    assert store.exists(f"{key.path}.{ERROR}")
+    assert store.exists(f"{key.path}.{INVOCATION}")
+    assert not store.exists(key.path)
 
 
 def test_remote_error_is_not_served_as_a_cached_value(root: str, tmp_path: Path) -> None:
@@ -142,7 +148,7 @@ def test_nested_memoized_call_on_the_far_side_lands_in_the_callers_root(
         assert MemoizingRunner(shim=subprocess_shim)(outer, (1,), {}) == 20
         assert memoized_inner.key_for(1).root_url.endswith("/ctx")
         stored = [e.path for e in open_store(context_root).list("", recursive=True)]
-    assert sum(p.endswith("/result") for p in stored) == 2
+    assert sum(is_entry(p) for p in stored) == 2
 
 
 def test_subprocess_shim_refuses_a_memory_root_and_leaves_no_lease() -> None:

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import xxhash
 
+from memokey.entry_format import FOOTER_SIZE, trailer_from_tail
 from memokey.errors import ResultCorruptedError, SerializationError
 from memokey.results import (
     FORMAT_VERSION,
@@ -19,6 +20,7 @@ from memokey.results import (
     encode_result,
     get_serializer,
     read_header,
+    read_meta,
     register_serializer,
     serializers,
 )
@@ -54,12 +56,31 @@ def test_header_starts_with_magic_and_format_version() -> None:
     assert data[4] == FORMAT_VERSION
 
 
-def test_header_carries_payload_length_and_xxh3_128_checksum() -> None:
+def test_footer_carries_payload_length_and_xxh3_128_checksum_of_header_and_payload() -> None:
     data = encode_result("payload")
     header = read_header(data, URI)
-    payload = data[header.payload_offset :]
-    assert header.payload_length == len(payload)
-    assert header.checksum == xxhash.xxh3_128_digest(payload)
+    end = header.payload_offset + header.payload_length
+    assert header.checksum == xxhash.xxh3_128_digest(data[:end])
+    assert header.trailer_offset == end
+    assert len(data) == end + header.trailer_length + FOOTER_SIZE
+
+
+def test_the_metadata_trailer_is_the_one_object_s_tail_and_never_needed_to_decode() -> None:
+    data = encode_result([1, 2], meta={"runner": "test"})
+    meta = read_meta(data, URI)
+    assert (meta["runner"], meta["payload_bytes"], meta["result_type"]) == (
+        "test",
+        read_header(data, URI).payload_length,
+        "builtins.list",
+    )
+    assert trailer_from_tail(data[-200:], URI) == meta  # a ranged read of the end suffices
+
+
+def test_a_header_fact_changed_after_writing_fails_the_checksum() -> None:
+    data = encode_result(1, extra={"fingerprint": "aaaa"})
+    forged = data.replace(b"aaaa", b"bbbb")
+    with pytest.raises(ResultCorruptedError, match="checksum"):
+        decode_result(forged, URI)
 
 
 def test_payload_is_pickle_protocol_5() -> None:
@@ -79,13 +100,13 @@ def test_truncated_result_raises_corrupted_naming_the_uri(cut: int) -> None:
 
 def test_flipped_payload_byte_raises_corrupted() -> None:
     data = bytearray(encode_result(list(range(100))))
-    data[-5] ^= 0xFF
+    data[read_header(bytes(data), URI).payload_offset + 5] ^= 0xFF
     with pytest.raises(ResultCorruptedError, match="checksum"):
         decode_result(bytes(data), URI)
 
 
 def test_extra_trailing_bytes_raise_corrupted() -> None:
-    with pytest.raises(ResultCorruptedError, match="payload is"):
+    with pytest.raises(ResultCorruptedError, match="footer does not describe that size"):
         decode_result(encode_result(1) + b"junk", URI)
 
 

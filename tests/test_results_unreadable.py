@@ -48,7 +48,7 @@ def test_a_small_result_that_cannot_be_read_back_is_refused_and_nothing_is_store
     with pytest.raises(SerializationError, match=r"cannot be read back.*nothing was stored"):
         make(10)
     key = make.key_for(10)
-    assert not open_store(url, **options).exists(f"{key.path}/result")
+    assert not open_store(url, **options).exists(key.path)
 
 
 def test_a_large_unreadable_result_names_a_rm_command_that_works_when_pasted(
@@ -94,4 +94,4 @@ def test_a_remote_run_refuses_to_publish_a_result_that_cannot_be_read_back(
     with pytest.raises(SerializationError, match="cannot be read back"):
         make_remote(10)
     key = make_remote.key_for(10)
-    assert not open_store(url).exists(f"{key.path}/result")
+    assert not open_store(url).exists(key.path)

@@ -20,9 +20,9 @@ OTHER = "fedcba9876543210fedcba9876543210"
 
 def _entries(root: Path, function: str, *digests: str) -> None:
     for digest in digests:
-        entry = root / "memokey-v2" / "default" / function / digest
-        entry.mkdir(parents=True)
-        (entry / "result").write_bytes(encode_result(1))
+        entry = root / "memokey-v2" / "default" / function / digest  # one object
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        entry.write_bytes(encode_result(1))
 
 
 # -- memokey rm / show: which entry a URI names ---------------------------------------------
@@ -46,7 +46,7 @@ def test_rm_under_a_root_named_like_the_scheme_directory_deletes_only_that_entry
             ("file:///d/memokey-v2", f"memokey-v2/default/m--f/{DIGEST}"),
         ),
         (
-            f"file:///d/memokey-v2/memokey-v2/default/m--f/{DIGEST}/result",
+            f"file:///d/memokey-v2/memokey-v2/default/m--f/{DIGEST}.lease",
             ("file:///d/memokey-v2", f"memokey-v2/default/m--f/{DIGEST}"),
         ),
         (  # a namespace may be called like the scheme directory
@@ -54,7 +54,7 @@ def test_rm_under_a_root_named_like_the_scheme_directory_deletes_only_that_entry
             ("s3://b", f"memokey-v2/memokey-v2/m--f/{DIGEST}"),
         ),
         (
-            f"s3://b/memokey-v2/x/memokey-v2/ns/m--f/{DIGEST}/meta.json",
+            f"s3://b/memokey-v2/x/memokey-v2/ns/m--f/{DIGEST}.error",
             ("s3://b/memokey-v2/x", f"memokey-v2/ns/m--f/{DIGEST}"),
         ),
     ],
@@ -67,14 +67,14 @@ def test_an_entry_uri_is_read_from_its_end_so_the_root_may_contain_the_scheme_na
 
 def test_rm_refuses_a_uri_with_an_unknown_file_after_the_digest(tmp_path: Path) -> None:
     _entries(tmp_path, "m--f", DIGEST)
-    assert main(["rm", f"file://{tmp_path}/memokey-v2/default/m--f/{DIGEST}/notes"]) == 1
-    assert (tmp_path / "memokey-v2" / "default" / "m--f" / DIGEST / "result").exists()
+    assert main(["rm", f"file://{tmp_path}/memokey-v2/default/m--f/{DIGEST}.notes"]) == 1
+    assert (tmp_path / "memokey-v2" / "default" / "m--f" / DIGEST).exists()
 
 
 def _function_dir_linked_outside(tmp_path: Path) -> tuple[Path, Path]:
     root, outside = tmp_path / "root", tmp_path / "precious"
-    (outside / DIGEST).mkdir(parents=True)
-    (outside / DIGEST / "result").write_bytes(b"keep me")
+    outside.mkdir(parents=True)
+    (outside / DIGEST).write_bytes(b"keep me")
     (root / "memokey-v2" / "default").mkdir(parents=True)
     (root / "memokey-v2" / "default" / "m--f").symlink_to(outside)
     return root, outside
@@ -90,7 +90,7 @@ def test_rm_follows_no_symlink_out_of_a_local_root_however_the_root_url_is_spell
     uri = spelling.format(root=root) + f"/memokey-v2/default/m--f/{DIGEST}"
     assert main(["rm", uri]) == 1
     assert "symbolic link" in capsys.readouterr().err
-    assert (outside / DIGEST / "result").read_bytes() == b"keep me"
+    assert (outside / DIGEST).read_bytes() == b"keep me"
 
 
 def test_rm_follows_no_symlink_out_of_a_root_given_relative_to_the_working_directory(
@@ -100,7 +100,7 @@ def test_rm_follows_no_symlink_out_of_a_root_given_relative_to_the_working_direc
     monkeypatch.chdir(tmp_path)
     assert main(["rm", f"file://{root.name}/memokey-v2/default/m--f/{DIGEST}"]) == 1
     assert main(["rm", f"{root.name}/memokey-v2/default/m--f/{DIGEST}"]) == 1
-    assert (outside / DIGEST / "result").read_bytes() == b"keep me"
+    assert (outside / DIGEST).read_bytes() == b"keep me"
 
 
 # -- settings ---------------------------------------------------------------------------------
@@ -265,7 +265,7 @@ def test_the_waiting_log_line_escapes_a_hostile_holder_host_name(
     store = open_store("memory://review-hostile-lease")
     memo = f"memokey-v2/default/m--f/{DIGEST}"
     evil = replace(leases.LeaseRecord.fresh(600.0), host="box\x1b]0;pwned\x07\x1b[2J\u202e")
-    store.write(f"{memo}/lease", evil.encode())
+    store.write(f"{memo}.lease", evil.encode())
     monkeypatch.setattr(leases, "REPORT_AFTER", 0.0)
     with caplog.at_level(logging.WARNING, logger="memokey.leases"), pytest.raises(LeaseError):
         leases.acquire_or_wait(store, memo, done=lambda: False, timeout=0.2)
@@ -437,8 +437,8 @@ def test_an_async_caller_takes_over_the_lease_of_a_holder_that_ended(tmp_path: P
 
     key = double.key_for(21)
     dead = replace(LeaseRecord.fresh(600.0), pid=ended.pid)  # expires in 10 minutes
-    (tmp_path / key.path).mkdir(parents=True)
-    (tmp_path / key.path / "lease").write_bytes(dead.encode())
+    (tmp_path / key.path).parent.mkdir(parents=True)  # planted: local roots use kernel
+    Path(f"{tmp_path / key.path}.lease").write_bytes(dead.encode())  # locks, never read it
     assert asyncio.run(asyncio.wait_for(double(21), timeout=120)) == 42
 
 
@@ -481,7 +481,7 @@ def test_a_lease_naming_an_impossible_pid_on_this_machine_is_taken_over(pid: int
         pytest.skip("needs Linux /proc")
     store = open_store(f"memory://review-pid-{pid}")
     memo = f"memokey-v2/default/m--f/{DIGEST}"
-    store.write(f"{memo}/lease", replace(LeaseRecord.fresh(600.0), pid=pid).encode())
+    store.write(f"{memo}.lease", replace(LeaseRecord.fresh(600.0), pid=pid).encode())
     lease = try_acquire(store, memo, lease_seconds=60.0)
     assert lease is not None
     lease.release()
@@ -502,7 +502,7 @@ def test_a_lease_written_by_an_older_memokey_without_a_start_time_is_waited_out(
     store = open_store("memory://review-old-lease")
     memo = f"memokey-v2/default/m--f/{DIGEST}"
     old = replace(LeaseRecord.fresh(600.0), pid=ended.pid, started=None)
-    store.write(f"{memo}/lease", old.encode())
+    store.write(f"{memo}.lease", old.encode())
     assert try_acquire(store, memo, lease_seconds=60.0) is None
 
 

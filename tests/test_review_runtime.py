@@ -16,6 +16,7 @@ import pytest
 import memokey
 from memokey._heartbeat import heartbeat
 from memokey.errors import ResultCorruptedError, StoreError
+from memokey.layout import is_entry
 from memokey.leases import read_lease
 from memokey.shims.base import ExecutorShim
 from memokey_backends import open_store
@@ -56,7 +57,7 @@ async def slow_until_cancelled(x: int) -> int:
 
 
 def _results_under(root: Path) -> list[Path]:
-    return sorted(p for p in root.rglob("result") if p.is_file())
+    return sorted(p for p in root.rglob("*") if p.is_file() and is_entry(str(p)))
 
 
 @pytest.fixture
@@ -155,7 +156,7 @@ def test_lease_is_released_when_the_result_cannot_be_serialized(tmp_path: Path) 
         unpicklable(1)
     memo = unpicklable.key_for(1).path
     assert read_lease(open_store(root), memo) is None
-    assert not (tmp_path / "memo" / memo / "result").exists()
+    assert not (tmp_path / "memo" / memo).exists()
 
 
 def test_lease_is_released_on_keyboard_interrupt_in_the_function(tmp_path: Path) -> None:
@@ -177,7 +178,7 @@ def test_a_directory_where_the_result_belongs_is_an_error_not_a_miss(tmp_path: P
     calls = CALLS.setdefault("dir", [])
     f = memokey.memoize(f"file://{tmp_path}/memo")(record_call_dir)
 
-    (tmp_path / "memo" / f.key_for(1).path / "result").mkdir(parents=True)
+    (tmp_path / "memo" / f.key_for(1).path).mkdir(parents=True)
     with pytest.raises(StoreError):
         f(1)
     assert calls == []
@@ -188,7 +189,7 @@ def test_a_truncated_result_is_reported_and_not_recomputed_over(tmp_path: Path) 
     f = memokey.memoize(f"file://{tmp_path}/memo")(record_call_truncated)
 
     assert f(1) == 1
-    result = tmp_path / "memo" / f.key_for(1).path / "result"
+    result = tmp_path / "memo" / f.key_for(1).path
     result.write_bytes(result.read_bytes()[:-1])
     with pytest.raises(ResultCorruptedError, match="memokey rm"):
         f(1)

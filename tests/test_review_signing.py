@@ -19,6 +19,7 @@ import xxhash
 import memokey
 import memokey.shims
 from helpers.exploits import Exploit
+from memokey.entry_format import pack_footer
 from memokey.errors import MemokeyError, RemoteError, ResultCorruptedError, ShimError
 from memokey.remote import INVOCATION, Invocation, encode_invocation
 from memokey.results import FORMAT_VERSION, MAGIC, decode_result
@@ -29,7 +30,7 @@ from memokey_backends import open_store
 
 KEY = "correct horse battery staple 42"
 Location = tuple[str, dict[str, Any]]
-URI = "file:///r/memokey-v2/default/m--f/00ff/result"
+URI = "file:///r/memokey-v2/default/m--f/00ff"
 
 
 def add(a: int, b: int = 0) -> int:
@@ -40,19 +41,23 @@ def fails(x: int) -> int:
     raise ValueError(f"genuine failure {x}")
 
 
-def result_with_header(extra: bytes, payload: bytes, claimed_length: int) -> bytes:
-    name = b"cloudpickle"
-    return b"".join(
+def result_with_header(
+    extra: bytes, payload: bytes, claimed_length: int, name: bytes = b"cloudpickle"
+) -> bytes:
+    """An entry object (`memokey.entry_format`) built by hand, as an attacker would."""
+    header = b"".join(
         [
             MAGIC,
             bytes([FORMAT_VERSION, len(name)]),
             name,
             struct.pack(">I", len(extra)),
             extra,
-            struct.pack(">Q16s", claimed_length, xxhash.xxh3_128_digest(payload)),
-            payload,
+            struct.pack(">I", 0),  # no out-of-band buffers
         ]
     )
+    trailer = b"{}"
+    checksum = xxhash.xxh3_128_digest(header + payload)
+    return header + payload + trailer + pack_footer(claimed_length, checksum, trailer)
 
 
 # -- raw exceptions from objects an attacker planted ----------------------------------------
@@ -70,7 +75,7 @@ def test_a_memoized_call_meeting_a_too_deeply_nested_header_raises_a_memokey_err
     tmp_path: Path,
 ) -> None:
     f = memokey.memoize(str(tmp_path), signing_key=KEY)(add)
-    result = Path(f.key_for(1).uri.removeprefix("file://")) / "result"
+    result = Path(f.key_for(1).uri.removeprefix("file://"))
     result.parent.mkdir(parents=True)
     result.write_bytes(result_with_header(DEEP, b"x", claimed_length=5))
     with pytest.raises(ResultCorruptedError, match="memokey rm"):
@@ -106,7 +111,7 @@ def test_a_malformed_error_record_is_a_remote_error_not_a_raw_python_error(
         cache_errors=True,
     )(fails)
     store = open_store("memory://review-error-records")
-    store.write(f.key_for(1).path + "/error", planted)
+    store.write(f.key_for(1).path + ".error", planted)
     with pytest.raises(RemoteError, match="unreadable"):
         f(1)
 
@@ -173,10 +178,11 @@ class RacingAttacker(Shim):
 
     def start(self, job: Job) -> Future[Any]:
         _url, options = self.location
-        store = open_store(job.memo_uri, **options)
+        parent, _, entry = job.memo_uri.rpartition("/")
+        store = open_store(parent, **options)
         planted = Invocation(func=eval, args=(), kwargs={})
         planted.args = (Exploit(self.marker),)  # type: ignore[assignment]
-        store.write(INVOCATION, pickle.dumps(planted))
+        store.write(f"{entry}.{INVOCATION}", pickle.dumps(planted))
         return self.inner.start(job)
 
 
@@ -252,25 +258,13 @@ def test_a_planted_npz_archive_is_refused_not_returned_as_an_archive() -> None:
 
     out = io.BytesIO()
     np.savez(out, a=np.arange(3))
-    name = "passthrough-npz"
-    memokey.register_serializer(name, lambda b: b, lambda b: b, clobber=True)
-    carrier = memokey.results.encode_result(out.getvalue(), name)
-    planted = carrier[:5] + bytes([5]) + b"numpy" + carrier[6 + len(name) :]
+    planted = _result_named(b"numpy", out.getvalue())
     with pytest.raises(memokey.SerializationError, match="could not be deserialized"):
         decode_result(planted, URI, allow_pickle=False)
 
 
 def _result_named(name: bytes, payload: bytes) -> bytes:
-    return b"".join(
-        [
-            MAGIC,
-            bytes([FORMAT_VERSION, len(name)]),
-            name,
-            struct.pack(">I", 0),
-            struct.pack(">Q16s", len(payload), xxhash.xxh3_128_digest(payload)),
-            payload,
-        ]
-    )
+    return result_with_header(b"", payload, len(payload), name)
 
 
 DECODE_IN_A_CHILD = """
@@ -312,17 +306,21 @@ def test_a_planted_arrow_stream_with_out_of_range_offsets_is_refused_not_read_ou
     assert (child.returncode, child.stdout.strip()) == (0, "refused"), child.stderr[-2000:]
 
 
-def test_memokey_show_of_a_planted_deeply_nested_meta_json_says_it_is_not_valid(
+def test_memokey_show_of_a_planted_deeply_nested_metadata_trailer_says_it_is_not_valid(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from memokey.cli import main
 
     f = memokey.memoize(str(tmp_path))(add)
-    f(1)
-    meta = Path(f.key_for(1).uri.removeprefix("file://")) / "meta.json"
-    meta.write_bytes(b'{"a":' * 100_000 + b"1" + b"}" * 100_000)
+    entry = Path(f.key_for(1).uri.removeprefix("file://"))
+    nested = b'{"a":' * 100_000 + b"1" + b"}" * 100_000
+    header = MAGIC + bytes([FORMAT_VERSION, 11]) + b"cloudpickle" + struct.pack(">II", 0, 0)
+    payload = pickle.dumps(2)
+    checksum = xxhash.xxh3_128_digest(header + payload)
+    entry.parent.mkdir(parents=True)
+    entry.write_bytes(header + payload + nested + pack_footer(len(payload), checksum, nested))
     assert main(["show", f.key_for(1).uri]) == 1
-    assert "meta.json is not valid" in capsys.readouterr().err
+    assert "nested too deeply" in capsys.readouterr().err
 
 
 # -- a shared disk: what sits where a result should be -------------------------------------
@@ -333,7 +331,7 @@ def test_a_fifo_planted_as_a_result_on_a_shared_disk_is_refused_not_waited_on(
     tmp_path: Path,
 ) -> None:
     f = memokey.memoize(str(tmp_path), signing_key=KEY)(add)
-    result = Path(f.key_for(1).uri.removeprefix("file://")) / "result"
+    result = Path(f.key_for(1).uri.removeprefix("file://"))
     result.parent.mkdir(parents=True)
     os.mkfifo(result)  # reading it blocks until someone writes: forever
     with pytest.raises(memokey.MemokeyError, match="not a regular file"):
@@ -344,7 +342,7 @@ def test_a_symlink_planted_as_a_result_is_refused_not_followed(tmp_path: Path) -
     elsewhere = tmp_path / "elsewhere"  # e.g. /dev/zero: reading it never ends
     elsewhere.write_bytes(memokey.results.encode_result(666))
     f = memokey.memoize(str(tmp_path / "root"))(add)
-    result = Path(f.key_for(1).uri.removeprefix("file://")) / "result"
+    result = Path(f.key_for(1).uri.removeprefix("file://"))
     result.parent.mkdir(parents=True)
     result.symlink_to(elsewhere)
     with pytest.raises(memokey.MemokeyError, match="not a regular file"):
@@ -352,15 +350,15 @@ def test_a_symlink_planted_as_a_result_is_refused_not_followed(tmp_path: Path) -
 
 
 @pytest.mark.timeout(60)
-def test_a_fifo_planted_as_a_lease_on_a_shared_disk_is_refused_not_waited_on(
+def test_a_fifo_planted_as_a_lease_on_a_shared_disk_is_never_opened(
     tmp_path: Path,
 ) -> None:
+    # Local roots take kernel byte-range locks, not lease files: nothing reads it.
     f = memokey.memoize(str(tmp_path), signing_key=KEY)(add)
-    memo = Path(f.key_for(1).uri.removeprefix("file://"))
-    memo.mkdir(parents=True)
-    os.mkfifo(memo / "lease")
-    with pytest.raises(memokey.MemokeyError, match="not a regular file"):
-        f(1)
+    entry = Path(f.key_for(1).uri.removeprefix("file://"))
+    entry.parent.mkdir(parents=True)
+    os.mkfifo(f"{entry}.lease")
+    assert f(1) == 1
 
 
 @pytest.mark.parametrize(
@@ -376,9 +374,9 @@ def test_a_malformed_planted_lease_is_treated_as_stale_not_a_raw_python_error(
     planted: bytes, tmp_path: Path
 ) -> None:
     f = memokey.memoize(str(tmp_path), signing_key=KEY)(add)
-    memo = Path(f.key_for(1).uri.removeprefix("file://"))
-    memo.mkdir(parents=True)
-    (memo / "lease").write_bytes(planted)
+    entry = Path(f.key_for(1).uri.removeprefix("file://"))
+    entry.parent.mkdir(parents=True)
+    Path(f"{entry}.lease").write_bytes(planted)
     assert f(1) == 1
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from collections import Counter
@@ -14,6 +13,7 @@ import pytest
 import memokey
 from helpers.core import memory_root
 from memokey._compute_once import thread_locks
+from memokey.entry_reader import read_entry_meta
 from memokey.errors import (
     ResultCorruptedError,
     SerializationError,
@@ -89,8 +89,9 @@ def test_result_is_published_under_the_documented_layout(root_url: str) -> None:
     assert key.code_version is not None  # no logic key: the code fingerprint keys it
     assert key.path == f"memokey-v2/exp/{key.function_id}={key.code_version}/{key.digest}"
     assert key.uri.endswith(key.path)
-    names = {e.path.rsplit("/", 1)[-1] for e in open_store(root_url).list(key.path)}
-    assert names == {"result", "meta.json"}
+    function_dir = key.path.rsplit("/", 1)[0]
+    names = {e.path.rsplit("/", 1)[-1] for e in open_store(root_url).list(function_dir)}
+    assert {n for n in names if not n.startswith(".")} == {key.digest}  # one object
 
 
 def test_namespaces_keep_results_apart(root_url: str) -> None:
@@ -140,15 +141,15 @@ def test_corrupted_result_raises_and_is_neither_returned_nor_recomputed(root_url
     runner(double, (7,), {})
     key = runner.key_for(double, (7,), {})
     store = open_store(root_url)
-    data = store.read(f"{key.path}/result")
+    data = store.read(key.path)
     assert data is not None
-    store.delete(f"{key.path}/result")
-    store.write(f"{key.path}/result", data[:-3])
+    store.delete(key.path)
+    store.write(key.path, data[:-3])
     with pytest.raises(ResultCorruptedError) as info:
         runner(double, (7,), {})
-    assert f"{key.uri}/result" in str(info.value)
+    assert key.uri in str(info.value)
     assert RUNS["double"] == 1
-    assert store.read(f"{key.path}/result") == data[:-3]
+    assert store.read(key.path) == data[:-3]
 
 
 def test_store_failure_raises_store_error_instead_of_computing(tmp_path: Path) -> None:
@@ -165,19 +166,18 @@ def test_losing_the_publish_race_returns_the_winners_value(root_url: str) -> Non
     # plumbing) out of the key, which the code fingerprint would otherwise include.
     runner = MemoizingRunner(root_url, code="off")
     key = runner.key_for(racing_double, (8,), {})
-    RACE.update(root=root_url, path=f"{key.path}/result")
+    RACE.update(root=root_url, path=key.path)
     assert runner(racing_double, (8,), {}) == -1
     assert runner(racing_double, (8,), {}) == -1
     assert RUNS["racing_double"] == 1
 
 
-def test_meta_json_describes_the_call(root_url: str) -> None:
+def test_metadata_trailer_describes_the_call(root_url: str) -> None:
     runner = MemoizingRunner(root_url)
     runner(double, (6,), {})
     key = runner.key_for(double, (6,), {})
-    raw = open_store(root_url).read(f"{key.path}/meta.json")
-    assert raw is not None
-    meta = json.loads(raw)
+    meta = read_entry_meta(open_store(root_url), key.path)
+    assert meta is not None
     assert meta["uri"] == key.uri
     assert meta["function_id"] == key.function_id
     assert meta["digest"] == key.digest
@@ -187,23 +187,24 @@ def test_meta_json_describes_the_call(root_url: str) -> None:
     assert meta["result_type"] == "builtins.int"
     assert meta["memokey_version"] == memokey.__version__
     assert meta["duration_seconds"] >= 0
-    assert {"host", "pid", "python", "started", "result_bytes", "payload_bytes"} <= set(meta)
+    assert {"host", "pid", "python", "started", "payload_bytes", "manifest"} <= set(meta)
+    assert meta["manifest"] == {"x": {"type": "builtins.int"}}
 
 
-def test_meta_json_truncates_long_argument_reprs(root_url: str) -> None:
+def test_metadata_trailer_truncates_long_argument_reprs(root_url: str) -> None:
     runner = MemoizingRunner(root_url)
     runner(double, ("x" * 10_000,), {})
     key = runner.key_for(double, ("x" * 10_000,), {})
-    raw = open_store(root_url).read(f"{key.path}/meta.json")
-    assert raw is not None
-    assert len(json.loads(raw)["arguments"]["x"]) <= 80
+    meta = read_entry_meta(open_store(root_url), key.path)
+    assert meta is not None
+    assert len(meta["arguments"]["x"]) <= 80
 
 
 def test_pickle_serializer_is_used_when_asked(root_url: str) -> None:
     runner = MemoizingRunner(root_url, serializer="pickle")
     runner(double, (2,), {})
     key = runner.key_for(double, (2,), {})
-    raw = open_store(root_url).read(f"{key.path}/result")
+    raw = open_store(root_url).read(key.path)
     assert raw is not None
     assert b"pickle" in raw[:16]
     assert MemoizingRunner(root_url, serializer="pickle")(double, (2,), {}) == 4
@@ -257,7 +258,7 @@ def test_with_root_redirects_a_runner_with_its_own_root(tmp_path: Path) -> None:
         runner(double, (1,), {})
         key = runner.key_for(double, (1,), {})
     assert key.root_url.rstrip("/").endswith(f"{tmp_path}/other")
-    assert open_store(other).exists(f"{key.path}/result")
+    assert open_store(other).exists(key.path)
 
 
 @pytest.mark.parametrize("namespace", ["", "a/b", "..", " padded"])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import json
 import sqlite3
 from collections import Counter
 from pathlib import Path
@@ -14,6 +13,7 @@ import pytest
 import memokey
 from helpers.core import memory_root, run_python, write_module
 from memokey import KeyedLocalRunner, KeyfuncError, nil_args, use_runner
+from memokey.entry_reader import read_entry_meta
 from memokey_backends import open_store
 
 calls_seen: list[Any] = []
@@ -75,14 +75,14 @@ def test_unknown_nil_args_name_fails_at_decoration_time() -> None:
         use_runner(runner)(query)
 
 
-def test_meta_json_summarises_the_keyed_arguments_so_nil_args_show_as_none() -> None:
+def test_metadata_trailer_summarises_the_keyed_arguments_so_nil_args_show_as_none() -> None:
     root_url = memory_root()
     runner = KeyedLocalRunner(root_url, keyfunc=nil_args("conn"))
     runner(query, ("secret-connection", "t"), {})
     key = runner.key_for(query, ("secret-connection", "t"), {})
-    raw = open_store(root_url).read(f"{key.path}/meta.json")
-    assert raw is not None
-    assert json.loads(raw)["arguments"] == {"conn": "None", "tbl_name": "'t'", "limit": "3"}
+    meta = read_entry_meta(open_store(root_url), key.path)
+    assert meta is not None
+    assert meta["arguments"] == {"conn": "None", "tbl_name": "'t'", "limit": "3"}
 
 
 def test_key_for_a_keyed_function_uses_its_keyfunc() -> None:

@@ -10,9 +10,11 @@ from typing import Any
 
 import numpy as np
 import pytest
+import xxhash
 
 import memokey
 from helpers.exploits import Exploit
+from memokey import entry_format
 from memokey.errors import ConfigurationError, SerializationError, ShimError
 from memokey.results import decode_result, encode_result, serializers
 from memokey.shims import subprocess_shim
@@ -64,11 +66,12 @@ def test_a_planted_object_npy_is_refused_without_running_code(tmp_path: Path) ->
     marker = tmp_path / "ran"
     out = io.BytesIO()
     np.save(out, np.array([Exploit(marker)], dtype=object), allow_pickle=True)
-    # The attacker's bytes under a header naming "numpy" (valid length and checksum).
-    name = "passthrough-" + uuid.uuid4().hex
-    memokey.register_serializer(name, lambda b: b, lambda b: b)
-    carrier = encode_result(out.getvalue(), name)
-    planted = carrier[:5] + bytes([5]) + b"numpy" + carrier[6 + len(name) :]
+    # The attacker's bytes under a header naming "numpy" (valid lengths and checksum).
+    payload = out.getvalue()
+    header, _ = entry_format.pack_header("numpy", None)
+    checksum = xxhash.xxh3_128_digest(header + payload)
+    trailer = b"{}"
+    planted = header + payload + trailer + entry_format.pack_footer(len(payload), checksum, trailer)
     with pytest.raises(SerializationError, match="could not be deserialized"):
         decode_result(planted, URI, allow_pickle=False)
     assert not marker.exists()

@@ -15,7 +15,8 @@ import pytest
 
 from helpers.core import memory_root
 from memokey.errors import ShimError
-from memokey.remote import ERROR, INVOCATION, RESULT, Invocation, encode_invocation
+from memokey.layout import sibling
+from memokey.remote import Invocation, encode_invocation
 from memokey.results import decode_result
 from memokey.shims import (
     ExecutorShim,
@@ -48,14 +49,22 @@ def die_without_publishing() -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
+# The store is rooted at the function directory; the entry is one object in it and the
+# invocation and error are its siblings.
+ENTRY = "entry"
+RESULT = ENTRY
+INVOCATION = sibling(ENTRY, "invocation")
+ERROR = sibling(ENTRY, "error")
+
+
 @pytest.fixture
 def store(tmp_path: Path) -> Store:
-    return open_store(f"file://{tmp_path}/memo/entry")
+    return open_store(f"file://{tmp_path}/memo")
 
 
 def _staged(store: Store, func: Any, *args: Any) -> Job:
     store.write(INVOCATION, encode_invocation(Invocation(func, args, {})))
-    return Job(call=lambda: func(*args), memo_uri=store.url, label=func.__name__)
+    return Job(call=lambda: func(*args), memo_uri=store.uri(ENTRY), label=func.__name__)
 
 
 def _result(store: Store) -> Any:
@@ -102,7 +111,7 @@ def test_subprocess_shim_that_cannot_start_raises_shim_error(store: Store) -> No
 
 
 def test_subprocess_shim_refuses_storage_options_that_are_not_json(store: Store) -> None:
-    job = Job(call=lambda: None, memo_uri=store.url, storage_options={"token": object()})
+    job = Job(call=lambda: None, memo_uri=store.uri(ENTRY), storage_options={"token": object()})
     with pytest.raises(ShimError, match="not JSON"):
         subprocess_shim.start(job)
 

@@ -70,7 +70,7 @@ def test_with_signing_off_a_planted_result_runs_its_code_on_the_next_hit(
     """The risk SECURITY.md describes: without signing, the bucket is trusted."""
     f = memoized(store_root)
     marker = tmp_path / "ran"
-    plant(store_root, f.key_for(1).path + "/result", crafted_result(marker))
+    plant(store_root, f.key_for(1).path, crafted_result(marker))
     assert f(1) == ATTACKER_VALUE
     assert marker.exists()
 
@@ -81,10 +81,10 @@ def test_a_planted_result_with_a_valid_checksum_is_refused_unsigned_and_runs_not
     f = memoized(store_root, signing_key=KEY)
     marker = tmp_path / "ran"
     key = f.key_for(1)
-    plant(store_root, key.path + "/result", crafted_result(marker))
+    plant(store_root, key.path, crafted_result(marker))
     with pytest.raises(SignatureError, match="is not signed") as raised:
         f(1)
-    assert raised.value.uri == key.uri + "/result"
+    assert raised.value.uri == key.uri
     # the entry, as `memokey ls` prints it (shell-quoted where needed)
     assert f"`memokey rm {shlex.quote(key.uri)}`" in str(raised.value)
     assert not marker.exists()
@@ -95,7 +95,7 @@ def test_a_result_signed_with_another_key_is_refused_and_runs_nothing(
 ) -> None:
     f = memoized(store_root, signing_key=KEY)
     marker = tmp_path / "ran"
-    path = f.key_for(1).path + "/result"
+    path = f.key_for(1).path
     forged = encode_result(Exploit(marker), signer=Signer(parse_keys(OTHER_KEY)), path=path)
     plant(store_root, path, forged)
     with pytest.raises(SignatureError, match="key this process does not have"):
@@ -106,8 +106,8 @@ def test_a_result_signed_with_another_key_is_refused_and_runs_nothing(
 def test_a_signed_result_moved_to_another_keys_path_is_refused(store_root: Location) -> None:
     f = memoized(store_root, signing_key=KEY)
     assert f(2) == 3
-    genuine = stored(store_root, f.key_for(2).path + "/result")
-    plant(store_root, f.key_for(1).path + "/result", genuine)
+    genuine = stored(store_root, f.key_for(2).path)
+    plant(store_root, f.key_for(1).path, genuine)
     with pytest.raises(SignatureError, match="copied from another key's path"):
         f(1)
 
@@ -117,7 +117,7 @@ def test_a_signed_result_with_a_rewritten_payload_and_checksum_is_refused(
 ) -> None:
     f = memoized(store_root, signing_key=KEY)
     assert f(1) == 2
-    path = f.key_for(1).path + "/result"
+    path = f.key_for(1).path
     genuine = stored(store_root, path)
     marker = tmp_path / "ran"
     # The attacker's payload with its own valid checksum, behind the genuine signature.
@@ -132,7 +132,7 @@ def test_signed_results_hit_and_stay_signed(store_root: Location) -> None:
     assert f(4) == 40
     assert f(4) == 40
     assert CALLS == [4]
-    assert len(read_header(stored(store_root, f.key_for(4).path + "/result"), "x").signature)
+    assert len(read_header(stored(store_root, f.key_for(4).path), "x").signature)
 
 
 def test_serializer_downgrade_to_pickle_is_refused_before_decoding(
@@ -141,7 +141,7 @@ def test_serializer_downgrade_to_pickle_is_refused_before_decoding(
     f = memoized(store_root, serializer="json")
     marker = tmp_path / "ran"
     for name in ("pickle", "cloudpickle"):
-        plant(store_root, f.key_for(1).path + "/result", crafted_result(marker, name))
+        plant(store_root, f.key_for(1).path, crafted_result(marker, name))
         with pytest.raises(SerializationError, match="configured with 'json'"):
             f(1)
     assert not marker.exists()
@@ -155,7 +155,7 @@ def test_with_pickle_refused_a_planted_pickle_result_is_refused(
     assert f(5) == 6  # json results are still stored and read
     assert f(5) == 6
     marker = tmp_path / "ran"
-    plant(store_root, f.key_for(1).path + "/result", crafted_result(marker))
+    plant(store_root, f.key_for(1).path, crafted_result(marker))
     with pytest.raises(SerializationError):
         f(1)
     assert not marker.exists()
@@ -167,7 +167,7 @@ def test_with_signing_off_a_planted_error_record_runs_its_code(
     """The risk SECURITY.md describes for `cache_errors=True` without signing."""
     f = memoized(store_root, fails, cache_errors=True)
     marker = tmp_path / "ran"
-    plant(store_root, f.key_for(1).path + "/error", crafted_error(marker))
+    plant(store_root, f.key_for(1).path + ".error", crafted_error(marker))
     with pytest.raises(RemoteError, match="planted"):
         f(1)  # the pickle ran (and gave 666, not an exception, so the text is raised)
     assert marker.exists()
@@ -178,7 +178,7 @@ def test_a_planted_error_record_is_refused_with_signing_on_and_runs_nothing(
 ) -> None:
     f = memoized(store_root, fails, cache_errors=True, signing_key=KEY)
     marker = tmp_path / "ran"
-    plant(store_root, f.key_for(1).path + "/error", crafted_error(marker))
+    plant(store_root, f.key_for(1).path + ".error", crafted_error(marker))
     with pytest.raises(SignatureError, match=r"error at .* is not signed"):
         f(1)
     assert not marker.exists()
@@ -189,7 +189,7 @@ def test_a_planted_error_record_is_raised_as_text_when_pickle_is_refused(
 ) -> None:
     f = memoized(store_root, fails, cache_errors=True, serializer="json", allow_pickle=False)
     marker = tmp_path / "ran"
-    plant(store_root, f.key_for(1).path + "/error", crafted_error(marker))
+    plant(store_root, f.key_for(1).path + ".error", crafted_error(marker))
     with pytest.raises(RemoteError, match="planted") as raised:
         f(1)
     assert raised.value.remote_type == "builtins.ValueError"
@@ -202,7 +202,7 @@ def test_a_signed_error_record_is_re_raised_without_computing_again(
     f = memoized(store_root, fails, cache_errors=True, signing_key=KEY)
     with pytest.raises(ValueError, match="genuine failure 3"):
         f(3)
-    assert stored(store_root, f.key_for(3).path + "/error").startswith(b"MKSEALED")
+    assert stored(store_root, f.key_for(3).path + ".error").startswith(b"MKSEALED")
     with pytest.raises(ValueError, match="genuine failure 3"):
         f(3)
 
@@ -212,7 +212,7 @@ def test_a_signed_error_record_moved_to_another_key_is_refused(store_root: Locat
     with pytest.raises(ValueError, match="genuine failure 3"):
         f(3)
     plant(
-        store_root, f.key_for(4).path + "/error", stored(store_root, f.key_for(3).path + "/error")
+        store_root, f.key_for(4).path + ".error", stored(store_root, f.key_for(3).path + ".error")
     )
     with pytest.raises(SignatureError, match="copied from another key's path"):
         f(4)
@@ -228,9 +228,9 @@ def test_coroutine_functions_sign_and_refuse_the_same_way(
     f = memoized(store_root, async_add_one, signing_key=KEY)
     assert asyncio.run(f(1)) == 2
     assert asyncio.run(f(1)) == 2
-    assert read_header(stored(store_root, f.key_for(1).path + "/result"), "x").signature
+    assert read_header(stored(store_root, f.key_for(1).path), "x").signature
     marker = tmp_path / "ran"
-    plant(store_root, f.key_for(2).path + "/result", crafted_result(marker))
+    plant(store_root, f.key_for(2).path, crafted_result(marker))
     with pytest.raises(SignatureError, match="is not signed"):
         asyncio.run(f(2))
     assert not marker.exists()

@@ -74,13 +74,13 @@ def test_memokey_run_refuses_a_planted_invocation_and_runs_nothing(
     url, options = shared_root
     store = open_store(url, **options)
     marker = tmp_path / "ran"
-    store.write(f"{MEMO}/{INVOCATION}", pickle.dumps(Exploit(marker)))
+    store.write(f"{MEMO}.{INVOCATION}", pickle.dumps(Exploit(marker)))
     done = run_far_side(shared_root, f"{url.rstrip('/')}/{MEMO}", **{SIGNING_KEY_ENV: KEY})
     assert done.returncode == 2, done.stderr
     assert "is not signed" in done.stderr
     assert not marker.exists()
-    assert store.read(f"{MEMO}/result") is None
-    assert store.read(f"{MEMO}/error") is None
+    assert store.read(MEMO) is None
+    assert store.read(f"{MEMO}.error") is None
 
 
 @pytest.mark.slow
@@ -90,7 +90,7 @@ def test_with_signing_off_memokey_run_unpickles_a_planted_invocation(
     """The risk SECURITY.md describes: a worker without a key runs whatever is planted."""
     url, _ = file_root
     marker = tmp_path / "ran"
-    open_store(url).write(f"{MEMO}/{INVOCATION}", pickle.dumps(Exploit(marker)))
+    open_store(url).write(f"{MEMO}.{INVOCATION}", pickle.dumps(Exploit(marker)))
     run_far_side(file_root, f"{url.rstrip('/')}/{MEMO}", **{SIGNING_KEY_ENV: ""})
     assert marker.exists()
 
@@ -107,10 +107,10 @@ def test_an_invocation_signed_with_another_key_is_not_run(
     url, _ = file_root
     monkeypatch.setenv(SIGNING_KEY_ENV, KEY)
     store = open_store(url)
-    store.write(f"{MEMO}/{INVOCATION}", sealed_invocation(OTHER_KEY, f"{MEMO}/{INVOCATION}"))
+    store.write(f"{MEMO}.{INVOCATION}", sealed_invocation(OTHER_KEY, f"{MEMO}.{INVOCATION}"))
     with pytest.raises(ShimError, match="key this process does not have"):
         execute(f"{url.rstrip('/')}/{MEMO}")
-    assert store.read(f"{MEMO}/result") is None
+    assert store.read(MEMO) is None
 
 
 def test_a_signed_invocation_moved_to_another_memo_directory_is_not_run(
@@ -120,10 +120,10 @@ def test_a_signed_invocation_moved_to_another_memo_directory_is_not_run(
     monkeypatch.setenv(SIGNING_KEY_ENV, KEY)
     elsewhere = MEMO[:-4] + "ffff"
     store = open_store(url)
-    store.write(f"{elsewhere}/{INVOCATION}", sealed_invocation(KEY, f"{MEMO}/{INVOCATION}"))
+    store.write(f"{elsewhere}.{INVOCATION}", sealed_invocation(KEY, f"{MEMO}.{INVOCATION}"))
     with pytest.raises(ShimError, match="copied from another key's path"):
         execute(f"{url.rstrip('/')}/{elsewhere}")
-    assert store.read(f"{elsewhere}/result") is None
+    assert store.read(elsewhere) is None
 
 
 def test_a_signed_invocation_runs_and_its_result_is_signed_by_the_far_side(
@@ -132,9 +132,9 @@ def test_a_signed_invocation_runs_and_its_result_is_signed_by_the_far_side(
     url, _ = file_root
     monkeypatch.setenv(SIGNING_KEY_ENV, KEY)
     store = open_store(url)
-    store.write(f"{MEMO}/{INVOCATION}", sealed_invocation(KEY, f"{MEMO}/{INVOCATION}"))
+    store.write(f"{MEMO}.{INVOCATION}", sealed_invocation(KEY, f"{MEMO}.{INVOCATION}"))
     assert execute(f"{url.rstrip('/')}/{MEMO}") is True
-    result = store.read(f"{MEMO}/result")
+    result = store.read(MEMO)
     assert result is not None
     assert read_header(result, "x").signature
 
@@ -145,7 +145,7 @@ def test_with_pickle_refused_the_far_side_runs_no_invocation(
     url, _ = file_root
     monkeypatch.setenv("MEMOKEY_ALLOW_PICKLE", "0")
     marker = tmp_path / "ran"
-    open_store(url).write(f"{MEMO}/{INVOCATION}", pickle.dumps(Exploit(marker)))
+    open_store(url).write(f"{MEMO}.{INVOCATION}", pickle.dumps(Exploit(marker)))
     with pytest.raises(ShimError, match="pickle is refused"):
         execute(f"{url.rstrip('/')}/{MEMO}")
     assert not marker.exists()
@@ -161,10 +161,10 @@ def test_subprocess_shim_passes_an_explicit_signing_key_to_its_child(
     assert f(2, 3) == 5
     key = f.key_for(2, 3)
     store = open_store(url, **options)
-    result = store.read(key.path + "/result")
+    result = store.read(key.path)
     assert result is not None
     assert read_header(result, "x").signature
-    assert store.read(key.path + "/" + INVOCATION) is None  # deleted after success
+    assert store.read(key.path + "." + INVOCATION) is None  # deleted after success
     assert f(2, 3) == 5  # a hit, verified
 
 
@@ -190,7 +190,9 @@ def test_a_stored_invocation_is_sealed_when_a_key_is_configured(
         runs_elsewhere = True
 
         def start(self, job: Any) -> Any:
-            data = open_store(job.memo_uri).read(INVOCATION)
+            data = open_store(job.memo_uri.rsplit("/", 1)[0]).read(
+                job.memo_uri.rsplit("/", 1)[1] + "." + INVOCATION
+            )
             seen.append(b"" if data is None else data)
             assert job.environment[RUN_KEY_ENV] == KEY
             return _done()

@@ -3,7 +3,9 @@
 Write-once: upload with ``overwrite=False`` (``If-None-Match: *``; a block upload is
 committed in one request, so readers never see part of it). Compare-and-swap: upload
 with ``etag=<ETag>`` and ``match_condition=IfNotModified``. A download reports the ETag
-of exactly the bytes it returns.
+of exactly the bytes it returns. Existence is one ``HEAD`` of the blob (fsspec's
+``info()`` lists the prefix when it is absent); a lease is released with one ``DELETE``
+carrying ``If-Match``.
 """
 
 from __future__ import annotations
@@ -65,6 +67,37 @@ async def _put_if_match(fs: Any, container: str, blob: str, data: bytes, etag: s
     return str(out["etag"])
 
 
+async def _exists(fs: Any, container: str, blob: str) -> bool:
+    async with fs.service_client.get_blob_client(container=container, blob=blob) as bc:
+        return bool(await bc.exists(**fs._timeout_kwargs))
+
+
+async def _create(fs: Any, container: str, blob: str, data: bytes) -> str:
+    async with fs.service_client.get_blob_client(container=container, blob=blob) as bc:
+        out = await bc.upload_blob(
+            data, overwrite=False, metadata={"is_directory": "false"}, **fs._timeout_kwargs
+        )
+    fs.invalidate_cache(f"{container}/{blob}")
+    return str(out["etag"])
+
+
+async def _delete_if_match(fs: Any, container: str, blob: str, etag: str) -> None:
+    from azure.core import MatchConditions
+    from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
+
+    async with fs.service_client.get_blob_client(container=container, blob=blob) as bc:
+        try:
+            await bc.delete_blob(
+                etag=etag, match_condition=MatchConditions.IfNotModified, **fs._timeout_kwargs
+            )
+        except ResourceNotFoundError:
+            pass
+        except ResourceModifiedError as exc:  # also what Azurite answers for an absent blob
+            if await bc.exists(**fs._timeout_kwargs):
+                raise stale(f"{container}/{blob}") from exc
+    fs.invalidate_cache(f"{container}/{blob}")
+
+
 class AzurePrimitives(Primitives):
     """``overwrite=False`` for write-once, ETag + ``IfNotModified`` for compare-and-swap."""
 
@@ -74,8 +107,21 @@ class AzurePrimitives(Primitives):
         super().__init__(fs)
         _bound_retries(fs)
 
-    def write(self, path: str, data: bytes, *, exclusive: bool) -> None:
-        run(self.fs, "pipe_file", path, data, overwrite=not exclusive)
+    def exists(self, path: str) -> bool:
+        container, blob, _ = self.fs.split_path(path)
+        return bool(run_coroutine(self.fs.loop, _exists(self.fs, container, blob)))
+
+    def write(self, path: str, data: bytes, *, exclusive: bool) -> str | None:
+        if exclusive:  # one upload that reports the ETag it created
+            container, blob, _ = self.fs.split_path(path)
+            result: str = run_coroutine(self.fs.loop, _create(self.fs, container, blob, data))
+            return result
+        run(self.fs, "pipe_file", path, data, overwrite=True)
+        return None
+
+    def delete_if(self, path: str, version: str) -> None:
+        container, blob, _ = self.fs.split_path(path)
+        run_coroutine(self.fs.loop, _delete_if_match(self.fs, container, blob, version))
 
     def read_versioned(self, path: str) -> tuple[bytes, str] | None:
         container, blob, _ = self.fs.split_path(path)

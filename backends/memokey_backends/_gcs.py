@@ -5,10 +5,13 @@ not at all, and ``ifGenerationMatch`` is honoured by the request itself. gcsfs s
 to resumable uploads at its `chunksize`; the emulator used in tests silently ignores
 preconditions on those, so memokey never uses them (real GCS would honour them).
 Write-once is ``ifGenerationMatch=0``; compare-and-swap is ``ifGenerationMatch=<generation>``.
+Existence is one metadata ``GET`` (fsspec's ``info()`` lists the prefix when the object
+is absent); a lease is released with one ``DELETE`` carrying ``ifGenerationMatch``.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import types
 from typing import Any
@@ -84,6 +87,25 @@ async def _get(fs: Any, path: str) -> tuple[bytes, str] | None:
     raise OSError(f"{path} kept changing while being read; retry later")  # pragma: no cover
 
 
+async def _exists(fs: Any, bucket: str, key: str) -> bool:
+    try:
+        await fs._call("GET", "b/{}/o/{}", bucket, key, json_out=True)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+async def _delete_if_generation(fs: Any, bucket: str, key: str, generation: str) -> None:
+    try:
+        await fs._call("DELETE", "b/{}/o/{}", bucket, key, ifGenerationMatch=generation)
+    except FileNotFoundError:
+        return
+    except FileExistsError:  # gcsfs maps 412 to FileExistsError
+        raise stale(f"{bucket}/{key}") from None
+    finally:
+        fs.invalidate_cache(f"{bucket}/{key}")
+
+
 class GCSPrimitives(Primitives):
     """Single-request uploads with ``ifGenerationMatch`` (0 for write-once)."""
 
@@ -93,15 +115,31 @@ class GCSPrimitives(Primitives):
         super().__init__(fs)
         _bound_retries(fs)
 
-    def write(self, path: str, data: bytes, *, exclusive: bool) -> None:
+    def exists(self, path: str) -> bool:
+        bucket, key, _ = self.fs.split_path(path)
+        return bool(run_coroutine(self.fs.loop, _exists(self.fs, bucket, key)))
+
+    def write(self, path: str, data: bytes, *, exclusive: bool) -> str | None:
+        if exclusive:  # one upload that reports the generation it created
+            bucket, key, _ = self.fs.split_path(path)
+            try:
+                result: str = run_coroutine(self.fs.loop, _upload(self.fs, bucket, key, data, "0"))
+            except FileExistsError:
+                raise FileExistsError(errno.EEXIST, "the object exists", path) from None
+            return result
         run(
             self.fs,
             "pipe_file",
             path,
             data,
-            mode="create" if exclusive else "overwrite",
+            mode="overwrite",
             chunksize=max(len(data) + 1, _MIN_CHUNK),
         )
+        return None
+
+    def delete_if(self, path: str, version: str) -> None:
+        bucket, key, _ = self.fs.split_path(path)
+        run_coroutine(self.fs.loop, _delete_if_generation(self.fs, bucket, key, version))
 
     def read_versioned(self, path: str) -> tuple[bytes, str] | None:
         result: tuple[bytes, str] | None = run_coroutine(self.fs.loop, _get(self.fs, path))

@@ -57,11 +57,44 @@ class Primitives:
     def __init__(self, fs: Any) -> None:
         self.fs = fs
 
-    def write(self, path: str, data: bytes, *, exclusive: bool) -> None:
+    def read(self, path: str) -> bytes | None:
+        """The whole object in one request, or None when absent."""
+        try:
+            return bytes(run(self.fs, "cat_file", path))
+        except FileNotFoundError:
+            return None
+
+    def exists(self, path: str) -> bool:
+        """Whether an object is at `path`; backends override this with one request that
+        never lists (fsspec's ``info()`` lists a prefix when the object is absent)."""
+        try:
+            run(self.fs, "info", path)
+        except FileNotFoundError:
+            return False
+        return True
+
+    def write(self, path: str, data: bytes, *, exclusive: bool) -> str | None:
+        """Publish `data`; the new version token when the backend reports one."""
         if exclusive:
             run(self.fs, "pipe_file", path, data, mode="create")
         else:
             run(self.fs, "pipe_file", path, data)
+        return None
+
+    def write_parts(self, path: str, parts: list[Any], *, exclusive: bool) -> str | None:
+        """`write` of the concatenation of `parts`; joined here (one copy), streamed by
+        backends that can write a sequence of buffers."""
+        return self.write(path, b"".join(parts), exclusive=exclusive)
+
+    def delete_if(self, path: str, version: str) -> None:
+        """Delete the object only while its version is `version` (`stale` otherwise);
+        here a read, a comparison and a delete, which backends replace by one request."""
+        current = self.read_versioned(path)
+        if current is None:
+            return
+        if current[1] != version:
+            raise stale(path)
+        run(self.fs, "rm_file", path)
 
     def read_versioned(self, path: str) -> tuple[bytes, str] | None:
         try:

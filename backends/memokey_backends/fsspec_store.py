@@ -28,6 +28,7 @@ from __future__ import annotations
 import builtins
 import contextlib
 import io
+import mmap
 import os
 import posixpath
 import re
@@ -109,6 +110,24 @@ def _read_local(path: str) -> bytes:
             os.lseek(fd, 0, os.SEEK_SET)  # it changed while we read: start over
         with io.FileIO(fd, "rb", closefd=False) as f:
             return f.readall()  # large: reads in a loop into one buffer
+    finally:
+        os.close(fd)
+
+
+_MAP_FROM = 1 << 23  # 8 MiB: below this one read is cheaper than setting up a map
+
+
+def _map_local(path: str) -> mmap.mmap | bytes | None:
+    """A large regular file memory-mapped copy-on-write, a small one read; None when
+    mapping is not possible here (the caller reads instead)."""
+    fd, status = open_regular(path)
+    try:
+        if status.st_size < _MAP_FROM:
+            data = os.read(fd, status.st_size + 1)
+            return data if len(data) == status.st_size else None
+        return mmap.mmap(fd, status.st_size, access=mmap.ACCESS_COPY)
+    except (OSError, ValueError):
+        return None
     finally:
         os.close(fd)
 
@@ -199,6 +218,9 @@ class FsspecStore:
             except OSError:
                 pass  # the general path below retries and translates it
         full = self._full(path)
+        if self._read_fs is self.fs:  # no cache layer: the backend's one-request read
+            direct: bytes | None = self._call("read", path, lambda: self.primitives.read(full))
+            return direct
 
         def go() -> bytes | None:
             try:
@@ -208,6 +230,42 @@ class FsspecStore:
 
         result: bytes | None = self._call("read", path, go)
         return result
+
+    def read_tail(self, path: str, size: int) -> bytes | None:
+        """The last `size` bytes of an object (all of it when smaller), or None when it
+        is absent: what tools read to see an entry's metadata without its payload."""
+        root = self._local_root
+        if root is not None:
+            try:
+                with open(self._os_path(root, path), "rb") as f:
+                    end = f.seek(0, os.SEEK_END)
+                    f.seek(max(0, end - size))
+                    return f.read()
+            except FileNotFoundError:
+                return None
+            except OSError:
+                pass  # the general path below retries and translates it
+        full = self._full(path)
+
+        def go() -> bytes | None:
+            info = self._info(full)
+            if info is None or info.get("type") == "directory":
+                return None
+            total = int(info.get("size") or 0)
+            start = max(0, total - size)
+            try:
+                return bytes(self.fs.cat_file(full, start=start, end=total))
+            except FileNotFoundError:
+                return None
+
+        result: bytes | None = self._call("read", path, go)
+        return result
+
+    def local_path(self, path: str) -> str | None:
+        """The OS path of `path` on a plain local root, else None (kernel locks and
+        memory maps need one)."""
+        root = self._local_root
+        return None if root is None else self._os_path(root, path)
 
     def read_versioned(self, path: str) -> tuple[bytes, str] | None:
         full = self._full(path)
@@ -255,7 +313,7 @@ class FsspecStore:
             except OSError:
                 pass  # the general path below retries and translates it
         full = self._full(path)
-        return bool(self._call("exists", path, lambda: self._info(full) is not None))
+        return bool(self._call("exists", path, lambda: self.primitives.exists(full)))
 
     def list(self, prefix: str, *, recursive: bool = False) -> list[EntryInfo]:
         full = self._full(prefix)
@@ -286,24 +344,64 @@ class FsspecStore:
 
     # -- writes --------------------------------------------------------------------------
 
-    def write(self, path: str, data: bytes, *, exclusive: bool = False) -> None:
+    def write(self, path: str, data: bytes, *, exclusive: bool = False) -> str | None:
         if self._local_root is not None:
             try:
-                self.primitives.write(
+                return self.primitives.write(
                     self._os_path(self._local_root, path), data, exclusive=exclusive
                 )
-                return
             except FileExistsError as exc:  # lost the race: writing again would lose again
                 raise translate(exc, op="exclusive write", uri=self.uri(path)) from exc
             except OSError:
                 pass  # the general path repeats it (a write is safe to repeat) and translates
         full = self._full(path)
-        self._call(
+        version: str | None = self._call(
             "exclusive write" if exclusive else "write",
             path,
             lambda: self.primitives.write(full, data, exclusive=exclusive),
             extra=len(data) / WRITE_RATE,
         )
+        return version
+
+    def write_parts(
+        self, path: str, parts: builtins.list[Any], *, exclusive: bool = False
+    ) -> str | None:
+        """`write` of the concatenation of `parts` (buffers), without joining them where
+        the backend can stream them (local roots, S3 multipart); elsewhere joined once."""
+        if self._local_root is not None:
+            try:
+                return self.primitives.write_parts(
+                    self._os_path(self._local_root, path), parts, exclusive=exclusive
+                )
+            except FileExistsError as exc:  # lost the race: writing again would lose again
+                raise translate(exc, op="exclusive write", uri=self.uri(path)) from exc
+            except OSError:
+                pass  # the general path repeats it (a write is safe to repeat) and translates
+        full = self._full(path)
+        size = sum(memoryview(p).nbytes for p in parts)
+        version: str | None = self._call(
+            "exclusive write" if exclusive else "write",
+            path,
+            lambda: self.primitives.write_parts(full, parts, exclusive=exclusive),
+            extra=size / WRITE_RATE,
+        )
+        return version
+
+    def read_buffer(self, path: str) -> Any:
+        """`read`, except that a large local object comes back memory-mapped (private
+        copy-on-write pages: nothing is read until used, the caller may write to what it
+        gets, the file never changes); small ones and other stores give bytes."""
+        root = self._local_root
+        if root is not None:
+            try:
+                mapped = _map_local(self._os_path(root, path))
+            except FileNotFoundError:
+                return None
+            except OSError:
+                mapped = None  # the general path below retries and translates it
+            if mapped is not None:
+                return mapped
+        return self.read(path)
 
     def swap(self, path: str, data: bytes, *, version: str) -> str:
         if not self.supports_cas:
@@ -321,7 +419,11 @@ class FsspecStore:
         )
         return result
 
-    def delete(self, path: str, *, recursive: bool = False) -> None:
+    def delete(self, path: str, *, recursive: bool = False, version: str | None = None) -> None:
+        if version is not None:  # only while it is still that version (a lease release)
+            full = self._full(path)
+            self._call("conditional delete", path, lambda: self.primitives.delete_if(full, version))
+            return
         if self._local_root is not None and not recursive:
             try:
                 os.unlink(self._os_path(self._local_root, path))

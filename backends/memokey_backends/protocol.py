@@ -56,11 +56,12 @@ class Store(Protocol):
         """The object and the version token of exactly those bytes, or None."""
         ...
 
-    def write(self, path: str, data: bytes, *, exclusive: bool = False) -> None:
+    def write(self, path: str, data: bytes, *, exclusive: bool = False) -> str | None:
         """Store `data` atomically: a reader sees all of it or nothing.
 
         With ``exclusive=True`` raise `WriteConflictError` when the path exists; of
-        concurrent exclusive writers exactly one wins.
+        concurrent exclusive writers exactly one wins. Returns the new object's version
+        token when the backend reports it with the write (else None).
         """
         ...
 
@@ -73,11 +74,19 @@ class Store(Protocol):
         ...
 
     def exists(self, path: str) -> bool:
-        """Whether an object (or a non-empty directory) exists at `path`."""
+        """Whether an object exists at `path` (one request; never a listing)."""
         ...
 
-    def delete(self, path: str, *, recursive: bool = False) -> None:
-        """Remove the object (or, with `recursive`, everything under it); absent is fine."""
+    def delete(self, path: str, *, recursive: bool = False, version: str | None = None) -> None:
+        """Remove the object (or, with `recursive`, everything under it); absent is fine.
+
+        With `version`, only while the object is still that version (one conditional
+        request where the backend has one); `WriteConflictError` when it changed.
+        """
+        ...
+
+    def read_tail(self, path: str, size: int) -> bytes | None:
+        """The last `size` bytes of the object (all of it when smaller), or None."""
         ...
 
     def list(self, prefix: str, *, recursive: bool = False) -> list[EntryInfo]:

@@ -4,8 +4,8 @@ Kept apart from `memokey.runners` so the runner only decides *whether* to comput
 module knows the far-side protocol (`memokey.remote`). The caller holds the lease the
 whole time, so nobody else computes the same call meanwhile.
 
-After a successful remote run the ``invocation`` is deleted; after a failure it stays
-beside ``error``, so ``memokey run URI`` reproduces the failure by hand.
+After a successful remote run the ``{entry}.invocation`` is deleted; after a failure it
+stays beside ``{entry}.error``, so ``memokey run URI`` reproduces the failure by hand.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from memokey.errors import ShimError, SignatureError
-from memokey.remote import ERROR, INVOCATION, Invocation, encode_invocation, raise_failure
+from memokey.layout import ERROR, INVOCATION, sibling
+from memokey.remote import Invocation, encode_invocation, raise_failure
 from memokey.shims.base import Job, Shim
 from memokey.signing import RUN_KEY_ENV, SIGNING_KEY_ENV
 from memokey.trust import ALLOW_PICKLE_ENV, OPEN, Trust
@@ -40,8 +41,8 @@ def start_elsewhere(
             "allow pickle and protect the store with a signing key",
         )
     shim.check_store(store)
-    store.delete(f"{memo_dir}/{ERROR}")
-    path = f"{memo_dir}/{INVOCATION}"
+    store.delete(sibling(memo_dir, ERROR))
+    path = sibling(memo_dir, INVOCATION)
     store.write(path, encode_invocation(invocation, trust.signer, path))
     environment: dict[str, str] = {}
     if trust.signer is not None:
@@ -78,7 +79,7 @@ def finish_elsewhere(
             uri=getattr(exc, "uri", store.uri(memo_dir)),
         ) from exc
     if found:
-        store.delete(f"{memo_dir}/{INVOCATION}")
+        store.delete(sibling(memo_dir, INVOCATION))
         return value
     raise_failure(store, memo_dir, trust)
     raise ShimError(

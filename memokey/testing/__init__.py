@@ -19,6 +19,7 @@ from __future__ import annotations
 from memokey.testing.store_base import StoreFixtures
 from memokey.testing.store_behaviours import (
     CompareAndSwapBehaviour,
+    ConditionalDeleteBehaviour,
     DeleteBehaviour,
     ErrorBehaviour,
     ListingBehaviour,
@@ -30,6 +31,7 @@ from memokey.testing.store_behaviours import (
 
 __all__ = [
     "CompareAndSwapBehaviour",
+    "ConditionalDeleteBehaviour",
     "DeleteBehaviour",
     "ErrorBehaviour",
     "ListingBehaviour",

@@ -30,6 +30,8 @@ class StoreFixtures:
     """Other processes cannot see the store (``memory://``)."""
     exclusive_create_race_proven: ClassVar[bool] = True
     """The server enforces exclusive create under a race (some emulators do not)."""
+    conditional_delete_proven: ClassVar[bool] = True
+    """The server honours a version condition on delete (lease release)."""
     cas_race_proven: ClassVar[bool] = True
     """The server applies compare-and-swap atomically under a race."""
     race_threads: ClassVar[int] = 8

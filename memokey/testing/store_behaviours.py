@@ -24,6 +24,7 @@ from memokey_backends import (
 
 __all__ = [
     "CompareAndSwapBehaviour",
+    "ConditionalDeleteBehaviour",
     "DeleteBehaviour",
     "ErrorBehaviour",
     "ListingBehaviour",
@@ -73,6 +74,16 @@ class ReadWriteBehaviour(StoreFixtures):
         assert (info.path, info.size, info.is_dir) == ("d/result", 5, False)
         assert info.mtime is not None
 
+    def test_read_tail_returns_the_last_bytes_or_all_of_a_small_object(self, store: Store) -> None:
+        store.write("d/entry", ALL_BYTES)
+        assert store.read_tail("d/entry", 10) == ALL_BYTES[-10:]
+        assert store.read_tail("d/entry", 10 * len(ALL_BYTES)) == ALL_BYTES
+        assert store.read_tail("d/absent", 10) is None
+
+    def test_exists_is_false_for_a_prefix_that_holds_objects(self, store: Store) -> None:
+        store.write("d/entry.lease", b"x")
+        assert store.exists("d/entry") is False
+
     def test_info_of_absent_path_is_none(self, store: Store) -> None:
         assert store.info("nothing/here") is None
 
@@ -111,10 +122,17 @@ class WriteOnceBehaviour(StoreFixtures):
         n = self.race_threads
         payloads = [bytes([i]) * (64 * 1024) for i in range(n)]
         outcomes = run_together(n, lambda i: store.write("k/result", payloads[i], exclusive=True))
-        winners = [i for i, o in enumerate(outcomes) if o is None]
+        winners = [i for i, o in enumerate(outcomes) if not isinstance(o, BaseException)]
         assert len(winners) == 1, outcomes
-        assert all(isinstance(o, WriteConflictError) for o in outcomes if o is not None)
+        losers = [o for i, o in enumerate(outcomes) if i not in winners]
+        assert all(isinstance(o, WriteConflictError) for o in losers)
         assert store.read("k/result") == payloads[winners[0]]
+
+    def test_an_exclusive_write_reports_the_version_it_created_or_none(self, store: Store) -> None:
+        version = store.write("k/entry", b"first", exclusive=True)
+        got = store.read_versioned("k/entry")
+        assert got is not None
+        assert version in (None, got[1])
 
     def test_readers_never_see_part_of_an_exclusive_write(self, store: Store) -> None:
         self.require("exclusive_create_race_proven")
@@ -196,6 +214,32 @@ class DeleteBehaviour(StoreFixtures):
         store.delete("k/result")
         store.write("k/result", b"new", exclusive=True)
         assert store.read("k/result") == b"new"
+
+
+class ConditionalDeleteBehaviour(StoreFixtures):
+    def test_delete_with_the_current_version_removes_the_object(self, store: Store) -> None:
+        store.write("k/entry.lease", b"mine")
+        got = store.read_versioned("k/entry.lease")
+        assert got is not None
+        store.delete("k/entry.lease", version=got[1])
+        assert store.read("k/entry.lease") is None
+
+    def test_delete_with_a_stale_version_keeps_the_object(self, store: Store) -> None:
+        self.require("conditional_delete_proven")
+        store.write("k/entry.lease", b"mine")
+        got = store.read_versioned("k/entry.lease")
+        assert got is not None
+        store.write("k/entry.lease", b"someone else's")
+        with pytest.raises(WriteConflictError):
+            store.delete("k/entry.lease", version=got[1])
+        assert store.read("k/entry.lease") == b"someone else's"
+
+    def test_delete_with_a_version_of_an_absent_object_is_silent(self, store: Store) -> None:
+        store.write("k/entry.lease", b"mine")
+        got = store.read_versioned("k/entry.lease")
+        assert got is not None
+        store.delete("k/entry.lease")
+        store.delete("k/entry.lease", version=got[1])
 
 
 class CompareAndSwapBehaviour(StoreFixtures):
@@ -319,6 +363,7 @@ class StoreConformance(
     WriteOnceBehaviour,
     ListingBehaviour,
     DeleteBehaviour,
+    ConditionalDeleteBehaviour,
     CompareAndSwapBehaviour,
     ErrorBehaviour,
 ):

@@ -14,6 +14,7 @@ import pytest
 
 import memokey
 from helpers.backend_seed import COMPUTED, connect, memoized_query
+from memokey.layout import is_entry
 from memokey_backends import open_store
 
 TESTS_DIR = Path(__file__).resolve().parents[1]
@@ -24,7 +25,7 @@ CALLS_LOCK = threading.Lock()
 
 
 def result_path(key: memokey.MemoKey) -> str:
-    return key.path + "/result"
+    return key.path  # the entry is one object at the key's path
 
 
 @pytest.fixture(autouse=True)
@@ -126,9 +127,8 @@ def test_sixteen_threads_on_one_key_leave_one_whole_result(store_root: Location)
     assert all(r == expected for r in results)
     store = open_store(url, **options)
     key = blob.key_for(256 * 1024)
-    assert [
-        e.path for e in store.list(key.path) if not e.is_dir and e.path.endswith("/result")
-    ] == [result_path(key)]
+    function_dir = key.path.rsplit("/", 1)[0]
+    assert [e.path for e in store.list(function_dir) if is_entry(e.path)] == [result_path(key)]
 
 
 @pytest.mark.parametrize("damage", ["truncated", "tampered"])

@@ -1,0 +1,46 @@
+"""Time and extra peak RSS of writing, then reading, one large ndarray result.
+
+Run as `python -m benchmarks.largeprobe ROOT_URL STORAGE_OPTIONS_JSON NBYTES`; prints one
+JSON line per operation. A fresh interpreter per run (see `benchmarks.memprobe` for the
+method): the kernel's peak-RSS mark is reset before each call, and what the value itself
+occupies (its `nbytes`) is subtracted, so "extra" is what memokey needed beyond the result.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import sys
+import time
+from typing import Any
+
+import numpy as np
+
+import memokey
+from benchmarks.memprobe import CLEAR_REFS, _status_bytes
+
+
+def ramp(n: int) -> Any:
+    return np.arange(n, dtype=np.float64)
+
+
+def main(argv: list[str]) -> int:
+    url, options, nbytes = argv[0], json.loads(argv[1]), int(argv[2])
+    f = memokey.memoize(url, storage_options=options)(ramp)
+    f(1 << 17)
+    f(1 << 17)  # imports and first-call caches are not counted
+    for operation in ("write", "read"):
+        gc.collect()
+        CLEAR_REFS.write_text("5")
+        base = _status_bytes("VmRSS")
+        start = time.perf_counter()
+        value = f(nbytes // 8)
+        seconds = time.perf_counter() - start
+        extra = _status_bytes("VmHWM") - base - value.nbytes
+        print(json.dumps({"operation": operation, "seconds": seconds, "extra_bytes": extra}))
+        del value
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
