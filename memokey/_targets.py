@@ -245,14 +245,15 @@ def read_entry(store: Store, path: str) -> Any:
     return store.read(path) if reader is None else reader(path)
 
 
-def write_entry(store: Store, path: str, parts: list[Any]) -> None:
-    """Publish an entry given as buffers (exclusive create), streamed where the store can
-    (`FsspecStore.write_parts`), else joined once."""
+def write_entry(store: Store, path: str, parts: list[Any], *, exclusive: bool = True) -> None:
+    """Publish an entry given as buffers (exclusive create; `exclusive=False`: atomic
+    replace, for refresh), streamed where the store can (`FsspecStore.write_parts`),
+    else joined once."""
     writer = getattr(store, "write_parts", None)
     if writer is None:
-        store.write(path, b"".join(parts), exclusive=True)
+        store.write(path, b"".join(parts), exclusive=exclusive)
     else:
-        writer(path, parts, exclusive=True)
+        writer(path, parts, exclusive=exclusive)
 
 
 def decoded(target: Target, data: bytes | None) -> tuple[bool, Any]:

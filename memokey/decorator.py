@@ -12,13 +12,15 @@ from __future__ import annotations
 import functools
 import inspect
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future
 from typing import Any, ParamSpec, Protocol, TypeVar, cast, overload
 
+from memokey import lifecycle
 from memokey.code_policy import CodeMode, check_code_mode
 from memokey.errors import ConfigurationError
 from memokey.keys import LOGIC_KEY_ATTR, MemoKey
+from memokey.lifecycle import StoredEntry
 from memokey.results import DEFAULT_SERIALIZER, Serializer
 from memokey.runners import DEFAULT_LEASE_SECONDS, MemoizingRunner, Runner
 from memokey.shims.base import Shim
@@ -48,6 +50,28 @@ class MemoizedFunction(Protocol[P, R_co]):
     def submit(self, *args: P.args, **kwargs: P.kwargs) -> Future[Any]:
         """Start the call in the background (through the runner's shim); identical calls
         in flight share one future. See `memokey.shims.fanout`."""
+        ...
+
+    def is_cached(self, *args: P.args, **kwargs: P.kwargs) -> bool:
+        """Whether this call's result is stored (one existence check)."""
+        ...
+
+    def forget(self, *args: P.args, **kwargs: P.kwargs) -> bool:
+        """Delete this call's stored result; True when there was one."""
+        ...
+
+    def refresh(self, *args: P.args, **kwargs: P.kwargs) -> R_co:
+        """Recompute this call and replace its stored result atomically (coroutine
+        functions: awaitable)."""
+        ...
+
+    def clear(self, *, all_versions: bool = False) -> int:
+        """Delete this function's stored results (this code version, or all of them);
+        the number deleted."""
+        ...
+
+    def entries(self, *, all_versions: bool = False) -> Iterator[StoredEntry]:
+        """This function's stored results with their metadata."""
         ...
 
 
@@ -97,6 +121,7 @@ def _wrap(runner: Runner, func: Callable[P, R]) -> MemoizedFunction[P, R]:
             )
         return runner.submit(func, args, kwargs)
 
+    _attach_lifecycle(wrapper, runner, func)
     key_for.__doc__ = f"The MemoKey of a call to {getattr(func, '__qualname__', func)}."
     submit.__doc__ = f"Start a call to {getattr(func, '__qualname__', func)}; a Future."
     wrapper.runner = runner
@@ -106,6 +131,45 @@ def _wrap(runner: Runner, func: Callable[P, R]) -> MemoizedFunction[P, R]:
     if runner.logic_key is not None:  # a memoized function passed as an argument carries it
         setattr(wrapper, LOGIC_KEY_ATTR, runner.logic_key)
     return cast("MemoizedFunction[P, R]", wrapper)
+
+
+def _attach_lifecycle(wrapper: Any, runner: Runner, func: Callable[..., Any]) -> None:
+    """``is_cached``, ``forget``, ``refresh``, ``clear``, ``entries`` (`memokey.lifecycle`)."""
+
+    def is_cached(*args: Any, **kwargs: Any) -> bool:
+        return lifecycle.is_cached(runner, func, args, kwargs)
+
+    def forget(*args: Any, **kwargs: Any) -> bool:
+        return lifecycle.forget(runner, func, args, kwargs)
+
+    refresh: Callable[..., Any]
+    if inspect.iscoroutinefunction(func):
+
+        async def arefresh(*args: Any, **kwargs: Any) -> Any:
+            return await runner.arefresh(func, args, kwargs)
+
+        refresh = arefresh
+    else:
+
+        def refresh(*args: Any, **kwargs: Any) -> Any:
+            return runner.refresh(func, args, kwargs)
+
+    def clear(*, all_versions: bool = False) -> int:
+        return lifecycle.clear(runner, func, all_versions=all_versions)
+
+    def entries(*, all_versions: bool = False) -> Iterator[StoredEntry]:
+        return lifecycle.entries(runner, func, all_versions=all_versions)
+
+    helpers = {
+        "is_cached": is_cached,
+        "forget": forget,
+        "refresh": refresh,
+        "clear": clear,
+        "entries": entries,
+    }
+    for name, helper in helpers.items():
+        helper.__qualname__ = f"{getattr(func, '__qualname__', 'function')}.{name}"
+        setattr(wrapper, name, helper)
 
 
 def use_runner(

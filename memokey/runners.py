@@ -31,6 +31,7 @@ from typing import Any
 from memokey._compute_once import async_locks, computing, computing_here, thread_locks
 from memokey._local_locks import LocalLock, lock_for
 from memokey._targets import (
+    Place,
     PlaceCache,
     Target,
     decoded,
@@ -46,6 +47,7 @@ from memokey.keyfuncs import AnyKeyfunc, apply_keyfunc, check_keyfunc
 from memokey.keys import MemoKey, bind_call, call_digest, function_id, logic_key_of
 from memokey.layout import ERROR
 from memokey.leases import Lease, acquire_or_wait, holding_lease
+from memokey.modes import arun_in_mode, current_mode, replaces, replacing, run_in_mode
 from memokey.names import check_function_segment
 from memokey.remote import Invocation, publish_failure, raise_failure
 from memokey.results import DEFAULT_SERIALIZER, Serializer
@@ -144,6 +146,17 @@ class Runner:
         place = self._places.get(key_func, self._roots.store(), own=key_func is func)
         return Target(place, call_digest(key_func, keyed), keyed, self.trust.current())
 
+    def target(
+        self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Target:
+        """The keyed call (store, entry path) as a real call would make it; nothing is
+        read. For lifecycle tools (`memokey.lifecycle`)."""
+        return self._target(unwrap_memoized(func), args, kwargs)
+
+    def place(self, func: Callable[..., Any]) -> Place:
+        """Where `func`'s entries live now (its function directory in the current root)."""
+        return self._places.get(unwrap_memoized(func), self._roots.store(), own=True)
+
     def key_for(
         self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> MemoKey:
@@ -182,6 +195,14 @@ class Runner:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
     ) -> Any:
+        mode = current_mode()  # the one run-mode hook (`memokey.modes`)
+        if mode is not None:
+            return run_in_mode(
+                mode,
+                target,
+                lambda: func(*args, **kwargs),
+                lambda: self._refresh(target, func, args, kwargs),
+            )
         data = read_entry(target.store, target.path)  # the hit path: `lookup`, inlined
         if data is not None:
             logger.debug("hit %s", target.uri)
@@ -198,6 +219,45 @@ class Runner:
                     return value
             logger.debug("miss %s", target.uri)
             return self._compute(target, func, args, kwargs)
+
+    def refresh(
+        self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        """Recompute the call here and replace its entry atomically (`memokey.lifecycle`)."""
+        return self._refresh(self._target(func, args, kwargs), func, args, kwargs)
+
+    def _refresh(
+        self,
+        target: Target,
+        func: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Any:
+        """Run the call in this thread and publish it by atomic overwrite: a reader sees
+        the old entry or the new one, whole (no lease: concurrent refreshes each write a
+        whole entry, the last one stays)."""
+        with thread_locks.hold(target.uri), replacing():
+            return Runner._run(self, target, func, args, kwargs)
+
+    async def arefresh(
+        self,
+        func: Callable[..., Awaitable[Any]],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Any:
+        """`refresh` for coroutine functions."""
+        return await self._arefresh(self._target(func, args, kwargs), func, args, kwargs)
+
+    async def _arefresh(
+        self,
+        target: Target,
+        func: Callable[..., Awaitable[Any]],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Any:
+        async with async_locks().hold(target.uri):
+            with replacing():
+                return await Runner._arun(self, target, func, args, kwargs)
 
     def _compute(
         self,
@@ -289,6 +349,14 @@ class Runner:
     ) -> Any:
         """`__call__` for coroutine functions; store I/O runs off the event loop."""
         target = self._target(func, args, kwargs)
+        mode = current_mode()  # the one run-mode hook (`memokey.modes`)
+        if mode is not None:
+            return await arun_in_mode(
+                mode,
+                target,
+                lambda: func(*args, **kwargs),
+                lambda: self._arefresh(target, func, args, kwargs),
+            )
         found, value = await asyncio.to_thread(lookup, target)
         if not found:
             async with async_locks().hold(target.uri):
@@ -393,7 +461,7 @@ class Runner:
         meta = entry_meta(target, runner=type(self).__name__, started=started, duration=duration)
         parts = target.trust.encode_parts(value, target.path, extra=target.place.extra, meta=meta)
         try:
-            write_entry(target.store, target.path, parts)
+            write_entry(target.store, target.path, parts, exclusive=not replaces())
         except WriteConflictError:
             logger.debug("lost the publish race for %s; using the stored result", target.uri)
             found, winner = lookup(target)
