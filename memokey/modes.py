@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, Literal, cast, get_args
 
 from memokey._targets import Target, lookup
-from memokey.errors import ConfigurationError, MemokeyError
+from memokey.errors import ConfigurationError, OfflineMissError
 
 __all__ = [
     "MODES",
@@ -47,11 +47,6 @@ _mode: contextvars.ContextVar[Mode | None] = contextvars.ContextVar("memokey_mod
 _replacing: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "memokey_replacing", default=False
 )
-
-
-class OfflineMissError(MemokeyError):
-    """A call missed while ``memokey.mode("offline")`` (or ``MEMOKEY_MODE=offline``) was
-    in force: its result is not stored and computing it was not allowed."""
 
 
 def check_mode(name: object, *, source: str = "memokey.mode()") -> Mode:
