@@ -14,6 +14,7 @@ import inspect
 import os
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future
+from datetime import timedelta
 from typing import Any, ParamSpec, Protocol, TypeVar, cast, overload
 
 from memokey import lifecycle
@@ -212,6 +213,7 @@ def memoize(
     code: CodeMode | None = None,
     signing_key: KeySpec | None = None,
     allow_pickle: bool | None = None,
+    ttl: float | timedelta | None = None,
 ) -> MemoizedFunction[P, R]: ...
 
 
@@ -229,6 +231,7 @@ def memoize(
     code: CodeMode | None = None,
     signing_key: KeySpec | None = None,
     allow_pickle: bool | None = None,
+    ttl: float | timedelta | None = None,
 ) -> Callable[[Callable[P, R]], MemoizedFunction[P, R]]: ...
 
 
@@ -247,6 +250,7 @@ def memoize(
     code: CodeMode | None = None,
     signing_key: KeySpec | None = None,
     allow_pickle: bool | None = None,
+    ttl: float | timedelta | None = None,
 ) -> Any:
     """Memoize a function into a storage root, keyed on its full arguments.
 
@@ -259,7 +263,8 @@ def memoize(
     ``memoize(func, root=..., ...)`` takes the same options, all honoured.
     `signing_key` (or ``MEMOKEY_SIGNING_KEY``) signs what is stored and refuses anything
     unsigned; `allow_pickle=False` (or ``MEMOKEY_ALLOW_PICKLE=0``) decodes only formats
-    that cannot run code. See SECURITY.md.
+    that cannot run code. See SECURITY.md. `ttl` (seconds or a `timedelta`) makes an
+    entry older than that a miss, recomputed and replaced (`memokey.expiry`).
     """
     func: Any = None
     if callable(func_or_root) and not isinstance(func_or_root, (str, os.PathLike)):
@@ -281,6 +286,7 @@ def memoize(
         code=code,
         signing_key=signing_key,
         allow_pickle=allow_pickle,
+        ttl=ttl,
     )
     return use_runner(runner) if func is None else _wrap(runner, func)
 

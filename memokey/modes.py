@@ -24,8 +24,9 @@ import os
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, Literal, cast, get_args
 
-from memokey._targets import Target, lookup
+from memokey._targets import Target, decoded, read_entry
 from memokey.errors import ConfigurationError, OfflineMissError
+from memokey.expiry import expired
 
 __all__ = [
     "MODES",
@@ -95,6 +96,14 @@ def replaces() -> bool:
     return _replacing.get()
 
 
+def _fresh_lookup(target: Target, ttl: float | None) -> tuple[bool, Any]:
+    """`lookup`, an entry older than `ttl` counting as absent."""
+    data = read_entry(target.store, target.path)
+    if data is not None and ttl is not None and expired(data, ttl):
+        return False, None
+    return decoded(target, data)
+
+
 def _offline_miss(target: Target) -> OfflineMissError:
     return OfflineMissError(
         f"{target.key.function_id}: no stored result at {target.uri} and run mode is "
@@ -109,6 +118,7 @@ def run_in_mode(
     target: Target,
     call: Callable[[], Any],
     refresh: Callable[[], Any],
+    ttl: float | None = None,
 ) -> Any:
     """A synchronous call in mode `name`: `call` runs the function here without storing,
     `refresh` recomputes and replaces the entry."""
@@ -116,7 +126,7 @@ def run_in_mode(
         return call()
     if name == "refresh":
         return refresh()
-    found, value = lookup(target)
+    found, value = _fresh_lookup(target, ttl)
     if found:
         return value
     if name == "offline":
@@ -129,6 +139,7 @@ async def arun_in_mode(
     target: Target,
     call: Callable[[], Awaitable[Any]],
     refresh: Callable[[], Awaitable[Any]],
+    ttl: float | None = None,
 ) -> Any:
     """`run_in_mode` for coroutine functions (store reads off the event loop)."""
     import asyncio
@@ -137,7 +148,7 @@ async def arun_in_mode(
         return await call()
     if name == "refresh":
         return await refresh()
-    found, value = await asyncio.to_thread(lookup, target)
+    found, value = await asyncio.to_thread(_fresh_lookup, target, ttl)
     if found:
         return value
     if name == "offline":

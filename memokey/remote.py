@@ -56,6 +56,7 @@ from memokey.errors import (
     ShimError,
     WriteConflictError,
 )
+from memokey.expiry import stamped
 from memokey.layout import ERROR, INVOCATION, sibling
 from memokey.meta import argument_summary, build_meta, key_manifest
 from memokey.results import DEFAULT_SERIALIZER, Serializer, encode_result
@@ -367,7 +368,7 @@ def execute(
         payload = encode_result(
             value,
             invocation.serializer,
-            extra=invocation.code,
+            extra=stamped(invocation.code),
             meta=meta,
             signer=signer,
             path=store.uri(entry),

@@ -26,6 +26,7 @@ import os
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from concurrent.futures import Future
+from datetime import timedelta
 from typing import Any
 
 from memokey._compute_once import async_locks, computing, computing_here, thread_locks
@@ -43,6 +44,7 @@ from memokey._targets import (
 )
 from memokey.code_policy import CodeMode, check_code_mode
 from memokey.errors import ConfigurationError, WriteConflictError
+from memokey.expiry import check_ttl, expired, stamped
 from memokey.keyfuncs import AnyKeyfunc, apply_keyfunc, check_keyfunc
 from memokey.keys import MemoKey, bind_call, call_digest, function_id, logic_key_of
 from memokey.layout import ERROR
@@ -90,6 +92,7 @@ class Runner:
         code: CodeMode | None = None,
         signing_key: KeySpec | None = None,
         allow_pickle: bool | None = None,
+        ttl: float | timedelta | None = None,
     ) -> None:
         settings = check_settings(
             root=root,
@@ -109,6 +112,7 @@ class Runner:
         self.cache_errors = settings.cache_errors
         self.code = check_code_mode(code)  # None: the default (`memokey.code_policy`)
         self.trust = TrustSettings(self.serializer, signing_key, allow_pickle)
+        self.ttl = check_ttl(ttl)  # seconds; None: entries never expire (`memokey.expiry`)
         # Hit-path caches (see the module docstring).
         self._roots = RootCache(self.root, self.storage_options)
         self._places = PlaceCache(self.namespace, self.logic_key, self.code)
@@ -202,9 +206,12 @@ class Runner:
                 target,
                 lambda: func(*args, **kwargs),
                 lambda: self._refresh(target, func, args, kwargs),
+                self.ttl,
             )
         data = read_entry(target.store, target.path)  # the hit path: `lookup`, inlined
         if data is not None:
+            if self.ttl is not None and expired(data, self.ttl):
+                return self._renew(target, func, args, kwargs)
             logger.debug("hit %s", target.uri)
             value = target.trust.decode_result(data, target.uri)
             target.place.check_hit(data, target.uri)
@@ -238,6 +245,24 @@ class Runner:
         whole entry, the last one stays)."""
         with thread_locks.hold(target.uri), replacing():
             return Runner._run(self, target, func, args, kwargs)
+
+    def _renew(
+        self,
+        target: Target,
+        func: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Any:
+        """An expired hit: recompute and replace it (unless another thread of this
+        process just did)."""
+        assert self.ttl is not None
+        with thread_locks.hold(target.uri):
+            data = read_entry(target.store, target.path)
+            if data is not None and not expired(data, self.ttl):
+                return decoded(target, data)[1]
+            logger.debug("expired %s", target.uri)
+            with replacing():
+                return Runner._run(self, target, func, args, kwargs)
 
     async def arefresh(
         self,
@@ -356,8 +381,12 @@ class Runner:
                 target,
                 lambda: func(*args, **kwargs),
                 lambda: self._arefresh(target, func, args, kwargs),
+                self.ttl,
             )
-        found, value = await asyncio.to_thread(lookup, target)
+        data = await asyncio.to_thread(read_entry, target.store, target.path)
+        if data is not None and self.ttl is not None and expired(data, self.ttl):
+            return await self._arefresh(target, func, args, kwargs)
+        found, value = await asyncio.to_thread(decoded, target, data)
         if not found:
             async with async_locks().hold(target.uri):
                 found, value = await asyncio.to_thread(lookup, target)
@@ -459,7 +488,8 @@ class Runner:
         to another process means its equal result is already there: read and return it.
         """
         meta = entry_meta(target, runner=type(self).__name__, started=started, duration=duration)
-        parts = target.trust.encode_parts(value, target.path, extra=target.place.extra, meta=meta)
+        extra = stamped(target.place.extra)  # the creation time `ttl` is checked against
+        parts = target.trust.encode_parts(value, target.path, extra=extra, meta=meta)
         try:
             write_entry(target.store, target.path, parts, exclusive=not replaces())
         except WriteConflictError:
@@ -512,6 +542,7 @@ class MemoizingRunner(Runner):
         code: CodeMode | None = None,
         signing_key: KeySpec | None = None,
         allow_pickle: bool | None = None,
+        ttl: float | timedelta | None = None,
     ) -> None:
         super().__init__(
             root,
@@ -524,6 +555,7 @@ class MemoizingRunner(Runner):
             code=code,
             signing_key=signing_key,
             allow_pickle=allow_pickle,
+            ttl=ttl,
         )
         self.shim: Shim = check_shim(shim) or same_thread
 
@@ -616,6 +648,7 @@ class KeyedLocalRunner(Runner):
         code: CodeMode | None = None,
         signing_key: KeySpec | None = None,
         allow_pickle: bool | None = None,
+        ttl: float | timedelta | None = None,
     ) -> None:
         if not callable(keyfunc):
             raise ConfigurationError(
@@ -633,6 +666,7 @@ class KeyedLocalRunner(Runner):
             code=code,
             signing_key=signing_key,
             allow_pickle=allow_pickle,
+            ttl=ttl,
         )
         self.keyfunc = keyfunc
 

@@ -1,0 +1,75 @@
+"""Expiry (``memoize(..., ttl=...)``): an entry older than its function's ttl is a miss.
+
+Every entry carries its creation time in its header (``"created"``, POSIX seconds, in the
+header's JSON facts, covered by the entry's checksum), so checking a hit's age needs no
+request beyond the one read that serves it, and no clock of the store. An entry without
+a creation time (published before memokey recorded one) counts as expired: its age is
+unknown, and recomputing costs time where serving a stale value could be a bug. An
+expired entry is recomputed and replaced by one atomic overwrite (`memokey.lifecycle`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import struct
+import time
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+from memokey.errors import ConfigurationError
+
+__all__ = ["CREATED_FIELD", "check_ttl", "created_at", "expired", "stamped"]
+
+CREATED_FIELD = "created"
+_FIXED = 6  # magic 4, version 1, name length 1 (`memokey.entry_format`)
+_EXTRA_LEN = struct.Struct(">I")
+
+
+def check_ttl(ttl: object) -> float | None:
+    """`ttl` in seconds (None: never expires); `ConfigurationError` saying what to write."""
+    if ttl is None:
+        return None
+    seconds: Any = ttl.total_seconds() if isinstance(ttl, timedelta) else ttl
+    if (
+        isinstance(seconds, bool)
+        or not isinstance(seconds, (int, float))
+        or not math.isfinite(seconds)
+        or seconds <= 0
+    ):
+        raise ConfigurationError(
+            f"ttl={ttl!r} is not a positive number of seconds; write e.g. ttl=3600 or "
+            "ttl=datetime.timedelta(days=1), or leave it out for entries that never expire"
+        )
+    return float(seconds)
+
+
+def stamped(extra: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The header facts a publish writes: `extra` plus the creation time (now)."""
+    return {**(extra or {}), CREATED_FIELD: round(time.time(), 3)}
+
+
+def created_at(data: Any) -> float | None:
+    """The creation time in an entry's header, None when it has none (or the header is
+    malformed: decoding then reports what is wrong)."""
+    try:
+        at = _FIXED + data[5]
+        (length,) = _EXTRA_LEN.unpack_from(data, at)
+        if not length:
+            return None
+        extra = json.loads(bytes(data[at + _EXTRA_LEN.size : at + _EXTRA_LEN.size + length]))
+    except (IndexError, struct.error, ValueError, TypeError):
+        return None
+    created = extra.get(CREATED_FIELD) if isinstance(extra, dict) else None
+    if isinstance(created, (int, float)) and not isinstance(created, bool):
+        return float(created)
+    return None
+
+
+def expired(data: Any, ttl: float, now: float | None = None) -> bool:
+    """Whether the entry `data` is older than `ttl` seconds (or of unknown age)."""
+    created = created_at(data)
+    if created is None:
+        return True
+    return (time.time() if now is None else now) - created >= ttl
