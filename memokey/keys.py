@@ -25,7 +25,7 @@ from memokey.hashing.refusals import TOO_DEEP as _TOO_DEEP
 from memokey.hashing.refusals import argument_error as _argument_error
 from memokey.hashing.refusals import encode_or_raise
 from memokey.identity import LOGIC_KEY_ATTR, function_id, logic_key_of
-from memokey.names import check_namespace
+from memokey.names import check_namespace, function_segment
 
 __all__ = [
     "LOGIC_KEY_ATTR",
@@ -247,12 +247,14 @@ def memo_dir(
 ) -> str:
     """``memokey-v2/{namespace}/{function_id}[@{logic_key}][={code_version}]/{digest}``
     (relative). ``=`` is in neither a logic key nor a Python name, so the parts never
-    run into each other, and a shell takes the path unquoted."""
+    run into each other, and a shell takes the path unquoted. The function id is
+    percent-encoded (``@`` and ``=`` included: a script's file name may hold them) and
+    shortened when long (`names.function_segment`)."""
     check_namespace(namespace)
     suffix = f"@{logic_key}" if logic_key else ""
     if code_version:
         suffix += f"={code_version}"
-    return f"{SCHEME}/{namespace}/{function_id}{suffix}/{digest}"
+    return f"{SCHEME}/{namespace}/{function_segment(function_id)}{suffix}/{digest}"
 
 
 def place_salt(path_prefix: str) -> bytes:

@@ -251,7 +251,9 @@ class Lease:
             if self.store.supports_cas:
                 if not self._version_known:
                     current = self.store.read_versioned(self.path)
-                    if current is None or current[0] != self._written:
+                    if current is None or not (
+                        current[0] == self._written or self._owns(current[0])
+                    ):
                         self._lost = True
                         return False
                     self._version, self._version_known = current[1], True
@@ -261,8 +263,20 @@ class Lease:
                 try:
                     self._version = self.store.swap(self.path, data, version=self._version)
                 except WriteConflictError:
-                    self._lost = True
-                    return False
+                    # Our token may be stale because an earlier renewal did land (its
+                    # answer was lost, or a retry found it applied): still ours if the
+                    # record names our owner token; the next beat swaps on the new version.
+                    current = self.store.read_versioned(self.path)
+                    if current is None or not self._owns(current[0]):
+                        self._lost = True
+                        return False
+                    self._version = current[1]
+                    return True
+                except StoreError:
+                    # The swap's outcome is unknown (it may have landed): read the
+                    # version token again before the next swap.
+                    self._version_known = False
+                    raise
             else:
                 stored = self.store.read(self.path)
                 if stored is None or not (stored == self._written or self._owns(stored)):

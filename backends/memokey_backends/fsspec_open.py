@@ -47,7 +47,14 @@ _NETWORK_DEFAULTS: dict[str, dict[str, Any]] = {
             "max_pool_connections": 64,  # botocore's default of 10 queues a fan-out
         },
     },
-    "gcs": {"use_listings_cache": False},
+    "gcs": {
+        "use_listings_cache": False,
+        # gcsfs's default filesystem looks a bucket's layout up over gRPC with its own
+        # retry loop of 60 s, which ran a stopped server's call into the deadline;
+        # memokey retries whole operations itself (a failed lookup falls back to JSON).
+        "retry_timeout": 2.0,
+        "retry_initial": 0.2,
+    },
     "azure": {"use_listings_cache": False},
 }
 _FAMILY = {
@@ -93,13 +100,19 @@ def _timeout(options: dict[str, Any]) -> float:
 
 
 def check_cloud_root(url: str) -> None:
-    """Refuse a cloud root that names no bucket, or holds characters the SDK parses."""
+    """Refuse a cloud root that names no bucket, or holds characters the SDK parses.
+
+    A ``memory://`` root is checked for those characters too: fsspec's memory ``rm``
+    expands glob patterns, so deleting under ``memory://a[1]`` deleted under
+    ``memory://a1``. (Local paths are deleted without globbing and may hold them.)"""
     last = url.split("::")[-1]
     if "://" not in last:
         return
     scheme, rest = last.split("://", 1)
     family = _FAMILY.get(scheme.lower())
     if family is None:
+        if scheme.lower() == "memory":
+            _check_root_text(url, rest)
         return
     word = _BUCKET_WORD[family]
     if not rest.split("/", 1)[0]:
@@ -110,6 +123,10 @@ def check_cloud_root(url: str) -> None:
             f"'{scheme}://$BUCKET/memo' gives this too).",
             url=url,
         )
+    _check_root_text(url, rest)
+
+
+def _check_root_text(url: str, rest: str) -> None:
     try:
         check_path_text(rest, "the root")
     except InvalidRootError as exc:

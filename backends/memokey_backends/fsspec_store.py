@@ -67,8 +67,7 @@ def check_path_text(text: str, what: str) -> None:
             f"{what} {text!r} contains {bad.group()!r}, which a storage backend would "
             "parse (URL query or fragment, glob pattern, path separator or control "
             "character) instead of storing it. Use names made of letters, digits and "
-            ". _ + - (for example namespace='exp_1.2'); if the character comes from a "
-            "script's file name (the module part of a function id), rename the script.",
+            ". _ + - (for example namespace='exp_1.2').",
             path=text,
         )
 
