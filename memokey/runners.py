@@ -60,6 +60,7 @@ from memokey.shims.base import Job, SameThreadShim, Shim, same_thread
 from memokey.shims.dispatch import finish_elsewhere, start_elsewhere
 from memokey.signing import KeySpec
 from memokey.trust import TrustSettings
+from memokey.usage import note_use
 
 __all__ = ["DEFAULT_LEASE_SECONDS", "KeyedLocalRunner", "MemoKey", "MemoizingRunner", "Runner"]
 
@@ -215,6 +216,7 @@ class Runner:
             logger.debug("hit %s", target.uri)
             value = target.trust.decode_result(data, target.uri)
             target.place.check_hit(data, target.uri)
+            note_use(target.store, target.path, target.uri)  # background, once a day
             return value
         with thread_locks.hold(target.uri):
             # Another thread may have just published. With a lease, `_compute` checks
@@ -387,7 +389,9 @@ class Runner:
         if data is not None and self.ttl is not None and expired(data, self.ttl):
             return await self._arefresh(target, func, args, kwargs)
         found, value = await asyncio.to_thread(decoded, target, data)
-        if not found:
+        if found:
+            note_use(target.store, target.path, target.uri)
+        else:
             async with async_locks().hold(target.uri):
                 found, value = await asyncio.to_thread(lookup, target)
                 if not found:

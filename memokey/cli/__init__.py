@@ -6,6 +6,7 @@
     memokey du [ROOT] [-n NS]                  bytes and entries per function and namespace
     memokey show ID|URI [--root R] [--value]   an entry's metadata (or its value)
     memokey rm ID|URI|PREFIX... [--dry-run]    delete entries, with a count
+    memokey gc [ROOT] [--older-than D] ...     remove old/unused/superseded entries, debris
     memokey run URI                            run a stored invocation (memokey.remote)
     memokey bench ...                          the benchmark suite (memokey.bench)
 
@@ -83,6 +84,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     rm.add_argument("--root", help=_ROOT_HELP + "; for ids and prefixes")
     rm.add_argument("--dry-run", action="store_true", help="count what would go; delete nothing")
+    from memokey.cli import gc
+
+    gc.add_parser(sub, _ROOT_HELP)
     for name, module in _DELEGATES.items():
         p = sub.add_parser(name, help=f"see `memokey {name} --help` ({module})", add_help=False)
         p.add_argument("args", nargs=argparse.REMAINDER)
@@ -109,6 +113,10 @@ def _run(args: argparse.Namespace) -> None:
             cmd_show(args.entry, args.root, out, value=args.value)
         else:
             cmd_rm(args.targets, args.root, out, dry_run=args.dry_run)
+    elif args.command == "gc":
+        from memokey.cli.gc import cmd_gc
+
+        cmd_gc(args, out)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -10,13 +10,13 @@ from memokey._containment import check_inside_root, check_is_entry
 from memokey._terminal import printable
 from memokey.cli._common import CliError, Selection, entry_id, format_size, select
 from memokey.cli._progress import Progress
-from memokey.cli._walk import function_dirs, walk_function
 from memokey.entry_reader import read_entry_meta
 from memokey.keys import SCHEME
 from memokey.layout import SIBLINGS, sibling
 from memokey.meta import short_repr
 from memokey.signing import env_signer
 from memokey.trust import Trust, env_allows_pickle
+from memokey.walk import function_dirs, walk_function
 
 __all__ = ["cmd_rm", "cmd_show"]
 

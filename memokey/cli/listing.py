@@ -1,4 +1,4 @@
-"""``memokey ls`` and ``memokey du``: what a root holds, streamed (`memokey.cli._walk`)."""
+"""``memokey ls`` and ``memokey du``: what a root holds, streamed (`memokey.walk`)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from typing import TextIO
 from memokey._terminal import printable
 from memokey.cli._common import format_size, format_time, open_root
 from memokey.cli._progress import Progress
-from memokey.cli._walk import function_dirs, walk_function
 from memokey.errors import InvalidPathError
+from memokey.layout import USED
+from memokey.walk import function_dirs, walk_function
 
 __all__ = ["UNREADABLE", "cmd_du", "cmd_ls"]
 
@@ -39,7 +40,8 @@ def cmd_ls(
                     progress.update()
                     name = store.uri(found.path) if uris else found.id
                     size = format_size(found.size) if found.has_entry else "no result"
-                    extra = f"  ({', '.join(found.siblings)})" if found.siblings else ""
+                    shown = [kind for kind in found.siblings if kind != USED]
+                    extra = f"  ({', '.join(shown)})" if shown else ""
                     line = f"{shlex.quote(name)}  {size:>10}  {format_time(found.mtime)}{extra}"
                     print(printable(line), file=out)
             except InvalidPathError:

@@ -19,10 +19,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from memokey.keys import SCHEME
-from memokey.layout import split_name
+from memokey.layout import USED, split_name
 from memokey_backends import Store
+from memokey_backends._local import TMP_PREFIX, version_token
 
-__all__ = ["Found", "function_dirs", "matches_function", "walk", "walk_function"]
+__all__ = ["Found", "function_dirs", "matches_function", "temp_files", "walk", "walk_function"]
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,12 @@ class Found:
     mtime: float | None
     siblings: tuple[str, ...] = ()
     sibling_bytes: int = 0
+    #: (kind, size, mtime) of each sibling.
+    sibling_files: tuple[tuple[str, int, float | None], ...] = ()
+    #: The entry's version as a listing reports it (conditional deletes).
+    version: str | None = None
+    #: Last use: the local entry's access time, or the ``.used`` marker's time.
+    used: float | None = None
 
     @property
     def path(self) -> str:
@@ -84,13 +91,19 @@ def function_dirs(
                 yield ns, fdir
 
 
-def _files(store: Store, directory: str) -> Iterable[tuple[str, int, float | None]]:
-    """(name, size, mtime) of the regular files in `directory`, streamed where local."""
+File = tuple[str, int, float | None, float | None, str | None]  # name size mtime atime version
+
+
+def _files(store: Store, directory: str, *, hidden: bool = False) -> Iterable[File]:
+    """(name, size, mtime, atime, version) of the regular files in `directory`,
+    streamed where local (`hidden`: only names starting with a dot, e.g. temp files)."""
     where = _local(store, directory)
     if where is None:
+        if hidden:
+            return
         for info in store.list(directory):
             if not info.is_dir:
-                yield posixpath.basename(info.path), info.size, info.mtime
+                yield posixpath.basename(info.path), info.size, info.mtime, None, info.version
         return
     try:
         with os.scandir(where) as found:
@@ -99,8 +112,14 @@ def _files(store: Store, directory: str) -> Iterable[tuple[str, int, float | Non
                     status = entry.stat(follow_symlinks=False)
                 except FileNotFoundError:
                     continue  # deleted while walking
-                if stat.S_ISREG(status.st_mode):
-                    yield entry.name, status.st_size, status.st_mtime
+                if stat.S_ISREG(status.st_mode) and entry.name.startswith(".") == hidden:
+                    yield (
+                        entry.name,
+                        status.st_size,
+                        status.st_mtime,
+                        status.st_atime,
+                        version_token(status),
+                    )
     except (FileNotFoundError, NotADirectoryError):
         return
 
@@ -108,37 +127,53 @@ def _files(store: Store, directory: str) -> Iterable[tuple[str, int, float | Non
 def walk_function(store: Store, namespace: str, function_dir: str) -> Iterator[Found]:
     """The keys of one function directory: entries as met, then keys with siblings only."""
     directory = f"{SCHEME}/{namespace}/{function_dir}"
-    siblings: dict[str, list[tuple[str, int]]] = {}
-    for name, size, _mtime in _files(store, directory):
+    siblings: dict[str, list[tuple[str, int, float | None]]] = {}
+    for name, size, mtime, _atime, _version in _files(store, directory):
         named = split_name(name)
         if named is not None and named[1] is not None:
-            siblings.setdefault(named[0], []).append((named[1], size))
-    for name, size, mtime in _files(store, directory):
+            siblings.setdefault(named[0], []).append((named[1], size, mtime))
+    for name, size, mtime, atime, version in _files(store, directory):
         named = split_name(name)
         if named is None or named[1] is not None:
             continue
         own = siblings.pop(named[0], [])
-        yield Found(
-            namespace,
-            function_dir,
-            named[0],
-            True,
-            size,
-            mtime,
-            tuple(sorted(kind for kind, _ in own)),
-            sum(n for _, n in own),
-        )
+        marks = [m for kind, _, m in own if kind == USED and m is not None]
+        used = max(marks) if marks else atime
+        yield _found(namespace, function_dir, named[0], own, size, mtime, version, used)
     for digest, own in sorted(siblings.items()):  # keys without an entry (yet)
-        yield Found(
-            namespace,
-            function_dir,
-            digest,
-            False,
-            0,
-            None,
-            tuple(sorted(kind for kind, _ in own)),
-            sum(n for _, n in own),
-        )
+        yield _found(namespace, function_dir, digest, own, None, None, None, None)
+
+
+def _found(
+    namespace: str,
+    function_dir: str,
+    digest: str,
+    own: list[tuple[str, int, float | None]],
+    size: int | None,
+    mtime: float | None,
+    version: str | None,
+    used: float | None,
+) -> Found:
+    return Found(
+        namespace,
+        function_dir,
+        digest,
+        size is not None,
+        size or 0,
+        mtime,
+        tuple(sorted(kind for kind, _, _ in own)),
+        sum(n for _, n, _ in own),
+        tuple(sorted(own, key=lambda item: item[0])),
+        version,
+        used,
+    )
+
+
+def temp_files(store: Store, namespace: str, function_dir: str) -> Iterator[File]:
+    """Writes in progress (or orphaned by a crash) in a local function directory."""
+    for found in _files(store, f"{SCHEME}/{namespace}/{function_dir}", hidden=True):
+        if found[0].startswith(TMP_PREFIX):
+            yield found
 
 
 def walk(
