@@ -20,6 +20,7 @@ import weakref
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol, runtime_checkable
 
+from memokey.callables import unbind
 from memokey.errors import ConfigurationError, KeyfuncError
 from memokey.keys import bind_call
 
@@ -92,7 +93,14 @@ class NilArgs:
 
     def check(self, func: Callable[..., Any]) -> None:
         """Refuse, at decoration time, a name that `func` can never receive."""
-        params = signature_of(func).parameters
+        try:
+            params = signature_of(func).parameters
+        except ValueError as exc:  # a built-in without a signature (max)
+            raise KeyfuncError(
+                f"{self!r} cannot find the parameters of {_name(func)}: it has "
+                "no signature. Wrap it in a def with named parameters and memoize that",
+                argument=self.names[0],
+            ) from exc
         has_var_kw = any(p.kind is p.VAR_KEYWORD for p in params.values())
         for name in self.names:
             param = params.get(name)
@@ -157,6 +165,8 @@ def apply_keyfunc(
         key_func, key_args, key_kwargs = out
         if not callable(key_func):
             raise _shape_error(keyfunc, "a callable as c", key_func)
+        if key_func is not func and isinstance(key_args, (tuple, list)):
+            key_func, key_args = unbind(key_func, tuple(key_args))  # a bound object: `self`
     else:
         out = keyfunc(*args, **kwargs)
         if not (isinstance(out, tuple) and len(out) == 2):

@@ -74,6 +74,12 @@ class _Plan:
 
 
 _PLANS: dict[Any, _Plan] = {}
+_RAW_ARGUMENTS = inspect.Signature(
+    [
+        inspect.Parameter("args", inspect.Parameter.VAR_POSITIONAL),
+        inspect.Parameter("kwargs", inspect.Parameter.VAR_KEYWORD),
+    ]
+)
 
 
 def _defaults_source(func: Callable[..., Any]) -> Any:
@@ -95,7 +101,10 @@ def _plan(func: Callable[..., Any]) -> _Plan:
     source = _defaults_source(func)
     pos_defaults = getattr(source, "__defaults__", None)
     kw_defaults = tuple((getattr(source, "__kwdefaults__", None) or {}).items())
-    sig = inspect.signature(func)
+    try:
+        sig = inspect.signature(func)
+    except ValueError:  # a built-in without a signature (max): its raw arguments are the key
+        sig = _RAW_ARGUMENTS
     params = sig.parameters.values()
     plan = _Plan(
         signature=sig,

@@ -20,7 +20,7 @@ import posixpath
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
 
 from memokey.entry_reader import read_entry_meta
 from memokey.errors import ResultCorruptedError
@@ -31,7 +31,18 @@ from memokey_backends import EntryInfo, Store
 if TYPE_CHECKING:
     from memokey.runners import Runner
 
-__all__ = ["StoredEntry", "clear", "entries", "forget", "function_dirs", "is_cached"]
+__all__ = [
+    "Lifecycle",
+    "StoredEntry",
+    "clear",
+    "entries",
+    "forget",
+    "function_dirs",
+    "is_cached",
+]
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -148,3 +159,32 @@ def entries(
                 meta=meta,
                 problem=problem,
             )
+
+
+class Lifecycle(Generic[P, R]):
+    """The lifecycle helpers of a memoized function (mixed into `MemoizedFunction`)."""
+
+    __slots__ = ()
+    runner: Runner
+    __wrapped__: Callable[P, R]
+
+    def is_cached(self, *args: P.args, **kwargs: P.kwargs) -> bool:
+        """Whether this call's result is stored (one existence check)."""
+        return is_cached(self.runner, self.__wrapped__, args, kwargs)
+
+    def forget(self, *args: P.args, **kwargs: P.kwargs) -> bool:
+        """Delete this call's stored result; True when there was one."""
+        return forget(self.runner, self.__wrapped__, args, kwargs)
+
+    def refresh(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        """Recompute this call and replace its stored result atomically."""
+        return self.runner.refresh(self.__wrapped__, args, kwargs)  # type: ignore[no-any-return]
+
+    def clear(self, *, all_versions: bool = False) -> int:
+        """Delete this function's stored results (this code version, or every version);
+        the number deleted."""
+        return clear(self.runner, self.__wrapped__, all_versions=all_versions)
+
+    def entries(self, *, all_versions: bool = False) -> Iterator[StoredEntry]:
+        """This function's stored results with their metadata."""
+        return entries(self.runner, self.__wrapped__, all_versions=all_versions)

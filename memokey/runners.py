@@ -42,6 +42,7 @@ from memokey._targets import (
     unwrap_memoized,
     write_entry,
 )
+from memokey.callables import unbind
 from memokey.code_policy import CodeMode, check_code_mode
 from memokey.errors import ConfigurationError, WriteConflictError
 from memokey.expiry import check_ttl, expired, stamped
@@ -145,6 +146,7 @@ class Runner:
     def _target(
         self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Target:
+        func, args = unbind(func, args)  # a bound method's object is keyed as `self`
         key_func, keyed = self._key_call(func, args, kwargs)
         if getattr(key_func, "__memokey_runner__", None) is not None:
             key_func = unwrap_memoized(key_func)

@@ -167,7 +167,9 @@ def test_lifecycle_helpers_work_on_coroutine_functions(
     asyncio.run(scenario())
 
 
-def test_lifecycle_helpers_work_on_methods_given_the_instance(store_root: Location) -> None:
+def test_lifecycle_helpers_work_on_methods_bound_or_given_the_instance(
+    store_root: Location,
+) -> None:
     class Model:
         def __init__(self, scale: int) -> None:
             self.scale = scale
@@ -181,9 +183,15 @@ def test_lifecycle_helpers_work_on_methods_given_the_instance(store_root: Locati
 
     model = Model(3)
     assert model.predict(2) == 6
+    assert model.predict.is_cached(2)  # bound: the instance is the first argument
     assert Model.predict.is_cached(model, 2)
-    assert not Model.predict.is_cached(Model(4), 2)
-    assert Model.predict.forget(model, 2)
+    assert not Model(4).predict.is_cached(2)
+    assert [e.arguments["x"] for e in model.predict.entries()] == ["2"]
+    assert model.predict.refresh(2) == 6
+    assert model.predict.forget(2)
+    assert not Model.predict.forget(model, 2)
+    model.predict(5)
+    assert model.predict.clear() == 1
 
 
 @pytest.mark.parametrize("backend", ["file", "memory", "s3"])

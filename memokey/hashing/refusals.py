@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from memokey.errors import UnkeyableArgumentError
+from memokey.hashing.advice import unkeyable_hint
 from memokey.hashing.core import MAX_NESTING, Encoder, Refusal
 
 __all__ = ["TOO_DEEP", "argument_error", "encode_or_raise"]
@@ -26,18 +27,8 @@ def encode_or_raise(enc: Encoder, value: object, *, parameter: str | None, root:
 
 
 def argument_error(parameter: str | None, path: str, reason: str) -> UnkeyableArgumentError:
-    if parameter is None:
-        hint = (
-            "Key a different value, or register a hasher for its type with memokey.register_hasher."
-        )
-        what = "value"
-    else:
-        hint = (
-            f"Leave it out of the key with keyfunc=memokey.nil_args({parameter!r}) "
-            "(KeyedLocalRunner), or register a hasher for its type with "
-            "memokey.register_hasher."
-        )
-        what = f"argument {parameter!r}"
+    what = "value" if parameter is None else f"argument {parameter!r}"
+    hint = unkeyable_hint(parameter)
     return UnkeyableArgumentError(
         f"cannot key {what}: {path} cannot be keyed because {reason}. {hint}",
         parameter=parameter,

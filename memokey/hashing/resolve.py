@@ -1,8 +1,8 @@
 """Which handler keys a given type, decided once per type (then cached by the encoder).
 
-Order matters: user hashers first, then refusals, then optional families (numpy, pandas,
-pyarrow, only when already imported by the user), then Python's own kinds of objects,
-and `__reduce_ex__` last.
+Order matters: user hashers first, then a class's own ``__memokey__`` hook, then
+refusals, then optional families (numpy, pandas, pyarrow, only when already imported by
+the user), then Python's own kinds of objects, and `__reduce_ex__` last.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 from memokey.hashing import buffers, objects
 from memokey.hashing.core import Handler
+from memokey.hashing.hook import hook_handler
 from memokey.hashing.registry import registered_handler
 
 _FUNCTION_TYPES = (types.FunctionType,)
@@ -23,7 +24,7 @@ _BUILTIN_FUNCTION_TYPES = (types.BuiltinFunctionType, types.BuiltinMethodType)
 
 
 def find_handler(cls: type) -> Handler:
-    handler = registered_handler(cls)
+    handler = registered_handler(cls) or hook_handler(cls)
     if handler is not None:
         return handler
     if issubclass(cls, objects.UNKEYABLE_TYPES):

@@ -44,7 +44,14 @@ from memokey.identity.source import (
     written_globals,
 )
 
-__all__ = ["CodeIdentity", "Fingerprint", "ValueDigest", "code_identity", "describe_changes"]
+__all__ = [
+    "CodeIdentity",
+    "Fingerprint",
+    "ValueDigest",
+    "code_identity",
+    "describe_changes",
+    "owner_class",
+]
 
 #: ``value -> (digest, first-party functions and classes met inside it)``; raises when the
 #: value cannot be keyed.
@@ -326,6 +333,10 @@ _CLASS_BOOKKEEPING = frozenset(
 def _member_functions(member: object) -> list[types.FunctionType]:
     if isinstance(member, (staticmethod, classmethod)):
         member = member.__func__
+    while getattr(member, "__memokey_runner__", None) is not None:  # a memoized method
+        member = member.__wrapped__  # type: ignore[attr-defined]
+    if isinstance(member, (staticmethod, classmethod)):  # @memoize above either
+        member = member.__func__
     if isinstance(member, property):
         return [
             f for f in (member.fget, member.fset, member.fdel) if isinstance(f, types.FunctionType)
@@ -406,6 +417,9 @@ def code_identity(func: types.FunctionType, value_digest: ValueDigest) -> CodeId
     walk = _Walk(func, value_digest)
     try:
         walk.function(func, is_root=True)
+        owner = owner_class(func)
+        if owner is not None and is_first_party_module(owner.__module__):
+            walk.klass(owner)  # a method's helpers are its class's methods (``self.helper``)
     except RecursionError:
         raise ConfigurationError(
             f"cannot fingerprint {func.__qualname__}: the functions it uses call each other "
@@ -424,6 +438,19 @@ def code_identity(func: types.FunctionType, value_digest: ValueDigest) -> CodeId
             _identities.clear()
         _identities[func] = identity
     return identity
+
+
+def owner_class(func: types.FunctionType) -> type | None:
+    """The class whose body defined `func` when `func` is a method (its qualified name leads
+    from its module's globals to a class), else None. A method calls its helpers through
+    ``self``, which no name in its code reveals, so its fingerprint covers this class."""
+    parts = func.__qualname__.split(".")
+    if len(parts) < 2 or "<locals>" in parts:
+        return None
+    found: object = func.__globals__.get(parts[0])
+    for part in parts[1:-1]:
+        found = vars(found).get(part) if isinstance(found, type) else None
+    return found if isinstance(found, type) else None
 
 
 def describe_changes(old: Mapping[str, str], new: Mapping[str, str]) -> list[str]:
