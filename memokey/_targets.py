@@ -21,7 +21,8 @@ from memokey.code_policy import CodeMode, code_extra, effective_mode, identity_o
 from memokey.identity import CodeIdentity
 from memokey.keys import MemoKey, entry_digest, function_id, logic_key_of, memo_dir, place_salt
 from memokey.layout import sibling
-from memokey.meta import argument_summary, build_meta, key_manifest
+from memokey.manifest import key_manifest
+from memokey.meta import argument_summary, build_meta
 from memokey.trust import OPEN, Trust
 from memokey_backends import Store
 
@@ -277,6 +278,7 @@ def entry_meta(target: Target, *, runner: str, started: float, duration: float) 
         runner=runner,
         arguments=argument_summary(target.keyed),
         manifest=key_manifest(target.keyed),
+        code=target.place.extra,
         started=started,
         duration=duration,
     )

@@ -188,3 +188,10 @@ class Lifecycle(Generic[P, R]):
     def entries(self, *, all_versions: bool = False) -> Iterator[StoredEntry]:
         """This function's stored results with their metadata."""
         return entries(self.runner, self.__wrapped__, all_versions=all_versions)
+
+    def explain(self, *args: P.args, **kwargs: P.kwargs) -> str:
+        """Why this call would hit or miss: on a miss, what differs from the nearest
+        stored entries of this function (`memokey.explain`)."""
+        from memokey.explain import explain_call  # it builds on this module
+
+        return explain_call(self.runner, self.__wrapped__, args, kwargs)

@@ -112,6 +112,9 @@ class BoundMemoized(Generic[P, R]):
     def entries(self, *, all_versions: bool = False) -> Iterator[StoredEntry]:
         return self.__func__.entries(all_versions=all_versions)
 
+    def explain(self, *args: P.args, **kwargs: P.kwargs) -> str:
+        return self.__func__.explain(self.__self__, *args, **kwargs)
+
     @property
     def runner(self) -> Runner:
         return self.__func__.runner

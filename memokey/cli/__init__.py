@@ -7,6 +7,7 @@
     memokey show ID|URI [--root R] [--value]   an entry's metadata (or its value)
     memokey rm ID|URI|PREFIX... [--dry-run]    delete entries, with a count
     memokey gc [ROOT] [--older-than D] ...     remove old/unused/superseded entries, debris
+    memokey explain ID [ID] [--root R]         what differs between entries (why a miss)
     memokey run URI                            run a stored invocation (memokey.remote)
     memokey bench ...                          the benchmark suite (memokey.bench)
 
@@ -84,6 +85,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     rm.add_argument("--root", help=_ROOT_HELP + "; for ids and prefixes")
     rm.add_argument("--dry-run", action="store_true", help="count what would go; delete nothing")
+    explain = sub.add_parser("explain", help="what differs between entries (why a miss)")
+    explain.add_argument("entries", nargs="+", metavar="ID", help="one or two ids or URIs")
+    explain.add_argument("--root", help=_ROOT_HELP + "; for ids")
     from memokey.cli import gc
 
     gc.add_parser(sub, _ROOT_HELP)
@@ -113,6 +117,12 @@ def _run(args: argparse.Namespace) -> None:
             cmd_show(args.entry, args.root, out, value=args.value)
         else:
             cmd_rm(args.targets, args.root, out, dry_run=args.dry_run)
+    elif args.command == "explain":
+        from memokey.cli.explain import cmd_explain
+
+        if len(args.entries) > 2:
+            raise CliError("explain takes one entry (compared with its nearest) or two")
+        cmd_explain(args.entries, args.root, out)
     elif args.command == "gc":
         from memokey.cli.gc import cmd_gc
 
