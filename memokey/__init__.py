@@ -39,6 +39,7 @@ from memokey.hashing import digest, register_hasher
 from memokey.keyfuncs import Keyfunc, nil_args
 from memokey.keys import MemoKey
 from memokey.modes import mode
+from memokey.observe import on_event, stats
 from memokey.results import Serializer, register_serializer
 from memokey.roots import root, set_root
 from memokey.runners import KeyedLocalRunner, MemoizingRunner
@@ -76,9 +77,11 @@ __all__ = [
     "memoize",
     "mode",
     "nil_args",
+    "on_event",
     "register_hasher",
     "register_serializer",
     "root",
     "set_root",
+    "stats",
     "use_runner",
 ]

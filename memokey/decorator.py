@@ -73,6 +73,7 @@ def memoize(
     signing_key: KeySpec | None = None,
     allow_pickle: bool | None = None,
     ttl: float | timedelta | None = None,
+    verbose: bool = False,
 ) -> MemoizedFunction[Concatenate[type[T], P], R]: ...
 
 
@@ -93,6 +94,7 @@ def memoize(
     signing_key: KeySpec | None = None,
     allow_pickle: bool | None = None,
     ttl: float | timedelta | None = None,
+    verbose: bool = False,
 ) -> MemoizedFunction[P, R]: ...
 
 
@@ -111,6 +113,7 @@ def memoize(
     signing_key: KeySpec | None = None,
     allow_pickle: bool | None = None,
     ttl: float | timedelta | None = None,
+    verbose: bool = False,
 ) -> Callable[[Callable[P, R]], MemoizedFunction[P, R]]: ...
 
 
@@ -130,6 +133,7 @@ def memoize(
     signing_key: KeySpec | None = None,
     allow_pickle: bool | None = None,
     ttl: float | timedelta | None = None,
+    verbose: bool = False,
 ) -> Any:
     """Memoize a function into a storage root, keyed on its full arguments.
 
@@ -142,6 +146,8 @@ def memoize(
     unsigned; `allow_pickle=False` (or ``MEMOKEY_ALLOW_PICKLE=0``) decodes only formats
     that cannot run code. See SECURITY.md. `ttl` (seconds or a `timedelta`) makes an
     entry older than that a miss, recomputed and replaced (`memokey.expiry`).
+    `verbose=True` (or ``MEMOKEY_VERBOSE=1``) prints one line per call outcome to stderr
+    (`memokey.observe`).
     """
     func: Any = None
     if isinstance(func_or_root, (staticmethod, classmethod)) or (
@@ -166,6 +172,7 @@ def memoize(
         signing_key=signing_key,
         allow_pickle=allow_pickle,
         ttl=ttl,
+        verbose=verbose,
     )
     return use_runner(runner) if func is None else memoized(runner, func)
 

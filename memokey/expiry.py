@@ -20,9 +20,18 @@ from typing import Any
 
 from memokey.errors import ConfigurationError
 
-__all__ = ["CREATED_FIELD", "check_ttl", "created_at", "expired", "stamped"]
+__all__ = [
+    "CREATED_FIELD",
+    "DURATION_FIELD",
+    "check_ttl",
+    "created_at",
+    "expired",
+    "header_number",
+    "stamped",
+]
 
 CREATED_FIELD = "created"
+DURATION_FIELD = "duration"  # compute seconds, for `memokey.stats` (seconds saved)
 _FIXED = 6  # magic 4, version 1, name length 1 (`memokey.entry_format`)
 _EXTRA_LEN = struct.Struct(">I")
 
@@ -45,25 +54,42 @@ def check_ttl(ttl: object) -> float | None:
     return float(seconds)
 
 
-def stamped(extra: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The header facts a publish writes: `extra` plus the creation time (now)."""
-    return {**(extra or {}), CREATED_FIELD: round(time.time(), 3)}
+def stamped(extra: Mapping[str, Any] | None, duration: float | None = None) -> dict[str, Any]:
+    """The header facts a publish writes: `extra` plus the creation time (now) and how
+    long the result took to compute."""
+    facts = {**(extra or {}), CREATED_FIELD: round(time.time(), 3)}
+    if duration is not None:
+        facts[DURATION_FIELD] = round(duration, 6)
+    return facts
 
 
 def created_at(data: Any) -> float | None:
     """The creation time in an entry's header, None when it has none (or the header is
     malformed: decoding then reports what is wrong)."""
+    return header_number(data, CREATED_FIELD)
+
+
+def header_number(data: Any, name: str) -> float | None:
+    """A number among an entry header's facts (None: absent or malformed). The header's
+    JSON is searched for the key, not parsed (a hit calls this: code manifests can be
+    long); a key can only match outside strings, where quotes are not escaped."""
     try:
         at = _FIXED + data[5]
         (length,) = _EXTRA_LEN.unpack_from(data, at)
-        if not length:
+        start = at + _EXTRA_LEN.size
+        key = b'"' + name.encode() + b'":'
+        found = data.find(key, start, start + length) if length else -1
+        if found < 0 or data[found - 1] not in b"{,":
             return None
-        extra = json.loads(bytes(data[at + _EXTRA_LEN.size : at + _EXTRA_LEN.size + length]))
-    except (IndexError, struct.error, ValueError, TypeError):
+        value_at = found + len(key)
+        end = value_at
+        while end < start + length and data[end] not in b",}":
+            end += 1
+        number = json.loads(bytes(data[value_at:end]))
+    except (IndexError, struct.error, ValueError, TypeError, AttributeError):
         return None
-    created = extra.get(CREATED_FIELD) if isinstance(extra, dict) else None
-    if isinstance(created, (int, float)) and not isinstance(created, bool):
-        return float(created)
+    if isinstance(number, (int, float)) and not isinstance(number, bool):
+        return float(number)
     return None
 
 

@@ -341,6 +341,7 @@ def _runner_settings(runner: Runner) -> tuple[type[Runner], dict[str, Any]]:
         "lease_seconds": runner.lease_seconds,
         "cache_errors": runner.cache_errors,
         "ttl": runner.ttl,
+        "verbose": runner.verbose,
     }
     settings["allow_pickle"] = runner.trust.allow_pickle
     settings["code"] = runner.code

@@ -369,7 +369,7 @@ def execute(
         payload = encode_result(
             value,
             invocation.serializer,
-            extra=stamped(invocation.code),
+            extra=stamped(invocation.code, time.perf_counter() - clock),
             meta=meta,
             signer=signer,
             path=store.uri(entry),

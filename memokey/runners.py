@@ -52,6 +52,7 @@ from memokey.layout import ERROR
 from memokey.leases import Lease, acquire_or_wait, holding_lease
 from memokey.modes import arun_in_mode, current_mode, replaces, replacing, run_in_mode
 from memokey.names import check_function_segment
+from memokey.observe import Outcome, record
 from memokey.remote import Invocation, publish_failure, raise_failure
 from memokey.results import DEFAULT_SERIALIZER, Serializer
 from memokey.roots import RootCache, select_root
@@ -95,6 +96,7 @@ class Runner:
         signing_key: KeySpec | None = None,
         allow_pickle: bool | None = None,
         ttl: float | timedelta | None = None,
+        verbose: bool = False,
     ) -> None:
         settings = check_settings(
             root=root,
@@ -114,6 +116,7 @@ class Runner:
         self.cache_errors = settings.cache_errors
         self.code = check_code_mode(code)  # None: the default (`memokey.code_policy`)
         self.trust = TrustSettings(self.serializer, signing_key, allow_pickle)
+        self.verbose = verbose is True  # one line per call outcome (`memokey.observe`)
         self.ttl = check_ttl(ttl)  # seconds; None: entries never expire (`memokey.expiry`)
         # Hit-path caches (see the module docstring).
         self._roots = RootCache(self.root, self.storage_options)
@@ -219,6 +222,7 @@ class Runner:
             value = target.trust.decode_result(data, target.uri)
             target.place.check_hit(data, target.uri)
             note_use(target.store, target.path, target.uri)  # background, once a day
+            self._observe("hit", target, data=data)
             return value
         with thread_locks.hold(target.uri):
             # Another thread may have just published. With a lease, `_compute` checks
@@ -227,8 +231,10 @@ class Runner:
                 found, value = lookup(target)
                 if found:
                     logger.debug("hit %s", target.uri)
+                    self._observe("hit", target)
                     return value
             logger.debug("miss %s", target.uri)
+            self._observe("miss", target)
             return self._compute(target, func, args, kwargs)
 
     def refresh(
@@ -309,6 +315,7 @@ class Runner:
                         return self._run(target, func, args, kwargs)
             found, value = decoded(target, seen[0]) if seen else lookup(target)
             if found:
+                self._observe("wait", target, data=seen[0] if seen else None)
                 return value
             if self.cache_errors:
                 raise_failure(target.store, target.path, target.trust)
@@ -361,6 +368,7 @@ class Runner:
         try:
             value = func(*args, **kwargs)
         except Exception as exc:
+            self._observe("error", target, error=exc)
             if self.cache_errors:
                 publish_failure(target.store, exc, target.path, target.trust.signer)
             raise
@@ -393,12 +401,15 @@ class Runner:
         found, value = await asyncio.to_thread(decoded, target, data)
         if found:
             note_use(target.store, target.path, target.uri)
+            self._observe("hit", target, data=data)
         else:
             async with async_locks().hold(target.uri):
                 found, value = await asyncio.to_thread(lookup, target)
                 if not found:
                     logger.debug("miss %s", target.uri)
+                    self._observe("miss", target)
                     return await self._acompute(target, func, args, kwargs)
+                self._observe("hit", target)
         logger.debug("hit %s", target.uri)
         return value
 
@@ -436,6 +447,7 @@ class Runner:
             else:
                 found, value = await asyncio.to_thread(lookup, target)
             if found:
+                self._observe("wait", target, data=seen[0] if seen else None)
                 return value
             if self.cache_errors:
                 await asyncio.to_thread(raise_failure, target.store, target.path, target.trust)
@@ -474,6 +486,7 @@ class Runner:
         try:
             value = await func(*args, **kwargs)
         except Exception as exc:
+            self._observe("error", target, error=exc)
             if self.cache_errors:
                 await asyncio.to_thread(
                     publish_failure, target.store, exc, target.path, target.trust.signer
@@ -494,7 +507,8 @@ class Runner:
         to another process means its equal result is already there: read and return it.
         """
         meta = entry_meta(target, runner=type(self).__name__, started=started, duration=duration)
-        extra = stamped(target.place.extra)  # the creation time `ttl` is checked against
+        # The creation time `ttl` is checked against; the duration `stats` counts as saved.
+        extra = stamped(target.place.extra, duration)
         parts = target.trust.encode_parts(value, target.path, extra=extra, meta=meta)
         try:
             write_entry(target.store, target.path, parts, exclusive=not replaces())
@@ -502,7 +516,31 @@ class Runner:
             logger.debug("lost the publish race for %s; using the stored result", target.uri)
             found, winner = lookup(target)
             return winner if found else value
+        nbytes = sum(memoryview(part).nbytes for part in parts)
+        self._observe("publish", target, nbytes=nbytes, seconds=duration)
         return value
+
+    def _observe(
+        self,
+        kind: Outcome,
+        target: Target,
+        *,
+        data: Any = None,
+        nbytes: int = 0,
+        seconds: float = 0.0,
+        error: BaseException | None = None,
+    ) -> None:
+        """One call outcome, for `memokey.stats`, `on_event` and verbose lines."""
+        record(
+            kind,
+            target.place.function_id,
+            target.uri,
+            data=data,
+            nbytes=nbytes,
+            seconds=seconds,
+            error=error,
+            verbose=self.verbose,
+        )
 
 
 def _local_lock(target: Target) -> LocalLock | None:
@@ -549,6 +587,7 @@ class MemoizingRunner(Runner):
         signing_key: KeySpec | None = None,
         allow_pickle: bool | None = None,
         ttl: float | timedelta | None = None,
+        verbose: bool = False,
     ) -> None:
         super().__init__(
             root,
@@ -562,6 +601,7 @@ class MemoizingRunner(Runner):
             signing_key=signing_key,
             allow_pickle=allow_pickle,
             ttl=ttl,
+            verbose=verbose,
         )
         self.shim: Shim = check_shim(shim) or same_thread
 
@@ -655,6 +695,7 @@ class KeyedLocalRunner(Runner):
         signing_key: KeySpec | None = None,
         allow_pickle: bool | None = None,
         ttl: float | timedelta | None = None,
+        verbose: bool = False,
     ) -> None:
         if not callable(keyfunc):
             raise ConfigurationError(
@@ -673,6 +714,7 @@ class KeyedLocalRunner(Runner):
             signing_key=signing_key,
             allow_pickle=allow_pickle,
             ttl=ttl,
+            verbose=verbose,
         )
         self.keyfunc = keyfunc
 

@@ -1,4 +1,4 @@
-""""Why did this miss?": each entry's trailer holds a key manifest; f.explain(...) and
+""" "Why did this miss?": each entry's trailer holds a key manifest; f.explain(...) and
 ``memokey explain`` name exactly what differs from the nearest stored entries."""
 
 from __future__ import annotations
