@@ -11,17 +11,25 @@ changed``, ``logic key: v1 → v2``.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol, TypeVar
 
 from memokey.code_policy import CODE_FIELD, PARTS_FIELD
 from memokey.identity.fingerprint import describe_changes
-from memokey.lifecycle import StoredEntry, entries
-from memokey.manifest import key_manifest
 
-if TYPE_CHECKING:
-    from memokey.runners import Runner
+__all__ = ["Described", "differences", "nearest", "report"]
 
-__all__ = ["Described", "differences", "explain_call", "nearest"]
+
+class Stored(Protocol):
+    """A stored entry as compared here (`memokey.lifecycle.StoredEntry`)."""
+
+    @property
+    def uri(self) -> str: ...
+
+    @property
+    def meta(self) -> Mapping[str, Any]: ...
+
+
+E = TypeVar("E", bound=Stored)
 
 Described = Mapping[str, Any]  # a trailer: "manifest", "code", "logic_key", ...
 _SHOWN = 3  # nearest entries named in a report
@@ -88,8 +96,8 @@ def differences(old: Described, new: Described) -> list[str]:
 
 
 def nearest(
-    described: Described, candidates: Iterable[StoredEntry], *, skip: str | None = None
-) -> list[tuple[StoredEntry, list[str]]]:
+    described: Described, candidates: Iterable[E], *, skip: str | None = None
+) -> list[tuple[E, list[str]]]:
     """The stored entries closest to `described`, with their differences, nearest first."""
     scored = [
         (entry, differences(entry.meta, described))
@@ -103,10 +111,10 @@ def nearest(
 def report(
     title: str,
     described: Described,
-    candidates: Iterable[StoredEntry],
+    candidates: Iterable[E],
     *,
     skip: str | None = None,
-    name: Callable[[StoredEntry], str] = lambda e: e.uri,
+    name: Callable[[E], str] = lambda e: e.uri,
 ) -> str:
     """A report: `title`, then the nearest entries and what differs from each."""
     closest = nearest(described, candidates, skip=skip)
@@ -118,18 +126,3 @@ def report(
         lines.append(f"nearest: {name(entry)} ({count})")
         lines += [f"  {line}" for line in diffs or ["no difference in the key manifest"]]
     return "\n".join(lines)
-
-
-def explain_call(runner: Runner, func: Callable[..., Any], args: Any, kwargs: Any) -> str:
-    """Why a call hits or misses: on a miss, what differs from the nearest stored entries
-    of the same function (every code version and logic key in its namespace)."""
-    target = runner.target(func, args, kwargs)
-    if target.store.exists(target.path):
-        return f"hit: {target.uri} is stored"
-    described = {
-        "manifest": key_manifest(target.keyed),
-        "code": target.place.extra or {},
-        "logic_key": target.place.logic_key,
-    }
-    title = f"miss: nothing is stored at {target.uri}"
-    return report(title, described, entries(runner, func, all_versions=True))

@@ -24,8 +24,10 @@ from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
 
 from memokey.entry_reader import read_entry_meta
 from memokey.errors import ResultCorruptedError
+from memokey.explain import report
 from memokey.keys import SCHEME
 from memokey.layout import ERROR, split_name
+from memokey.manifest import key_manifest
 from memokey_backends import EntryInfo, Store
 
 if TYPE_CHECKING:
@@ -36,6 +38,7 @@ __all__ = [
     "StoredEntry",
     "clear",
     "entries",
+    "explain_call",
     "forget",
     "function_dirs",
     "is_cached",
@@ -161,6 +164,21 @@ def entries(
             )
 
 
+def explain_call(runner: Runner, func: Callable[..., Any], args: Any, kwargs: Any) -> str:
+    """Why a call hits or misses: on a miss, what differs from the nearest stored entries
+    of the same function (every code version and logic key in its namespace)."""
+    target = runner.target(func, args, kwargs)
+    if target.store.exists(target.path):
+        return f"hit: {target.uri} is stored"
+    described = {
+        "manifest": key_manifest(target.keyed),
+        "code": target.place.extra or {},
+        "logic_key": target.place.logic_key,
+    }
+    title = f"miss: nothing is stored at {target.uri}"
+    return report(title, described, entries(runner, func, all_versions=True))
+
+
 class Lifecycle(Generic[P, R]):
     """The lifecycle helpers of a memoized function (mixed into `MemoizedFunction`)."""
 
@@ -192,6 +210,4 @@ class Lifecycle(Generic[P, R]):
     def explain(self, *args: P.args, **kwargs: P.kwargs) -> str:
         """Why this call would hit or miss: on a miss, what differs from the nearest
         stored entries of this function (`memokey.explain`)."""
-        from memokey.explain import explain_call  # it builds on this module
-
         return explain_call(self.runner, self.__wrapped__, args, kwargs)

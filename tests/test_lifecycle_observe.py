@@ -61,7 +61,7 @@ def test_on_event_receives_every_outcome_until_unsubscribed(memory_root: Locatio
     busy = _busy(memory_root)
     try:
         busy(1), busy(1)
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="1"):
             fails(1)
     finally:
         unsubscribe()
