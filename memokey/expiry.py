@@ -10,7 +10,6 @@ expired entry is recomputed and replaced by one atomic overwrite (`memokey.lifec
 
 from __future__ import annotations
 
-import json
 import math
 import struct
 import time
@@ -85,12 +84,10 @@ def header_number(data: Any, name: str) -> float | None:
         end = value_at
         while end < start + length and data[end] not in b",}":
             end += 1
-        number = json.loads(bytes(data[value_at:end]))
+        number = float(data[value_at:end])  # JSON numbers are valid Python floats
     except (IndexError, struct.error, ValueError, TypeError, AttributeError):
         return None
-    if isinstance(number, (int, float)) and not isinstance(number, bool):
-        return float(number)
-    return None
+    return number if math.isfinite(number) else None
 
 
 def expired(data: Any, ttl: float, now: float | None = None) -> bool:

@@ -9,7 +9,7 @@ compute seconds saved: the stored durations of the results hits served (read fro
 entry's header, which the hit has in memory already: no request). Counting is a lock and
 a few additions per call; callbacks run in the calling thread and their exceptions are
 logged, never raised into the call. ``verbose=True`` on the decorator, or
-``MEMOKEY_VERBOSE=1``, prints one line per outcome to stderr.
+``MEMOKEY_VERBOSE=1`` (read at import), prints one line per outcome to stderr.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import os
 import sys
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from memokey.expiry import DURATION_FIELD, header_number
@@ -70,19 +70,47 @@ class FunctionStats:
 
 
 _lock = threading.Lock()
-_stats: dict[str, FunctionStats] = {}
+_FIELDS = (
+    "hits",
+    "misses",
+    "waits",
+    "errors",
+    "publishes",
+    "bytes_read",
+    "bytes_written",
+    "compute_seconds",
+    "seconds_saved",
+)
+_AT = {name: i for i, name in enumerate(_FIELDS)}
+#: What each outcome adds to: (count field, bytes field, seconds field).
+_ADDS: dict[str, tuple[int, int | None, int | None]] = {
+    "hit": (_AT["hits"], _AT["bytes_read"], _AT["seconds_saved"]),
+    "wait": (_AT["waits"], None, _AT["seconds_saved"]),
+    "miss": (_AT["misses"], None, None),
+    "publish": (_AT["publishes"], _AT["bytes_written"], _AT["compute_seconds"]),
+    "error": (_AT["errors"], None, None),
+}
+_counters: dict[str, list[float]] = {}  # function id -> values in _FIELDS order
 _listeners: list[Callable[[Event], None]] = []
 
 
 def stats() -> dict[str, FunctionStats]:
     """Function id -> its counters (a snapshot)."""
     with _lock:
-        return dict(_stats)
+        snapshot = {name: list(values) for name, values in _counters.items()}
+    return {
+        name: FunctionStats(
+            **{field: int(v) for field, v in zip(_FIELDS[:7], values[:7], strict=True)},
+            compute_seconds=values[7],
+            seconds_saved=values[8],
+        )
+        for name, values in snapshot.items()
+    }
 
 
 def reset_stats() -> None:
     with _lock:
-        _stats.clear()
+        _counters.clear()
 
 
 def on_event(callback: Callable[[Event], None]) -> Callable[[], None]:
@@ -99,32 +127,11 @@ def on_event(callback: Callable[[Event], None]) -> Callable[[], None]:
 
 
 def verbose_env() -> bool:
-    return os.environ.get(ENV, "").strip().lower() in ("1", "true", "yes", "on")
+    """Whether ``MEMOKEY_VERBOSE`` asks for lines (read once, at import: not per call)."""
+    return _VERBOSE_ENV
 
 
-def _add(current: FunctionStats, event: Event) -> FunctionStats:
-    kind = event.kind
-    if kind == "hit":
-        return replace(
-            current,
-            hits=current.hits + 1,
-            bytes_read=current.bytes_read + event.nbytes,
-            seconds_saved=current.seconds_saved + event.seconds,
-        )
-    if kind == "wait":
-        return replace(
-            current, waits=current.waits + 1, seconds_saved=current.seconds_saved + event.seconds
-        )
-    if kind == "miss":
-        return replace(current, misses=current.misses + 1)
-    if kind == "publish":
-        return replace(
-            current,
-            publishes=current.publishes + 1,
-            bytes_written=current.bytes_written + event.nbytes,
-            compute_seconds=current.compute_seconds + event.seconds,
-        )
-    return replace(current, errors=current.errors + 1)
+_VERBOSE_ENV = os.environ.get(ENV, "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def record(
@@ -143,16 +150,27 @@ def record(
     if data is not None:
         nbytes = len(data)
         seconds = header_number(data, DURATION_FIELD) or 0.0
-    event = Event(kind, function_id, uri, nbytes, seconds, error)
+    count, size, spent = _ADDS[kind]
     with _lock:
-        _stats[function_id] = _add(_stats.get(function_id, FunctionStats()), event)
-        listeners = list(_listeners)
-    for listener in listeners:
+        values = _counters.get(function_id)
+        if values is None:
+            values = _counters[function_id] = [0.0] * len(_FIELDS)
+        values[count] += 1
+        if size is not None:
+            values[size] += nbytes
+        if spent is not None:
+            values[spent] += seconds
+        listeners = list(_listeners) if _listeners else None
+    loud = verbose or verbose_env()
+    if listeners is None and not loud:
+        return
+    event = Event(kind, function_id, uri, nbytes, seconds, error)
+    for listener in listeners or ():
         try:
             listener(event)
         except Exception:
             logger.exception("memokey.on_event callback %r failed", listener)
-    if verbose or verbose_env():
+    if loud:
         print(_line(event), file=sys.stderr)
 
 

@@ -3,6 +3,9 @@ verbose=True / MEMOKEY_VERBOSE=1 one line per outcome on stderr."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -127,12 +130,18 @@ def test_verbose_prints_one_line_per_outcome_on_stderr(
     assert "saved" in lines[2]
 
 
-def test_memokey_verbose_turns_lines_on_for_every_function(
-    memory_root: Location, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    busy = _busy(memory_root)
-    busy(4)
-    assert capsys.readouterr().err == ""
-    monkeypatch.setenv("MEMOKEY_VERBOSE", "1")
-    busy(4)
-    assert capsys.readouterr().err.split()[1] == "hit"
+def test_memokey_verbose_turns_lines_on_for_every_function(tmp_path: Path) -> None:
+    script = (
+        "import memokey\n"
+        f"@memokey.memoize('file://{tmp_path}/root')\n"
+        "def f(x):\n    return x\n"
+        "f(1); f(1)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    quiet = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
+    assert quiet.returncode == 0, quiet.stderr
+    assert quiet.stderr == ""
+    env["MEMOKEY_VERBOSE"] = "1"
+    loud = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
+    assert loud.returncode == 0, loud.stderr
+    assert [line.split()[1] for line in loud.stderr.splitlines()] == ["hit", "hit"]
