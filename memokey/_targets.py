@@ -117,6 +117,7 @@ class Target:
     __slots__ = (
         "_key",
         "arguments_digest",
+        "classes",
         "digest",
         "keyed",
         "path",
@@ -142,6 +143,8 @@ class Target:
         self.path = place.path_prefix + digest
         self.uri = place.uri_prefix + digest
         self._key: MemoKey | None = None
+        #: First-party classes whose code the digest holds (``code="key"``).
+        self.classes: frozenset[type] = frozenset()
 
     @property
     def key(self) -> MemoKey:

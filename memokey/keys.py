@@ -9,6 +9,7 @@ arguments are bound to the signature with defaults applied, so ``f(1)``, ``f(x=1
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import struct
 import types
@@ -20,7 +21,7 @@ import xxhash
 
 from memokey.errors import UnkeyableArgumentError
 from memokey.hashing import Encoder, Refusal
-from memokey.hashing.objects import encode_closure
+from memokey.hashing.objects import class_code_digests, encode_closure
 from memokey.hashing.refusals import TOO_DEEP as _TOO_DEEP
 from memokey.hashing.refusals import argument_error as _argument_error
 from memokey.hashing.refusals import encode_or_raise
@@ -31,6 +32,7 @@ __all__ = [
     "LOGIC_KEY_ATTR",
     "SCHEME",
     "MemoKey",
+    "argument_classes",
     "bind_call",
     "call_digest",
     "check_namespace",
@@ -192,10 +194,25 @@ def _atoms_digest(prefix: bytes, values: Iterable[object]) -> str | None:
     return xxhash.xxh3_128_hexdigest(b"".join(parts))
 
 
-def call_digest(func: Callable[..., Any], bound: inspect.BoundArguments) -> str:
+def call_digest(
+    func: Callable[..., Any],
+    bound: inspect.BoundArguments,
+    *,
+    code_classes: bool = False,
+    keyfunc: object = None,
+    met: set[type] | None = None,
+) -> str:
     """The digest of one call: every bound argument by name, in signature order, plus
     the values of `func`'s closure cells (``make_adder(1)`` and ``make_adder(2)``
-    differ). ``**kwargs`` keep their order, which the function can observe."""
+    differ). ``**kwargs`` keep their order, which the function can observe.
+
+    `code_classes` (``code="key"``): also the code fingerprint of each first-party class
+    met in the arguments, so ``process(model)`` re-keys when ``Model.predict`` is edited.
+    Collected as a set while encoding (one ``set.add`` per class met) and fingerprinted
+    once per class, from a cache checked like a function's. `keyfunc` (also under
+    ``code="key"``): the keyfunc that made `bound`, keyed as a value (a first-party
+    function by its code fingerprint): it decides which calls share a result. `met`
+    receives the classes whose code was added."""
     arguments = bound.arguments
     names = tuple(arguments)
     prefix = _PREFIXES.get(names)
@@ -205,11 +222,11 @@ def call_digest(func: Callable[..., Any], bound: inspect.BoundArguments) -> str:
         prefix = _PREFIXES[names] = b"@" + names_enc.digest()
     target = getattr(func, "__func__", func)
     closure = isinstance(target, types.FunctionType) and target.__closure__
-    if not closure:
+    if not closure and keyfunc is None:
         fast = _atoms_digest(prefix, arguments.values())
         if fast is not None:
             return fast
-    enc = Encoder()
+    enc = Encoder(classes=set() if code_classes else None)
     enc.write(prefix)
     if closure:
         assert isinstance(target, types.FunctionType)
@@ -232,7 +249,52 @@ def call_digest(func: Callable[..., Any], bound: inspect.BoundArguments) -> str:
         # Keyed fine the second time: the value changes as it is read. Refuse it whole.
         reason = failure.reason if isinstance(failure, Refusal) else _TOO_DEEP
         raise _argument_error(name, name, reason) from None
+    if keyfunc is not None:
+        _write_keyfunc(enc, keyfunc)
+    if enc.classes:
+        _write_class_code(enc, enc.classes)
+        if met is not None:  # the caller absorbs the call's side effects on them later
+            met.update(enc.classes)
     return enc.hexdigest()
+
+
+def argument_classes(bound: inspect.BoundArguments) -> set[type]:
+    """Every class met in the bound arguments (for checks outside the hot path)."""
+    enc = Encoder(classes=set())
+    for value in bound.arguments.values():
+        with contextlib.suppress(Refusal, RecursionError):
+            enc.encode(value)
+    return enc.classes or set()
+
+
+def _write_keyfunc(enc: Encoder, keyfunc: object) -> None:
+    enc.write(b"k")
+    try:
+        enc.encode(keyfunc)
+    except (Refusal, RecursionError) as failure:
+        reason = failure.reason if isinstance(failure, Refusal) else _TOO_DEEP
+        raise UnkeyableArgumentError(
+            f"cannot key this call with its code: the keyfunc {keyfunc!r} cannot be keyed "
+            f"because {reason}. Use a keyfunc defined at module level, or code='off' and a "
+            "logic_key (then you own invalidation).",
+            parameter=None,
+            path=None,
+        ) from None
+
+
+def _write_class_code(enc: Encoder, classes: set[type]) -> None:
+    try:
+        digests = class_code_digests(classes)
+    except Refusal as refusal:
+        raise UnkeyableArgumentError(
+            f"cannot key this call with its code: {refusal.reason}. Memoize the function "
+            "with code='off' and a logic_key (then you own invalidation), or register a "
+            "hasher for that class.",
+            parameter=None,
+            path=None,
+        ) from None
+    if digests:
+        enc.write(b"#" + len(digests).to_bytes(8, "little") + "".join(digests).encode())
 
 
 def _closure_error(func: types.FunctionType, refusal: Refusal) -> UnkeyableArgumentError:

@@ -7,7 +7,8 @@ publish another version's result under the caller's key.
 
 - Function id and argument digest: recomputed unless the function comes from the
   caller's ``__main__`` (its module name is the caller's script, which this process
-  cannot know; cloudpickle sent it by value).
+  cannot know; cloudpickle sent it by value). Likewise a digest that differs only
+  because the arguments hold instances of the caller's ``__main__`` classes is trusted.
 - Fingerprint: recomputed when this side can read the function's source. Where it
   cannot (a Dask worker given a cloudpickled function without its file), this side
   trusts the caller's fingerprint: the code it runs is the code the caller pickled.
@@ -25,7 +26,15 @@ from typing import Any
 from memokey.code_policy import CODE_FIELD, identity_of
 from memokey.errors import MemokeyError, ShimError
 from memokey.identity.naming import MAIN
-from memokey.keys import SCHEME, bind_call, call_digest, entry_digest, function_id, place_salt
+from memokey.keys import (
+    SCHEME,
+    argument_classes,
+    bind_call,
+    call_digest,
+    entry_digest,
+    function_id,
+    place_salt,
+)
 
 __all__ = ["verify_invocation"]
 
@@ -37,6 +46,13 @@ def _refuse(memo_uri: str, what: str) -> ShimError:
         "and package versions (or delete the invocation and call again).",
         uri=memo_uri,
     )
+
+
+def _holds_main_classes(bound: Any) -> bool:
+    """Whether the arguments hold instances of classes of the caller's ``__main__``:
+    cloudpickle sent them by value, and this side cannot name the caller's script, so
+    (as for a function of ``__main__``) it trusts the caller's digest for them."""
+    return any(getattr(cls, "__module__", None) == MAIN for cls in argument_classes(bound))
 
 
 def _check_uri(memo_uri: str, function: str, arguments_digest: str, code: object) -> None:
@@ -70,10 +86,11 @@ def verify_invocation(invocation: Any, memo_uri: str) -> None:
             raise _refuse(memo_uri, f"the function is {here} here but {expected_id} for the caller")
     if expected_digest and not from_main:
         try:
-            here = call_digest(func, bind_call(func, invocation.args, invocation.kwargs))
+            bound = bind_call(func, invocation.args, invocation.kwargs)
+            here = call_digest(func, bound, code_classes=bool(invocation.code_keyed))
         except (MemokeyError, TypeError) as exc:
             raise _refuse(memo_uri, f"its arguments cannot be keyed here ({exc})") from exc
-        if here != expected_digest:
+        if here != expected_digest and not _holds_main_classes(bound):
             raise _refuse(memo_uri, "its arguments have another digest here")
     stored = (invocation.code or {}).get(CODE_FIELD)
     if not isinstance(stored, str):

@@ -24,6 +24,7 @@ import inspect
 import logging
 import os
 import time
+import types
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from concurrent.futures import Future
 from datetime import timedelta
@@ -43,9 +44,11 @@ from memokey._targets import (
     write_entry,
 )
 from memokey.callables import unbind
-from memokey.code_policy import CodeMode, check_code_mode
-from memokey.errors import ConfigurationError, WriteConflictError
+from memokey.code_policy import CodeMode, check_code_mode, identity_of
+from memokey.errors import ConfigurationError, UnkeyableArgumentError, WriteConflictError
 from memokey.expiry import check_ttl, expired, stamped
+from memokey.hashing import digest
+from memokey.identity import CodeIdentity, absorb_side_effects, is_first_party
 from memokey.keyfuncs import AnyKeyfunc, apply_keyfunc, check_keyfunc
 from memokey.keys import MemoKey, bind_call, call_digest, function_id, logic_key_of
 from memokey.layout import ERROR
@@ -154,7 +157,18 @@ class Runner:
         if getattr(key_func, "__memokey_runner__", None) is not None:
             key_func = unwrap_memoized(key_func)
         place = self._places.get(key_func, self._roots.store(), own=key_func is func)
-        return Target(place, call_digest(key_func, keyed), keyed, self.trust.current())
+        code_keyed = place.code_version is not None  # code="key": arguments' classes too
+        rule = self._key_rule() if code_keyed else None
+        met: set[type] = set()
+        digest = call_digest(key_func, keyed, code_classes=code_keyed, keyfunc=rule, met=met)
+        target = Target(place, digest, keyed, self.trust.current())
+        if met:
+            target.classes = frozenset(met)
+        return target
+
+    def _key_rule(self) -> object:
+        """What besides the function decides which calls share a key (a keyfunc)."""
+        return None
 
     def target(
         self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
@@ -374,6 +388,7 @@ class Runner:
             raise
         finally:
             target.place.after_run()
+            absorb_side_effects(target.classes)
         return self._publish(target, value, started, time.perf_counter() - clock)
 
     # -- coroutine functions ----------------------------------------------------------------
@@ -494,6 +509,7 @@ class Runner:
             raise
         finally:
             target.place.after_run()
+            absorb_side_effects(target.classes)
         duration = time.perf_counter() - clock
         return await asyncio.to_thread(self._publish, target, value, started, duration)
 
@@ -717,6 +733,10 @@ class KeyedLocalRunner(Runner):
             verbose=verbose,
         )
         self.keyfunc = keyfunc
+        # Your own keyfunc is code that decides the key; memokey's (`nil_args`) is keyed
+        # by the arguments it drops, and is not re-encoded on every call.
+        self._rule: object = keyfunc if is_first_party(keyfunc) else None
+        self._rule_cache: tuple[CodeIdentity, tuple[Any, Any], str] | None = None
 
     def __repr__(self) -> str:
         return (
@@ -732,3 +752,34 @@ class KeyedLocalRunner(Runner):
         self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> tuple[Callable[..., Any], inspect.BoundArguments]:
         return apply_keyfunc(self.keyfunc, func, args, kwargs)
+
+    def _key_rule(self) -> object:
+        """The keyfunc's digest: computed once and reused while its code identity is
+        current and its defaults are the same objects (a hit stays cheap)."""
+        rule = self._rule
+        if rule is None:
+            return None
+        cached = self._rule_cache
+        defaults = (getattr(rule, "__defaults__", None), getattr(rule, "__kwdefaults__", None))
+        if (
+            cached is not None
+            and cached[1][0] is defaults[0]
+            and cached[1][1] is defaults[1]
+            and cached[0].is_current()
+        ):
+            return cached[2]
+        try:
+            token = digest(rule)
+        except UnkeyableArgumentError as exc:
+            raise UnkeyableArgumentError(
+                f"cannot key calls through the keyfunc {rule!r}: {exc}. Use a keyfunc "
+                "defined at module level, or code='off' and a logic_key (then you own "
+                "invalidation).",
+                parameter=None,
+                path=None,
+            ) from None
+        identity = None
+        if isinstance(rule, types.FunctionType) and not rule.__closure__:
+            identity = identity_of(rule)
+        self._rule_cache = None if identity is None else (identity, defaults, token)
+        return token

@@ -71,7 +71,7 @@ class Encoder:
     """One canonical stream. `ancestors` maps the ids of the containers being encoded
     (the current path only) to their depth, to write a back-reference for a cycle."""
 
-    __slots__ = ("_hasher", "ancestors", "code_refs", "structural_only", "write")
+    __slots__ = ("_hasher", "ancestors", "classes", "code_refs", "structural_only", "write")
 
     def __init__(
         self,
@@ -79,6 +79,7 @@ class Encoder:
         *,
         structural_only: bool = False,
         code_refs: list[object] | None = None,
+        classes: set[type] | None = None,
     ) -> None:
         self._hasher = xxhash.xxh3_128()
         self.write: Callable[[Any], None] = self._hasher.update
@@ -88,6 +89,10 @@ class Encoder:
         #: Set while a code fingerprint digests a constant: functions and classes met are
         #: collected here (the fingerprint walks them) instead of being fingerprinted.
         self.code_refs = code_refs
+        #: Set while a call is keyed with its code (``code="key"``): every class whose
+        #: instances (or itself) the arguments hold, one cheap ``set.add`` per class met,
+        #: so `keys.call_digest` can add each first-party class's code fingerprint once.
+        self.classes = classes
 
     def encode(self, obj: object) -> None:
         try:
@@ -110,7 +115,10 @@ class Encoder:
         """The 16-byte digest of `obj` alone (same cycle context), for order-free sets
         and for values referenced from inside a pickled container."""
         sub = Encoder(
-            self.ancestors, structural_only=self.structural_only, code_refs=self.code_refs
+            self.ancestors,
+            structural_only=self.structural_only,
+            code_refs=self.code_refs,
+            classes=self.classes,
         )
         sub.encode(obj)
         return sub.digest()

@@ -31,6 +31,7 @@ from memokey.hashing.core import (
 from memokey.hashing.reduction import check_global, reduce_value
 from memokey.identity import (
     LOGIC_KEY_ATTR,
+    class_identity,
     code_identity,
     function_id,
     is_first_party,
@@ -89,6 +90,8 @@ def encode_class(enc: Encoder, obj: type) -> None:
     ...)``, ``type(...)``, ``make_dataclass``, a loop) or inside a function shares its
     name with others, so its bases and body are added."""
     encode_name(enc, b"C", qualified_name(obj))
+    if enc.classes is not None:
+        enc.classes.add(obj)
     if enc.code_refs is not None and is_first_party(obj):
         enc.code_refs.append(obj)
     if not round_trips(obj):
@@ -223,6 +226,23 @@ def fingerprint_digest(func: types.FunctionType) -> str:
         return code_identity(func, code_value_digest).fingerprint.digest
     except MemokeyError as exc:
         raise Refusal(f"its code cannot be fingerprinted: {exc}") from exc
+
+
+def class_code_digests(classes: set[type]) -> list[str]:
+    """The code fingerprints of the first-party classes among `classes`, sorted (what
+    `keys.call_digest` adds under ``code="key"``). Library and standard-library classes
+    add nothing: their code counts by name, like a library function's."""
+    digests = []
+    for cls in classes:
+        if is_first_party(cls):
+            try:
+                digests.append(class_identity(cls, code_value_digest).fingerprint.digest)
+            except MemokeyError as exc:
+                raise Refusal(
+                    f"the code of {qualified_name(cls)} cannot be fingerprinted: {exc}"
+                ) from exc
+    digests.sort()
+    return digests
 
 
 def encode_function(enc: Encoder, func: types.FunctionType) -> None:
@@ -457,6 +477,8 @@ def encode_reduced(enc: Encoder, obj: object) -> None:
     """Key `obj` by what pickle would rebuild it from (its ``__reduce_ex__`` output)."""
     if not enc.enter(obj):
         return
+    if enc.classes is not None:  # a custom reduce may name a factory, not the class
+        enc.classes.add(type(obj))
     try:
         reduced = reduce_value(obj)
         if isinstance(reduced, str):  # a global: the name is the value

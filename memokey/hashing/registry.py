@@ -67,6 +67,8 @@ def _make_handler(reducer: Callable[[Any], object]) -> Handler:
         try:
             enc.write(b"H")
             enc.encode(qualified_name(type(obj)))
+            if enc.classes is not None:  # the reducer says what the data is, not the code
+                enc.classes.add(type(obj))
             try:
                 value = reducer(obj)
             except Refusal:

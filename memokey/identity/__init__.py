@@ -13,6 +13,8 @@ from memokey.identity.fingerprint import (
     CodeIdentity,
     Fingerprint,
     ValueDigest,
+    absorb_side_effects,
+    class_identity,
     code_identity,
     describe_changes,
 )
@@ -30,6 +32,8 @@ __all__ = [
     "CodeIdentity",
     "Fingerprint",
     "ValueDigest",
+    "absorb_side_effects",
+    "class_identity",
     "code_identity",
     "describe_changes",
     "function_id",

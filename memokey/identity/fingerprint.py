@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import threading
 import types
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,7 +38,9 @@ from memokey.errors import ConfigurationError, MemokeyError
 from memokey.identity.firstparty import is_first_party, is_first_party_module
 from memokey.identity.naming import module_name
 from memokey.identity.source import (
+    assigned_attributes,
     canonical_digest,
+    class_file,
     class_node,
     function_node,
     written_globals,
@@ -48,6 +50,8 @@ __all__ = [
     "CodeIdentity",
     "Fingerprint",
     "ValueDigest",
+    "absorb_side_effects",
+    "class_identity",
     "code_identity",
     "describe_changes",
     "owner_class",
@@ -59,7 +63,9 @@ ValueDigest = Callable[[object], tuple[str, list[object]]]
 
 _MISSING: Any = object()
 _IMMUTABLE_ATOMS = (int, float, complex, str, bytes, bool, type(None), range)
-_MAX_CHAIN = 3
+#: How deep attribute chains on first-party modules are followed (``proj.data.io.read``
+#: is 4); only names the code uses are looked up, and each module is visited once.
+_MAX_CHAIN = 8
 _MAX_CACHED = 4096
 SHORT = 12
 
@@ -100,29 +106,31 @@ def _code_names(code: types.CodeType) -> list[str]:
 
 
 _NO_STATE: frozenset[str] = frozenset()
-_sources: dict[types.CodeType, tuple[str | None, frozenset[str]]] = {}
+#: By the code object's identity, never by equality: code objects compare equal when
+#: their bytecode is, but the source also holds annotations and decorators, which live
+#: in the enclosing code (a reloaded ``def f(x: float)`` has a code equal to ``x: int``'s).
+_sources: dict[int, tuple[types.CodeType, str | None, frozenset[str]]] = {}
 
 
 def _source(
     code: types.CodeType, module_globals: dict[str, Any]
 ) -> tuple[str | None, frozenset[str]]:
     """(normalized source digest or None, the globals the code writes), per code object."""
-    try:
-        return _sources[code]
-    except KeyError:
-        pass
+    cached = _sources.get(id(code))
+    if cached is not None and cached[0] is code:
+        return cached[1], cached[2]
     node = function_node(code, module_globals)
     found = (None, _NO_STATE) if node is None else (canonical_digest(node), written_globals(node))
     if len(_sources) >= _MAX_CACHED:
         _sources.clear()
-    _sources[code] = found
+    _sources[id(code)] = (code, *found)  # holding `code` keeps its id its own
     return found
 
 
 class _Walk:
     """One fingerprint computation: nodes, and what its validity check must watch."""
 
-    def __init__(self, root: types.FunctionType, value_digest: ValueDigest) -> None:
+    def __init__(self, root: types.FunctionType | type, value_digest: ValueDigest) -> None:
         self.value_digest = value_digest
         self.root_module = getattr(root, "__module__", None)
         self.nodes: list[tuple[str, str]] = []  # (label, node hash)
@@ -212,10 +220,14 @@ class _Walk:
         edges: list[str],
         depth: int = 0,
         state: frozenset[str] = _NO_STATE,
+        code_names: list[str] | None = None,
     ) -> None:
         """Resolve `names` in `namespace` (globals or a module's dict) into `edges`.
         Names in `state` (globals the code writes: a counter, a cache) are the function's
-        state, not its inputs: they count by name only and are not watched."""
+        state, not its inputs: they count by name only and are not watched.
+        `code_names`: every name the code uses, looked up in each first-party module met
+        (``proj.data.io.read`` needs ``io`` in ``proj.data``, not only in the globals)."""
+        code_names = names if code_names is None else code_names
         module = namespace.get("__name__") if hasattr(namespace, "get") else None
         for name in names:
             if name in state and depth == 0:
@@ -232,8 +244,8 @@ class _Walk:
                     self.contents[id(value)] = value.__name__
                     self.keep.append(value)
                     sub: list[str] = []
-                    chained = [n for n in names if n in vars(value)]
-                    self.names(chained, vars(value), sub, depth + 1)
+                    chained = [n for n in code_names if n in vars(value)]
+                    self.names(chained, vars(value), sub, depth + 1, code_names=code_names)
                     edges.extend(f"{value.__name__}.{e}" for e in sub)
                 continue
             edges.append(f"{name}={self.ref(value, label)}")
@@ -298,8 +310,14 @@ class _Walk:
                 functions.append((name, func))
             if not _member_functions(member):
                 values[name] = member
+        outside: list[tuple[str, types.FunctionType]] = []
         if node is not None:
-            content = "src:" + canonical_digest(node)
+            outside = _written_elsewhere(node, class_file(cls, namespace), functions)
+            if not _methods_are_loaded(node, [m for m in functions if m not in outside]):
+                node = None  # a method's source is not the code loaded: edited since import
+                outside = []
+        if node is not None:
+            content = "src:" + canonical_digest(node) + self._class_data(node, values)
         else:  # a class made by a factory, or whose source is gone: by its body
             self.from_source = False
             digests = [f"{n}:{self._value(f.__code__)[0]}" for n, f in functions]
@@ -309,13 +327,29 @@ class _Walk:
         self.keep.append(cls)
         label = self._label("class", cls.__module__, cls.__qualname__)
         edges = [f"<base>={self.ref(base, label)}" for base in cls.__bases__ if base is not object]
+        # methods assigned from elsewhere (``Model.predict = other``): by their own code
+        edges += [f"<method {name}>={self.ref(func, label)}" for name, func in outside]
         for name, func in functions:
             self.functions.append((func, func.__code__, func.__defaults__, None))
             sub: list[str] = []
-            self.names(_code_names(func.__code__), func.__globals__, sub)
+            state = _source(func.__code__, func.__globals__)[1]  # globals it writes: state
+            self.names(_code_names(func.__code__), func.__globals__, sub, state=state)
             edges.extend(f"{name}.{e}" for e in sub)
         self._add(label, content, sorted(edges))
         return content
+
+    def _class_data(self, node: Any, values: dict[str, object]) -> str:
+        """Plain class-level values as they are now, not as the source wrote them: a
+        notebook's ``Config.LR = 0.2`` changes what the code computes. Names the class
+        body assigns as attributes (``Model.created += 1``) are its state, and mutable
+        values (a registry dict) are left to the source; both count by name only."""
+        state = assigned_attributes(node)
+        data = [
+            f"{name}={self._value(value)[0]}"
+            for name, value in sorted(values.items())
+            if not _is_reserved(name) and name not in state and _is_immutable(value)
+        ]
+        return "" if not data else "|data:" + "\x1e".join(data)
 
     def fingerprint(self) -> Fingerprint:
         entries = sorted(f"{label}\x1e{node}" for label, node in self.nodes)
@@ -328,6 +362,49 @@ class _Walk:
 _CLASS_BOOKKEEPING = frozenset(
     {"__dict__", "__weakref__", "__module__", "__slotnames__", "_abc_impl", "__doc__"}
 )
+
+
+def _written_elsewhere(
+    node: Any, filename: str | None, functions: list[tuple[str, types.FunctionType]]
+) -> list[tuple[str, types.FunctionType]]:
+    """The methods that the class statement `node` (in `filename`) did not write:
+    assigned to the class later, from another place. Library-generated ones
+    (``<string>``: a dataclass's ``__init__``) come from the decorator, which is source."""
+    first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+    last = node.end_lineno or first
+    found = []
+    for name, func in functions:
+        code = func.__code__
+        if _is_generated(code):
+            continue
+        if code.co_filename != filename or not first <= code.co_firstlineno <= last:
+            found.append((name, func))
+    return found
+
+
+def _is_generated(code: types.CodeType) -> bool:
+    name = code.co_filename
+    return name.startswith("<") and not name.startswith("<ipython")
+
+
+def _methods_are_loaded(node: Any, functions: list[tuple[str, types.FunctionType]]) -> bool:
+    """Whether every method written inside the class statement `node` still compiles
+    to the code that runs (false once the file was edited after the import)."""
+    first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+    last = node.end_lineno or first
+    for _, func in functions:
+        code = func.__code__
+        if _is_generated(code) or not first <= code.co_firstlineno <= last:
+            continue  # made by a library (dataclass's __init__) or assigned from elsewhere
+        if _source(code, func.__globals__)[0] is None:
+            return False
+    return True
+
+
+def _is_reserved(name: str) -> bool:
+    """Dunder and sunder names (``__module__``, enum's ``_value2member_map_``): Python's
+    and libraries' bookkeeping, not the user's configuration."""
+    return len(name) > 2 and name.startswith("_") and name.endswith("_")
 
 
 def _member_functions(member: object) -> list[types.FunctionType]:
@@ -411,32 +488,46 @@ _lock = threading.Lock()
 
 def code_identity(func: types.FunctionType, value_digest: ValueDigest) -> CodeIdentity:
     """`func`'s current `CodeIdentity`: cached, checked, recomputed when stale."""
-    cached = _identities.get(func)
+    return _identity(func, value_digest)
+
+
+def class_identity(cls: type, value_digest: ValueDigest) -> CodeIdentity:
+    """The current `CodeIdentity` of a first-party class (its source, methods, bases and
+    what they reference), for instances passed as arguments: cached and checked like a
+    function's."""
+    return _identity(cls, value_digest)
+
+
+def _identity(root: types.FunctionType | type, value_digest: ValueDigest) -> CodeIdentity:
+    cached = _identities.get(root)
     if cached is not None and cached.is_current():
         return cached
-    walk = _Walk(func, value_digest)
+    walk = _Walk(root, value_digest)
     try:
-        walk.function(func, is_root=True)
-        owner = owner_class(func)
-        if owner is not None and is_first_party_module(owner.__module__):
-            walk.klass(owner)  # a method's helpers are its class's methods (``self.helper``)
+        if isinstance(root, type):
+            walk.klass(root)
+        else:
+            walk.function(root, is_root=True)
+            owner = owner_class(root)
+            if owner is not None and is_first_party_module(owner.__module__):
+                walk.klass(owner)  # a method's helpers are its class's methods (``self.helper``)
     except RecursionError:
         raise ConfigurationError(
-            f"cannot fingerprint {func.__qualname__}: the functions it uses call each other "
+            f"cannot fingerprint {root.__qualname__}: the code it uses calls itself "
             "through a chain too deep to walk; memoize it with code='off' and a logic_key"
         ) from None
     except MemokeyError:
         raise
     except Exception as exc:  # a bug here must not surface as a raw error from a call
         raise ConfigurationError(
-            f"cannot fingerprint {func.__qualname__} ({type(exc).__name__}: {exc}); memoize "
+            f"cannot fingerprint {root.__qualname__} ({type(exc).__name__}: {exc}); memoize "
             "it with code='off' and a logic_key, and report this as a memokey bug"
         ) from exc
     identity = CodeIdentity(walk)
     with _lock:
         if len(_identities) >= _MAX_CACHED:
             _identities.clear()
-        _identities[func] = identity
+        _identities[root] = identity
     return identity
 
 
@@ -451,6 +542,15 @@ def owner_class(func: types.FunctionType) -> type | None:
     for part in parts[1:-1]:
         found = vars(found).get(part) if isinstance(found, type) else None
     return found if isinstance(found, type) else None
+
+
+def absorb_side_effects(roots: Iterable[object]) -> None:
+    """After a call ran: what it changed in mutable values the cached identities of
+    `roots` (the classes of its arguments) read is a side effect, not a new input."""
+    for root in roots:
+        identity = _identities.get(root)
+        if identity is not None:
+            identity.absorb_side_effects()
 
 
 def describe_changes(old: Mapping[str, str], new: Mapping[str, str]) -> list[str]:

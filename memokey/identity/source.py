@@ -9,6 +9,7 @@ source gives the same digest on Python 3.10 to 3.13.
 """
 
 from __future__ import annotations
+import __future__
 
 import ast
 import linecache
@@ -18,8 +19,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
+    "assigned_attributes",
     "canonical_digest",
     "canonical_text",
+    "class_file",
     "class_node",
     "function_node",
     "written_globals",
@@ -63,8 +66,11 @@ Node = ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda
 @dataclass
 class _Index:
     lines: list[str]
+    tree: ast.Module
     by_line: dict[int, list[Node]] = field(default_factory=dict)
     classes: dict[str, list[ast.ClassDef]] = field(default_factory=dict)
+    codes: dict[tuple[str, int], list[types.CodeType]] | None = None
+    compiled: bool = False
 
 
 _indexes: dict[str, _Index] = {}
@@ -89,7 +95,7 @@ def _index(filename: str, module_globals: dict[str, Any] | None) -> _Index | Non
         tree = ast.parse("".join(lines), filename)
     except (SyntaxError, ValueError):
         return None  # the file changed under us into something else: no source
-    index = _Index(lines)
+    index = _Index(lines, tree)
     _walk(tree, "", index)
     with _lock:
         if len(_indexes) >= _MAX_MODULES:
@@ -130,10 +136,15 @@ def _code_parameters(code: types.CodeType) -> tuple[str, ...]:
 
 def function_node(code: types.CodeType, module_globals: dict[str, Any] | None) -> Node | None:
     """The AST of the function whose code is `code`, or None when its source cannot be
-    found unambiguously (then the caller falls back to the code object)."""
+    found unambiguously or no longer compiles to `code` (the file was edited after the
+    import): then the caller falls back to the code object."""
     index = _index(code.co_filename, module_globals)
-    if index is None:
+    if index is None or not _is_loaded(index, code):
         return None
+    return _find_node(index, code)
+
+
+def _find_node(index: _Index, code: types.CodeType) -> Node | None:
     name = code.co_name
     params = _code_parameters(code)
     found = [
@@ -142,12 +153,28 @@ def function_node(code: types.CodeType, module_globals: dict[str, Any] | None) -
         if (node.name if isinstance(node, _FUNCTIONS) else "<lambda>") == name
         and _parameters(node.args) == params
     ]
-    # e.g. two lambdas on one line: equal source is no ambiguity; else match constants
+    # e.g. two lambdas on one line: equal source is no ambiguity; else the one whose
+    # text holds the code's instruction positions (3.11+), else match constants
     if len(found) > 1 and len({canonical_digest(node) for node in found}) > 1:
+        placed = [node for node in found if _holds_positions(node, code)]
+        if len(placed) == 1:
+            return placed[0]
         found = [node for node in found if _constants_match(node, code)]
         if len({canonical_digest(node) for node in found}) != 1:
             return None
     return found[0] if found else None
+
+
+def _holds_positions(node: ast.AST, code: types.CodeType) -> bool:
+    """Whether every source position `code`'s instructions carry lies inside `node`
+    (False when the code has none: Python 3.10)."""
+    positions = getattr(code, "co_positions", None)
+    if positions is None:
+        return False
+    spans = [p for p in positions() if None not in p and (p[1], p[3]) > (p[0], p[2])]
+    start = (getattr(node, "lineno", 0), getattr(node, "col_offset", 0))
+    end = (getattr(node, "end_lineno", 0) or 0, getattr(node, "end_col_offset", 0) or 0)
+    return bool(spans) and all(start <= (p[0], p[2]) and (p[1], p[3]) <= end for p in spans)
 
 
 def _constants_match(node: ast.AST, code: types.CodeType) -> bool:
@@ -169,16 +196,26 @@ def _constants_match(node: ast.AST, code: types.CodeType) -> bool:
     return wanted <= have
 
 
-def class_node(cls: type, module_globals: dict[str, Any] | None) -> ast.ClassDef | None:
-    """The class statement that made `cls` (by file and qualname), if exactly one did."""
-    filename = getattr(module_globals, "get", lambda _: None)("__file__")
-    for member in vars(cls).values():  # a method's code knows the file even in a notebook
+def class_file(cls: type, module_globals: dict[str, Any] | None) -> str | None:
+    """The file whose text defined `cls`: its first method's (a method's code knows the
+    file even in a notebook), else its module's."""
+    for member in vars(cls).values():
         func = getattr(member, "__func__", member)
         code = getattr(func, "__code__", None)
-        if isinstance(code, types.CodeType):
-            filename = code.co_filename
-            break
-    if not isinstance(filename, str):
+        if (
+            isinstance(code, types.CodeType)
+            and func.__qualname__.startswith(cls.__qualname__ + ".")
+            and not (code.co_filename.startswith("<") and code.co_filename[:8] != "<ipython")
+        ):  # its own method, not one a library generated (a dataclass's ``__init__``)
+            return code.co_filename
+    filename = getattr(module_globals, "get", lambda _: None)("__file__")
+    return filename if isinstance(filename, str) else None
+
+
+def class_node(cls: type, module_globals: dict[str, Any] | None) -> ast.ClassDef | None:
+    """The class statement that made `cls` (by file and qualname), if exactly one did."""
+    filename = class_file(cls, module_globals)
+    if filename is None:
         return None
     index = _index(filename, module_globals)
     if index is None:
@@ -273,3 +310,71 @@ def written_globals(node: ast.AST) -> frozenset[str]:
             if name is not None:
                 written.add(name)
     return frozenset(written)
+
+
+def assigned_attributes(node: ast.AST) -> frozenset[str]:
+    """Attribute names the code assigns or deletes (``Model.created += 1``,
+    ``cls.registry = ...``): on a class, such an attribute is state, not configuration."""
+    return frozenset(
+        child.attr
+        for child in ast.walk(node)
+        if isinstance(child, ast.Attribute) and isinstance(child.ctx, (ast.Store, ast.Del))
+    )
+
+
+#: The compiler flags ``from __future__`` imports set.
+_FUTURE_FLAGS = 0
+for _feature in __future__.all_feature_names:
+    _FUTURE_FLAGS |= getattr(__future__, _feature).compiler_flag
+
+
+def _codes(index: _Index, code: types.CodeType) -> dict[tuple[str, int], list[types.CodeType]]:
+    """Every code object the file's current text compiles to, by (name, first line):
+    compiled once per parsed text, in its real context (enclosing classes and functions,
+    its own ``__future__`` imports, and those `code` was compiled under: a notebook
+    remembers a ``from __future__`` import of an earlier cell)."""
+    if index.codes is None:
+        codes: dict[tuple[str, int], list[types.CodeType]] = {}
+        try:
+            flags = code.co_flags & _FUTURE_FLAGS
+            module = compile(index.tree, code.co_filename, "exec", flags, dont_inherit=True)
+        except (SyntaxError, ValueError, TypeError):
+            module = None  # cannot tell: the source is used unchecked, as before
+        stack = [] if module is None else [module]
+        while stack:
+            current = stack.pop()
+            codes.setdefault((current.co_name, current.co_firstlineno), []).append(current)
+            stack.extend(c for c in current.co_consts if isinstance(c, types.CodeType))
+        index.compiled = module is not None
+        index.codes = codes
+    return index.codes
+
+
+def _is_loaded(index: _Index, code: types.CodeType) -> bool:
+    """Whether `code` is what the file's current text compiles to: false once the file
+    was edited after its module was imported (the running code is the old one)."""
+    codes = _codes(index, code)
+    if not index.compiled:
+        return True
+    return any(_same_code(c, code) for c in codes.get((code.co_name, code.co_firstlineno), ()))
+
+
+def _same_code(a: types.CodeType, b: types.CodeType) -> bool:
+    """Same bytecode, names, variables and constants, nested code included; positions
+    and file names aside."""
+    if (
+        a.co_code != b.co_code
+        or a.co_names != b.co_names
+        or a.co_varnames != b.co_varnames
+        or a.co_freevars != b.co_freevars
+        or a.co_cellvars != b.co_cellvars
+        or len(a.co_consts) != len(b.co_consts)
+    ):
+        return False
+    for x, y in zip(a.co_consts, b.co_consts, strict=True):
+        if isinstance(x, types.CodeType) and isinstance(y, types.CodeType):
+            if not _same_code(x, y):
+                return False
+        elif type(x) is not type(y) or x != y:
+            return False
+    return True
