@@ -1,6 +1,6 @@
 """Concern (e): requests per operation on each cloud backend, and a local entry's footprint.
 
-Requests are counted on the wire by `benchmarks.request_counter`, a proxy in front of the
+Requests are counted on the wire by `memokey.testing.request_counter`, a proxy in front of the
 real emulators (moto for S3, fake-gcs-server for GCS, Azurite for Azure), so the counts
 are what the real services would be asked. Timings against emulators would say nothing
 about the clouds; request counts do. The waiting row is a caller blocked on another
@@ -20,10 +20,10 @@ import pytest
 
 import memokey
 from benchmarks.conftest import Records
-from benchmarks.request_counter import CountingProxy, Request
 from memokey.entry_reader import read_entry_meta
 from memokey.errors import LeaseError
 from memokey.leases import acquire_or_wait, try_acquire
+from memokey.testing.request_counter import CountingProxy, Request
 from memokey_backends import Store, open_store
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))

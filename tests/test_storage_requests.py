@@ -1,6 +1,6 @@
 """How many requests each operation sends to a cloud store, counted on the wire.
 
-A counting proxy (`benchmarks.request_counter`) sits between the SDK and the real emulator
+A counting proxy (`memokey.testing.request_counter`) sits between the SDK and the real emulator
 (moto, fake-gcs-server, Azurite), so these counts are what S3, GCS or Azure would be
 asked, whatever the SDK does inside. The bounds are the issue-10 targets: a hit is one
 request, a miss with compute-once at most five, nothing ever lists on the hit or miss
@@ -14,13 +14,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from benchmarks.request_counter import CountingProxy, Request
 
 import memokey
 from helpers.servers import Server, azure_options, gcs_options, s3_options
 from memokey import usage
 from memokey.errors import LeaseError
 from memokey.leases import acquire_or_wait, try_acquire
+from memokey.testing.request_counter import CountingProxy, Request
 from memokey_backends import open_store
 
 pytestmark = pytest.mark.cloud
