@@ -23,6 +23,7 @@ from memokey.errors import (
     KeyfuncError,
     LeaseError,
     MemokeyError,
+    OfflineMissError,
     RemoteError,
     ResultCorruptedError,
     SerializationError,
@@ -37,6 +38,8 @@ from memokey.errors import (
 from memokey.hashing import digest, register_hasher
 from memokey.keyfuncs import Keyfunc, nil_args
 from memokey.keys import MemoKey
+from memokey.modes import mode
+from memokey.observe import on_event, stats
 from memokey.results import Serializer, register_serializer
 from memokey.roots import root, set_root
 from memokey.runners import KeyedLocalRunner, MemoizingRunner
@@ -55,6 +58,7 @@ __all__ = [
     "MemoizedFunction",
     "MemoizingRunner",
     "MemokeyError",
+    "OfflineMissError",
     "RemoteError",
     "ResultCorruptedError",
     "SerializationError",
@@ -71,10 +75,13 @@ __all__ = [
     "digest",
     "key_for",
     "memoize",
+    "mode",
     "nil_args",
+    "on_event",
     "register_hasher",
     "register_serializer",
     "root",
     "set_root",
+    "stats",
     "use_runner",
 ]

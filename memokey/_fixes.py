@@ -6,7 +6,7 @@ import shlex
 
 __all__ = ["ENTRY_FILES", "entry_uri", "rm_command"]
 
-_SIBLINGS = (".lease", ".invocation", ".error")  # memokey.layout's, spelled as suffixes
+_SIBLINGS = (".lease", ".invocation", ".error", ".used")  # memokey.layout's, spelled as suffixes
 #: What may sit inside a directory named like an entry: nothing (an entry is one object).
 ENTRY_FILES: tuple[str, ...] = ()
 

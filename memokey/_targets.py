@@ -21,7 +21,8 @@ from memokey.code_policy import CodeMode, code_extra, effective_mode, identity_o
 from memokey.identity import CodeIdentity
 from memokey.keys import MemoKey, entry_digest, function_id, logic_key_of, memo_dir, place_salt
 from memokey.layout import sibling
-from memokey.meta import argument_summary, build_meta, key_manifest
+from memokey.manifest import key_manifest
+from memokey.meta import argument_summary, build_meta
 from memokey.trust import OPEN, Trust
 from memokey_backends import Store
 
@@ -248,14 +249,15 @@ def read_entry(store: Store, path: str) -> Any:
     return store.read(path) if reader is None else reader(path)
 
 
-def write_entry(store: Store, path: str, parts: list[Any]) -> None:
-    """Publish an entry given as buffers (exclusive create), streamed where the store can
-    (`FsspecStore.write_parts`), else joined once."""
+def write_entry(store: Store, path: str, parts: list[Any], *, exclusive: bool = True) -> None:
+    """Publish an entry given as buffers (exclusive create; `exclusive=False`: atomic
+    replace, for refresh), streamed where the store can (`FsspecStore.write_parts`),
+    else joined once."""
     writer = getattr(store, "write_parts", None)
     if writer is None:
-        store.write(path, b"".join(parts), exclusive=True)
+        store.write(path, b"".join(parts), exclusive=exclusive)
     else:
-        writer(path, parts, exclusive=True)
+        writer(path, parts, exclusive=exclusive)
 
 
 def decoded(target: Target, data: bytes | None) -> tuple[bool, Any]:
@@ -279,6 +281,7 @@ def entry_meta(target: Target, *, runner: str, started: float, duration: float) 
         runner=runner,
         arguments=argument_summary(target.keyed),
         manifest=key_manifest(target.keyed),
+        code=target.place.extra,
         started=started,
         duration=duration,
     )

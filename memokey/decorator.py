@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import types
 from collections.abc import Callable, Mapping
+from datetime import timedelta
 from typing import Any, Concatenate, ParamSpec, TypeVar, cast, overload
 
 from memokey.callables import unbind
@@ -71,6 +72,8 @@ def memoize(
     code: CodeMode | None = None,
     signing_key: KeySpec | None = None,
     allow_pickle: bool | None = None,
+    ttl: float | timedelta | None = None,
+    verbose: bool = False,
 ) -> MemoizedFunction[Concatenate[type[T], P], R]: ...
 
 
@@ -90,6 +93,8 @@ def memoize(
     code: CodeMode | None = None,
     signing_key: KeySpec | None = None,
     allow_pickle: bool | None = None,
+    ttl: float | timedelta | None = None,
+    verbose: bool = False,
 ) -> MemoizedFunction[P, R]: ...
 
 
@@ -107,6 +112,8 @@ def memoize(
     code: CodeMode | None = None,
     signing_key: KeySpec | None = None,
     allow_pickle: bool | None = None,
+    ttl: float | timedelta | None = None,
+    verbose: bool = False,
 ) -> Callable[[Callable[P, R]], MemoizedFunction[P, R]]: ...
 
 
@@ -125,6 +132,8 @@ def memoize(
     code: CodeMode | None = None,
     signing_key: KeySpec | None = None,
     allow_pickle: bool | None = None,
+    ttl: float | timedelta | None = None,
+    verbose: bool = False,
 ) -> Any:
     """Memoize a function into a storage root, keyed on its full arguments.
 
@@ -135,7 +144,10 @@ def memoize(
     processes wait for a silent lease holder, `cache_errors` stores and re-raises failures.
     `signing_key` (or ``MEMOKEY_SIGNING_KEY``) signs what is stored and refuses anything
     unsigned; `allow_pickle=False` (or ``MEMOKEY_ALLOW_PICKLE=0``) decodes only formats
-    that cannot run code. See SECURITY.md.
+    that cannot run code. See SECURITY.md. `ttl` (seconds or a `timedelta`) makes an
+    entry older than that a miss, recomputed and replaced (`memokey.expiry`).
+    `verbose=True` (or ``MEMOKEY_VERBOSE=1``) prints one line per call outcome to stderr
+    (`memokey.observe`).
     """
     func: Any = None
     if isinstance(func_or_root, (staticmethod, classmethod)) or (
@@ -159,6 +171,8 @@ def memoize(
         code=code,
         signing_key=signing_key,
         allow_pickle=allow_pickle,
+        ttl=ttl,
+        verbose=verbose,
     )
     return use_runner(runner) if func is None else memoized(runner, func)
 

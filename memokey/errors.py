@@ -28,6 +28,7 @@ __all__ = [
     "KeyfuncError",
     "LeaseError",
     "MemokeyError",
+    "OfflineMissError",
     "RemoteError",
     "ResultCorruptedError",
     "SerializationError",
@@ -75,3 +76,8 @@ class RemoteError(MemokeyError):
 class SignatureError(MemokeyError):
     """A stored object is unsigned or wrongly signed while a signing key is configured;
     nothing of it was deserialized. Attribute `uri` names the object (see SECURITY.md)."""
+
+
+class OfflineMissError(MemokeyError):
+    """A call missed while run mode ``offline`` (``memokey.mode`` or ``MEMOKEY_MODE``)
+    was in force: its result is not stored and computing it was not allowed."""

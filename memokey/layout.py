@@ -8,6 +8,8 @@ entries from debris by name alone, and no request ever lists to find a sibling::
     {digest}.lease       who computes it now (object stores)
     {digest}.invocation  the pickled call, while a remote shim runs it (kept on failure)
     {digest}.error       a remote (or cached) exception with its traceback text
+    {digest}.used        object stores: an empty marker whose time is the entry's last
+                         use (`memokey.usage`; local roots use the entry's atime)
     .memokey-locks       local roots only: the byte-range lock file (`memokey._local_locks`)
 
 Names starting with a dot are memokey's own bookkeeping (the lock file, writes in
@@ -16,12 +18,22 @@ progress); tools skip them.
 
 from __future__ import annotations
 
-__all__ = ["ERROR", "INVOCATION", "LEASE", "SIBLINGS", "is_entry", "sibling", "split_name"]
+__all__ = [
+    "ERROR",
+    "INVOCATION",
+    "LEASE",
+    "SIBLINGS",
+    "USED",
+    "is_entry",
+    "sibling",
+    "split_name",
+]
 
 LEASE = "lease"
 INVOCATION = "invocation"
 ERROR = "error"
-SIBLINGS = (LEASE, INVOCATION, ERROR)
+USED = "used"
+SIBLINGS = (LEASE, INVOCATION, ERROR, USED)
 
 
 def sibling(entry: str, kind: str) -> str:

@@ -26,7 +26,6 @@ __all__ = [
     "META_FORMAT",
     "argument_summary",
     "build_meta",
-    "key_manifest",
 ]
 
 META_FORMAT = 2
@@ -51,15 +50,6 @@ def short_repr(value: object, limit: int = _REPR_LIMIT) -> str:
 def argument_summary(bound: inspect.BoundArguments) -> dict[str, str]:
     """Parameter name -> short repr, for every bound argument (defaults included)."""
     return {name: short_repr(value) for name, value in bound.arguments.items()}
-
-
-def key_manifest(bound: inspect.BoundArguments) -> dict[str, dict[str, Any]]:
-    """Parameter name -> what the key saw of it: its type now; room for its digest
-    (``"digest"``), which lifecycle tools (issue 9) fill in and compare."""
-    return {
-        name: {"type": f"{type(value).__module__}.{type(value).__qualname__}"}
-        for name, value in bound.arguments.items()
-    }
 
 
 def _user() -> str | None:
@@ -100,6 +90,7 @@ def build_meta(
     manifest: Mapping[str, Any] | None,
     started: float,
     duration: float,
+    code: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The trailer's content: identity, timing, where it ran, argument summary, key
     manifest (the encoder adds serializer, payload size and result type)."""
@@ -114,6 +105,7 @@ def build_meta(
         "runner": runner,
         "arguments": dict(arguments),
         "manifest": dict(manifest or {}),
+        "code": dict(code or {}),  # fingerprint and its parts (`memokey.code_policy`)
         "started": _iso(started),
         "duration_seconds": round(duration, 6),
         "host": facts["host"],

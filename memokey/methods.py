@@ -24,7 +24,7 @@ import functools
 import inspect
 import sys
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from typing import (
     TYPE_CHECKING,
@@ -42,6 +42,7 @@ from memokey.callables import unbind
 from memokey.errors import ConfigurationError, SerializationError
 from memokey.identity.fingerprint import owner_class
 from memokey.keys import LOGIC_KEY_ATTR, MemoKey
+from memokey.lifecycle import Lifecycle, StoredEntry
 from memokey.runners import Runner
 
 if TYPE_CHECKING:
@@ -74,7 +75,8 @@ class _Method(Protocol[T_contra, P, R_co]):
 
 class BoundMemoized(Generic[P, R]):
     """A memoized method bound to an object (or, for a classmethod, a class): like a
-    bound method, with ``.key_for``, ``.submit`` and ``.runner`` bound as well."""
+    bound method, with ``.key_for``, ``.submit``, ``.runner`` and the lifecycle helpers
+    (`memokey.lifecycle`) bound as well."""
 
     __slots__ = ("__func__", "__self__")
 
@@ -97,6 +99,26 @@ class BoundMemoized(Generic[P, R]):
         if isinstance(memoized, AsyncMemoizedFunction):
             memoized.submit()  # refused, with what to use instead
         return memoized.runner.submit(memoized.__wrapped__, (self.__self__, *args), kwargs)
+
+    # -- lifecycle (`memokey.lifecycle`): per call with the object, per function as is ------
+
+    def is_cached(self, *args: P.args, **kwargs: P.kwargs) -> bool:
+        return self.__func__.is_cached(self.__self__, *args, **kwargs)
+
+    def forget(self, *args: P.args, **kwargs: P.kwargs) -> bool:
+        return self.__func__.forget(self.__self__, *args, **kwargs)
+
+    def refresh(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        return self.__func__.refresh(self.__self__, *args, **kwargs)  # type: ignore[no-any-return]
+
+    def clear(self, *, all_versions: bool = False) -> int:
+        return self.__func__.clear(all_versions=all_versions)
+
+    def entries(self, *, all_versions: bool = False) -> Iterator[StoredEntry]:
+        return self.__func__.entries(all_versions=all_versions)
+
+    def explain(self, *args: P.args, **kwargs: P.kwargs) -> str:
+        return self.__func__.explain(self.__self__, *args, **kwargs)
 
     @property
     def runner(self) -> Runner:
@@ -146,9 +168,11 @@ class BoundMemoized(Generic[P, R]):
         return f"<bound memoized {self.__func__.__qualname__} of {self.__self__!r}>"
 
 
-class MemoizedFunction(Generic[P, R]):
+class MemoizedFunction(Lifecycle[P, R], Generic[P, R]):
     """A function memoized by `runner`: call it, ask ``.key_for(...)`` for a call's
-    `MemoKey`, ``.submit(...)`` it in the background. ``__wrapped__`` is the original."""
+    `MemoKey`, ``.submit(...)`` it in the background; ``is_cached``, ``forget``,
+    ``refresh``, ``clear``, ``entries`` (`memokey.lifecycle`). ``__wrapped__`` is the
+    original."""
 
     runner: Runner
     __wrapped__: Callable[P, R]
@@ -293,6 +317,10 @@ class AsyncMemoizedFunction(_CoroutineFunctionLike, MemoizedFunction[P, R]):
             "asyncio.create_task / asyncio.gather instead of .submit"
         )
 
+    def refresh(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        """A coroutine: recompute this call and replace its stored result atomically."""
+        return self.runner.arefresh(self.__wrapped__, args, kwargs)  # type: ignore[arg-type, return-value]
+
 
 class AsyncBoundMemoized(_CoroutineFunctionLike, BoundMemoized[P, R]):
     """`BoundMemoized` of an ``async def`` method."""
@@ -352,6 +380,8 @@ def _runner_settings(runner: Runner) -> tuple[type[Runner], dict[str, Any]]:
         "logic_key": runner.logic_key,
         "lease_seconds": runner.lease_seconds,
         "cache_errors": runner.cache_errors,
+        "ttl": runner.ttl,
+        "verbose": runner.verbose,
     }
     settings["allow_pickle"] = runner.trust.allow_pickle
     settings["code"] = runner.code

@@ -56,8 +56,10 @@ from memokey.errors import (
     ShimError,
     WriteConflictError,
 )
+from memokey.expiry import stamped
 from memokey.layout import ERROR, INVOCATION, sibling
-from memokey.meta import argument_summary, build_meta, key_manifest
+from memokey.manifest import key_manifest
+from memokey.meta import argument_summary, build_meta
 from memokey.results import DEFAULT_SERIALIZER, Serializer, encode_result
 from memokey.roots import root
 from memokey.signing import SIGNING_KEY_ENV, Signer, place_of, run_signer, seal, unseal
@@ -367,7 +369,7 @@ def execute(
         payload = encode_result(
             value,
             invocation.serializer,
-            extra=invocation.code,
+            extra=stamped(invocation.code, time.perf_counter() - clock),
             meta=meta,
             signer=signer,
             path=store.uri(entry),
@@ -414,6 +416,7 @@ def _far_side_meta(
         manifest=manifest,
         started=started,
         duration=duration,
+        code=invocation.code,
     )
 
 

@@ -27,11 +27,13 @@ import time
 import types
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from concurrent.futures import Future
+from datetime import timedelta
 from typing import Any
 
 from memokey._compute_once import async_locks, computing, computing_here, thread_locks
 from memokey._local_locks import LocalLock, lock_for
 from memokey._targets import (
+    Place,
     PlaceCache,
     Target,
     decoded,
@@ -44,13 +46,16 @@ from memokey._targets import (
 from memokey.callables import unbind
 from memokey.code_policy import CodeMode, check_code_mode, identity_of
 from memokey.errors import ConfigurationError, UnkeyableArgumentError, WriteConflictError
+from memokey.expiry import check_ttl, expired, stamped
 from memokey.hashing import digest
 from memokey.identity import CodeIdentity, absorb_side_effects, is_first_party
 from memokey.keyfuncs import AnyKeyfunc, apply_keyfunc, check_keyfunc
 from memokey.keys import MemoKey, bind_call, call_digest, function_id, logic_key_of
 from memokey.layout import ERROR
 from memokey.leases import Lease, acquire_or_wait, holding_lease
+from memokey.modes import arun_in_mode, current_mode, replaces, replacing, run_in_mode
 from memokey.names import check_function_segment
+from memokey.observe import Outcome, record
 from memokey.remote import Invocation, publish_failure, raise_failure
 from memokey.results import DEFAULT_SERIALIZER, Serializer
 from memokey.roots import RootCache, select_root
@@ -60,6 +65,7 @@ from memokey.shims.base import Job, SameThreadShim, Shim, same_thread
 from memokey.shims.dispatch import finish_elsewhere, start_elsewhere
 from memokey.signing import KeySpec
 from memokey.trust import TrustSettings
+from memokey.usage import note_use
 
 __all__ = ["DEFAULT_LEASE_SECONDS", "KeyedLocalRunner", "MemoKey", "MemoizingRunner", "Runner"]
 
@@ -92,6 +98,8 @@ class Runner:
         code: CodeMode | None = None,
         signing_key: KeySpec | None = None,
         allow_pickle: bool | None = None,
+        ttl: float | timedelta | None = None,
+        verbose: bool = False,
     ) -> None:
         settings = check_settings(
             root=root,
@@ -111,6 +119,8 @@ class Runner:
         self.cache_errors = settings.cache_errors
         self.code = check_code_mode(code)  # None: the default (`memokey.code_policy`)
         self.trust = TrustSettings(self.serializer, signing_key, allow_pickle)
+        self.verbose = verbose is True  # one line per call outcome (`memokey.observe`)
+        self.ttl = check_ttl(ttl)  # seconds; None: entries never expire (`memokey.expiry`)
         # Hit-path caches (see the module docstring).
         self._roots = RootCache(self.root, self.storage_options)
         self._places = PlaceCache(self.namespace, self.logic_key, self.code)
@@ -160,6 +170,17 @@ class Runner:
         """What besides the function decides which calls share a key (a keyfunc)."""
         return None
 
+    def target(
+        self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Target:
+        """The keyed call (store, entry path) as a real call would make it; nothing is
+        read. For lifecycle tools (`memokey.lifecycle`)."""
+        return self._target(unwrap_memoized(func), args, kwargs)
+
+    def place(self, func: Callable[..., Any]) -> Place:
+        """Where `func`'s entries live now (its function directory in the current root)."""
+        return self._places.get(unwrap_memoized(func), self._roots.store(), own=True)
+
     def key_for(
         self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> MemoKey:
@@ -198,11 +219,24 @@ class Runner:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
     ) -> Any:
+        mode = current_mode()  # the one run-mode hook (`memokey.modes`)
+        if mode is not None:
+            return run_in_mode(
+                mode,
+                target,
+                lambda: func(*args, **kwargs),
+                lambda: self._refresh(target, func, args, kwargs),
+                self.ttl,
+            )
         data = read_entry(target.store, target.path)  # the hit path: `lookup`, inlined
         if data is not None:
+            if self.ttl is not None and expired(data, self.ttl):
+                return self._renew(target, func, args, kwargs)
             logger.debug("hit %s", target.uri)
             value = target.trust.decode_result(data, target.uri)
             target.place.check_hit(data, target.uri)
+            note_use(target.store, target.path, target.uri)  # background, once a day
+            self._observe("hit", target, data=data)
             return value
         with thread_locks.hold(target.uri):
             # Another thread may have just published. With a lease, `_compute` checks
@@ -211,9 +245,68 @@ class Runner:
                 found, value = lookup(target)
                 if found:
                     logger.debug("hit %s", target.uri)
+                    self._observe("hit", target)
                     return value
             logger.debug("miss %s", target.uri)
+            self._observe("miss", target)
             return self._compute(target, func, args, kwargs)
+
+    def refresh(
+        self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        """Recompute the call here and replace its entry atomically (`memokey.lifecycle`)."""
+        return self._refresh(self._target(func, args, kwargs), func, args, kwargs)
+
+    def _refresh(
+        self,
+        target: Target,
+        func: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Any:
+        """Run the call in this thread and publish it by atomic overwrite: a reader sees
+        the old entry or the new one, whole (no lease: concurrent refreshes each write a
+        whole entry, the last one stays)."""
+        with thread_locks.hold(target.uri), replacing():
+            return Runner._run(self, target, func, args, kwargs)
+
+    def _renew(
+        self,
+        target: Target,
+        func: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Any:
+        """An expired hit: recompute and replace it (unless another thread of this
+        process just did)."""
+        assert self.ttl is not None
+        with thread_locks.hold(target.uri):
+            data = read_entry(target.store, target.path)
+            if data is not None and not expired(data, self.ttl):
+                return decoded(target, data)[1]
+            logger.debug("expired %s", target.uri)
+            with replacing():
+                return Runner._run(self, target, func, args, kwargs)
+
+    async def arefresh(
+        self,
+        func: Callable[..., Awaitable[Any]],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Any:
+        """`refresh` for coroutine functions."""
+        return await self._arefresh(self._target(func, args, kwargs), func, args, kwargs)
+
+    async def _arefresh(
+        self,
+        target: Target,
+        func: Callable[..., Awaitable[Any]],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Any:
+        async with async_locks().hold(target.uri):
+            with replacing():
+                return await Runner._arun(self, target, func, args, kwargs)
 
     def _compute(
         self,
@@ -236,6 +329,7 @@ class Runner:
                         return self._run(target, func, args, kwargs)
             found, value = decoded(target, seen[0]) if seen else lookup(target)
             if found:
+                self._observe("wait", target, data=seen[0] if seen else None)
                 return value
             if self.cache_errors:
                 raise_failure(target.store, target.path, target.trust)
@@ -288,6 +382,7 @@ class Runner:
         try:
             value = func(*args, **kwargs)
         except Exception as exc:
+            self._observe("error", target, error=exc)
             if self.cache_errors:
                 publish_failure(target.store, exc, target.path, target.trust.signer)
             raise
@@ -306,13 +401,30 @@ class Runner:
     ) -> Any:
         """`__call__` for coroutine functions; store I/O runs off the event loop."""
         target = self._target(func, args, kwargs)
-        found, value = await asyncio.to_thread(lookup, target)
-        if not found:
+        mode = current_mode()  # the one run-mode hook (`memokey.modes`)
+        if mode is not None:
+            return await arun_in_mode(
+                mode,
+                target,
+                lambda: func(*args, **kwargs),
+                lambda: self._arefresh(target, func, args, kwargs),
+                self.ttl,
+            )
+        data = await asyncio.to_thread(read_entry, target.store, target.path)
+        if data is not None and self.ttl is not None and expired(data, self.ttl):
+            return await self._arefresh(target, func, args, kwargs)
+        found, value = await asyncio.to_thread(decoded, target, data)
+        if found:
+            note_use(target.store, target.path, target.uri)
+            self._observe("hit", target, data=data)
+        else:
             async with async_locks().hold(target.uri):
                 found, value = await asyncio.to_thread(lookup, target)
                 if not found:
                     logger.debug("miss %s", target.uri)
+                    self._observe("miss", target)
                     return await self._acompute(target, func, args, kwargs)
+                self._observe("hit", target)
         logger.debug("hit %s", target.uri)
         return value
 
@@ -350,6 +462,7 @@ class Runner:
             else:
                 found, value = await asyncio.to_thread(lookup, target)
             if found:
+                self._observe("wait", target, data=seen[0] if seen else None)
                 return value
             if self.cache_errors:
                 await asyncio.to_thread(raise_failure, target.store, target.path, target.trust)
@@ -388,6 +501,7 @@ class Runner:
         try:
             value = await func(*args, **kwargs)
         except Exception as exc:
+            self._observe("error", target, error=exc)
             if self.cache_errors:
                 await asyncio.to_thread(
                     publish_failure, target.store, exc, target.path, target.trust.signer
@@ -409,14 +523,40 @@ class Runner:
         to another process means its equal result is already there: read and return it.
         """
         meta = entry_meta(target, runner=type(self).__name__, started=started, duration=duration)
-        parts = target.trust.encode_parts(value, target.path, extra=target.place.extra, meta=meta)
+        # The creation time `ttl` is checked against; the duration `stats` counts as saved.
+        extra = stamped(target.place.extra, duration)
+        parts = target.trust.encode_parts(value, target.path, extra=extra, meta=meta)
         try:
-            write_entry(target.store, target.path, parts)
+            write_entry(target.store, target.path, parts, exclusive=not replaces())
         except WriteConflictError:
             logger.debug("lost the publish race for %s; using the stored result", target.uri)
             found, winner = lookup(target)
             return winner if found else value
+        nbytes = sum(memoryview(part).nbytes for part in parts)
+        self._observe("publish", target, nbytes=nbytes, seconds=duration)
         return value
+
+    def _observe(
+        self,
+        kind: Outcome,
+        target: Target,
+        *,
+        data: Any = None,
+        nbytes: int = 0,
+        seconds: float = 0.0,
+        error: BaseException | None = None,
+    ) -> None:
+        """One call outcome, for `memokey.stats`, `on_event` and verbose lines."""
+        record(
+            kind,
+            target.place.function_id,
+            target.uri,
+            data=data,
+            nbytes=nbytes,
+            seconds=seconds,
+            error=error,
+            verbose=self.verbose,
+        )
 
 
 def _local_lock(target: Target) -> LocalLock | None:
@@ -462,6 +602,8 @@ class MemoizingRunner(Runner):
         code: CodeMode | None = None,
         signing_key: KeySpec | None = None,
         allow_pickle: bool | None = None,
+        ttl: float | timedelta | None = None,
+        verbose: bool = False,
     ) -> None:
         super().__init__(
             root,
@@ -474,6 +616,8 @@ class MemoizingRunner(Runner):
             code=code,
             signing_key=signing_key,
             allow_pickle=allow_pickle,
+            ttl=ttl,
+            verbose=verbose,
         )
         self.shim: Shim = check_shim(shim) or same_thread
 
@@ -566,6 +710,8 @@ class KeyedLocalRunner(Runner):
         code: CodeMode | None = None,
         signing_key: KeySpec | None = None,
         allow_pickle: bool | None = None,
+        ttl: float | timedelta | None = None,
+        verbose: bool = False,
     ) -> None:
         if not callable(keyfunc):
             raise ConfigurationError(
@@ -583,6 +729,8 @@ class KeyedLocalRunner(Runner):
             code=code,
             signing_key=signing_key,
             allow_pickle=allow_pickle,
+            ttl=ttl,
+            verbose=verbose,
         )
         self.keyfunc = keyfunc
         # Your own keyfunc is code that decides the key; memokey's (`nil_args`) is keyed

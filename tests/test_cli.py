@@ -37,17 +37,21 @@ def _store_square(root_url: str, x: int, namespace: str = "default") -> str:
     return runner.key_for(square, (x,), {}).uri
 
 
-def test_ls_lists_functions_and_their_entries(
+def test_ls_prints_one_id_per_entry_with_size_and_time(
     root_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     uri = _store_square(root_url, 2)
     _store_square(root_url, 3)
     assert main(["ls", root_url]) == 0
-    out = capsys.readouterr().out
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("root: ")
+    entry_id = uri.split("/memokey-v2/", 1)[1]  # namespace/function dir/digest
     code_version = uri.rsplit("/", 2)[-2].rpartition("=")[2]  # the code fingerprint
-    assert f"default/{__name__}--square={code_version}  2 entries" in out
-    assert uri.rsplit("/", 1)[-1] in out
-    assert "UTC" in out
+    assert entry_id.startswith(f"default/{__name__}--square={code_version}/")
+    mine = [line for line in lines[1:] if line.startswith(entry_id + "  ")]
+    assert len(mine) == 1
+    assert "UTC" in mine[0]
+    assert len(lines) == 3
 
 
 def test_ls_filters_by_namespace(root_url: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -70,7 +74,7 @@ def test_ls_without_a_root_uses_memokey_root(
     _store_square(root_url, 4)
     monkeypatch.setenv(ENV_VAR, root_url)
     assert main(["ls"]) == 0
-    assert re.search(r"--square=[0-9a-f]{32}  1 entry", capsys.readouterr().out)
+    assert re.search(r"--square=[0-9a-f]{32}/[0-9a-f]{32}  ", capsys.readouterr().out)
 
 
 def test_show_prints_the_entrys_meta_json(
@@ -169,7 +173,7 @@ def test_python_dash_m_memokey_runs_the_cli(root_url: str) -> None:
         check=False,
     )
     assert proc.returncode == 0, proc.stderr
-    assert re.search(r"--square=[0-9a-f]{32}  1 entry", proc.stdout)
+    assert re.search(r"--square=[0-9a-f]{32}/[0-9a-f]{32}  ", proc.stdout)
 
 
 @pytest.mark.slow
@@ -229,7 +233,7 @@ def test_ls_tells_entries_from_their_siblings_and_bookkeeping_by_name(
     store.write(f"{pending}.lease", b"{}")  # being computed: no entry yet
     assert main(["ls", root_url]) == 0
     out = capsys.readouterr().out
-    assert "2 entries" in out  # the entry and the pending one; not the lock file
+    assert len(out.splitlines()) == 3  # root, the entry and the pending one; no lock file
     assert "(error)" in out
     assert "no result" in out
     assert "(lease)" in out

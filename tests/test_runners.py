@@ -188,7 +188,8 @@ def test_metadata_trailer_describes_the_call(root_url: str) -> None:
     assert meta["memokey_version"] == memokey.__version__
     assert meta["duration_seconds"] >= 0
     assert {"host", "pid", "python", "started", "payload_bytes", "manifest"} <= set(meta)
-    assert meta["manifest"] == {"x": {"type": "builtins.int"}}
+    assert meta["manifest"]["x"]["type"] == "builtins.int"
+    assert meta["manifest"]["x"]["digest"] == memokey.digest(6)
 
 
 def test_metadata_trailer_truncates_long_argument_reprs(root_url: str) -> None:

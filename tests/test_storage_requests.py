@@ -17,6 +17,7 @@ import pytest
 
 import memokey
 from helpers.servers import Server, azure_options, gcs_options, s3_options
+from memokey import usage
 from memokey.errors import LeaseError
 from memokey.leases import acquire_or_wait, try_acquire
 from memokey.testing.request_counter import CountingProxy, Request
@@ -77,10 +78,36 @@ def _function(proxied: Proxied) -> Any:
 def test_a_hit_is_one_request(proxied: Proxied) -> None:
     memoized = _function(proxied)
     memoized(1)
+    memoized(1)  # the day's first hit also queues a use mark (background, memokey.usage)
+    usage.wait_for_marks()
     with proxied.proxy.counting() as seen:
         assert memoized(1) == 2
     assert [r.method for r in seen] == ["GET"]
     assert CALLS == [1]
+
+
+def test_use_tracking_writes_one_marker_per_entry_per_day_off_the_hit_path(
+    proxied: Proxied,
+) -> None:
+    memoized = _function(proxied)
+    memoized(3)
+    with proxied.proxy.counting() as seen:
+        for _ in range(5):
+            memoized(3)
+        usage.wait_for_marks()
+    assert [r.method for r in seen].count("GET") == 5
+    assert sum(r.is_write for r in seen) == 1  # the one .used marker
+    assert _lists(seen) == []
+
+
+def test_is_cached_is_one_request_and_never_lists(proxied: Proxied) -> None:
+    memoized = _function(proxied)
+    memoized(4)
+    with proxied.proxy.counting() as seen:
+        assert memoized.is_cached(4)
+        assert not memoized.is_cached(5)
+    assert len(seen) == 2
+    assert _lists(seen) == []
 
 
 def test_a_miss_with_compute_once_takes_at_most_five_requests_and_never_lists(

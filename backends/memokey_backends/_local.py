@@ -76,13 +76,18 @@ try:
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["TMP_PREFIX", "LocalPrimitives"]
+__all__ = ["TMP_PREFIX", "LocalPrimitives", "version_token"]
 
 TMP_PREFIX = ".memokey-tmp-"
 
 
 def _token(st: os.stat_result) -> str:
     return f"{st.st_ino:x}-{st.st_mtime_ns:x}-{st.st_size:x}"
+
+
+#: The version a listing reports for a local file with this status (tools that read a
+#: directory themselves, such as `memokey gc`, delete conditionally on it).
+version_token = _token
 
 
 _TEMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)

@@ -1,0 +1,156 @@
+"""Run modes: how memoized calls use the store for a while, without touching the code.
+
+    with memokey.mode("offline"):      # CI: every call must be a hit
+        run_pipeline()
+
+``normal`` (the default) reads hits and computes and publishes misses. ``off`` calls the
+function and touches no store. ``readonly`` serves hits and computes misses without
+writing anything (no lease, no entry). ``refresh`` recomputes every call and replaces
+its entry atomically (readers see the old or the new value, whole). ``offline`` serves
+hits and raises `OfflineMissError` on any miss: the reproducibility guard for CI and for
+re-running published results.
+
+The mode is context-local (`contextvars`: threads and tasks started inside inherit it);
+outside any ``with memokey.mode(...)`` the ``MEMOKEY_MODE`` environment variable applies,
+read per call. The runner asks `current_mode()` once per call; everything a mode does
+differently lives here, so the runner has one hook.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import os
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any, Literal, cast, get_args
+
+from memokey._targets import Target, decoded, read_entry
+from memokey.errors import ConfigurationError, OfflineMissError
+from memokey.expiry import expired
+
+__all__ = [
+    "MODES",
+    "Mode",
+    "OfflineMissError",
+    "arun_in_mode",
+    "current_mode",
+    "mode",
+    "replaces",
+    "replacing",
+    "run_in_mode",
+]
+
+Mode = Literal["normal", "off", "readonly", "refresh", "offline"]
+MODES: tuple[str, ...] = get_args(Mode)
+ENV = "MEMOKEY_MODE"
+
+_mode: contextvars.ContextVar[Mode | None] = contextvars.ContextVar("memokey_mode", default=None)
+_replacing: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "memokey_replacing", default=False
+)
+
+
+def check_mode(name: object, *, source: str = "memokey.mode()") -> Mode:
+    """`name` as a `Mode`, or `ConfigurationError` listing the choices."""
+    if isinstance(name, str) and name.strip().lower() in MODES:
+        return cast("Mode", name.strip().lower())
+    raise ConfigurationError(
+        f"{source} got {name!r}, which is not a run mode; use one of "
+        f"{', '.join(repr(m) for m in MODES)}"
+    )
+
+
+@contextlib.contextmanager
+def mode(name: Mode) -> Iterator[None]:
+    """Run the block's memoized calls in mode `name` (see the module docstring)."""
+    token = _mode.set(check_mode(name))
+    try:
+        yield
+    finally:
+        _mode.reset(token)
+
+
+def current_mode() -> Mode | None:
+    """The mode in force, None for ``normal`` (the runner's usual path)."""
+    name = _mode.get()
+    if name is None:
+        env = os.environ.get(ENV)
+        if not env:
+            return None
+        name = check_mode(env, source=ENV)
+    return None if name == "normal" else name
+
+
+@contextlib.contextmanager
+def replacing() -> Iterator[None]:
+    """Publishes in this block replace an existing entry instead of keeping it (refresh)."""
+    token = _replacing.set(True)
+    try:
+        yield
+    finally:
+        _replacing.reset(token)
+
+
+def replaces() -> bool:
+    """Whether a publish now replaces (atomic overwrite) rather than creates exclusively."""
+    return _replacing.get()
+
+
+def _fresh_lookup(target: Target, ttl: float | None) -> tuple[bool, Any]:
+    """`lookup`, an entry older than `ttl` counting as absent."""
+    data = read_entry(target.store, target.path)
+    if data is not None and ttl is not None and expired(data, ttl):
+        return False, None
+    return decoded(target, data)
+
+
+def _offline_miss(target: Target) -> OfflineMissError:
+    return OfflineMissError(
+        f"{target.key.function_id}: no stored result at {target.uri} and run mode is "
+        "'offline' (memokey.mode or MEMOKEY_MODE), so it was not computed. Run once "
+        "outside offline mode to store it, or check why the key changed with "
+        "f.explain(...) / `memokey ls`"
+    )
+
+
+def run_in_mode(
+    name: Mode,
+    target: Target,
+    call: Callable[[], Any],
+    refresh: Callable[[], Any],
+    ttl: float | None = None,
+) -> Any:
+    """A synchronous call in mode `name`: `call` runs the function here without storing,
+    `refresh` recomputes and replaces the entry."""
+    if name == "off":
+        return call()
+    if name == "refresh":
+        return refresh()
+    found, value = _fresh_lookup(target, ttl)
+    if found:
+        return value
+    if name == "offline":
+        raise _offline_miss(target)
+    return call()  # readonly: compute, write nothing
+
+
+async def arun_in_mode(
+    name: Mode,
+    target: Target,
+    call: Callable[[], Awaitable[Any]],
+    refresh: Callable[[], Awaitable[Any]],
+    ttl: float | None = None,
+) -> Any:
+    """`run_in_mode` for coroutine functions (store reads off the event loop)."""
+    import asyncio
+
+    if name == "off":
+        return await call()
+    if name == "refresh":
+        return await refresh()
+    found, value = await asyncio.to_thread(_fresh_lookup, target, ttl)
+    if found:
+        return value
+    if name == "offline":
+        raise _offline_miss(target)
+    return await call()
