@@ -91,6 +91,10 @@ _ADDS: dict[str, tuple[int, int | None, int | None]] = {
     "error": (_AT["errors"], None, None),
 }
 _counters: dict[str, list[float]] = {}  # function id -> values in _FIELDS order
+#: Stored durations of entries already seen, by (uri, size): a repeated hit does not
+#: search its header again (bounded; cleared when full).
+_durations: dict[tuple[str, int], float] = {}
+_MAX_DURATIONS = 4096
 _listeners: list[Callable[[Event], None]] = []
 
 
@@ -149,7 +153,12 @@ def record(
     bytes (hit, wait), whose size and stored duration are counted."""
     if data is not None:
         nbytes = len(data)
-        seconds = header_number(data, DURATION_FIELD) or 0.0
+        seconds = _durations.get((uri, nbytes), -1.0)
+        if seconds < 0:
+            seconds = header_number(data, DURATION_FIELD) or 0.0
+            if len(_durations) >= _MAX_DURATIONS:
+                _durations.clear()
+            _durations[uri, nbytes] = seconds
     count, size, spent = _ADDS[kind]
     with _lock:
         values = _counters.get(function_id)
