@@ -7,7 +7,9 @@ directory of a function but the one written most recently) and total size (``max
 least recently used first until what remains fits). Debris is what no entry needs: stale
 leases (expired, or their holder on this machine has ended), invocations and temp files
 older than ``debris_age`` with no live lease, use markers without an entry, and
-incomplete multipart uploads (`SupportsUploadCleanup`).
+incomplete multipart uploads (`SupportsUploadCleanup`) of entries under the scheme
+directory (and the namespace / function asked for): another program's upload in a shared
+bucket is not memokey's debris.
 
 Never removed: an entry (or lease) whose key has a live lease, since someone is writing
 it. An entry is deleted conditionally on the version the listing reported (one
@@ -26,7 +28,7 @@ from memokey.errors import StoreError, WriteConflictError
 from memokey.keys import SCHEME
 from memokey.layout import INVOCATION, LEASE, USED, sibling
 from memokey.leases import LeaseRecord
-from memokey.walk import Found, function_dirs, temp_files, walk_function
+from memokey.walk import Found, function_dirs, matches_function, temp_files, walk_function
 from memokey_backends import Store
 
 __all__ = ["GcPolicy", "GcReport", "collect"]
@@ -201,14 +203,33 @@ def _temp_debris(
             report.debris_bytes += size
 
 
+def _ours(policy: GcPolicy) -> Callable[[str], bool]:
+    """Whether an upload (its root-relative path) is a write of an entry gc may touch:
+    under the scheme directory and the namespace / function asked for, never another
+    program's upload in a root (a whole bucket, say) memokey shares."""
+
+    def accept(path: str) -> bool:
+        parts = path.split("/")
+        if len(parts) != 4 or parts[0] != SCHEME:
+            return False
+        if policy.namespace is not None and parts[1] != policy.namespace:
+            return False
+        return policy.function is None or matches_function(parts[2], policy.function)
+
+    return accept
+
+
 def _uploads(store: Store, policy: GcPolicy) -> int:
     lister = getattr(store, "incomplete_uploads", None)
     if lister is None:
         return 0
+    ours = _ours(policy)
     try:
         if policy.dry_run:
-            return len(lister(older_than=policy.debris_age))
-        aborted: int = store.abort_incomplete_uploads(older_than=policy.debris_age)  # type: ignore[attr-defined]
+            return sum(1 for upload in lister(older_than=policy.debris_age) if ours(upload.path))
+        aborted: int = store.abort_incomplete_uploads(  # type: ignore[attr-defined]
+            older_than=policy.debris_age, only=ours
+        )
         return aborted
     except StoreError:
         return 0

@@ -33,6 +33,7 @@ import os
 import posixpath
 import re
 import time
+from collections.abc import Callable
 from typing import Any
 
 from memokey_backends._deadline import run
@@ -464,14 +465,20 @@ class FsspecStore:
         result: builtins.list[IncompleteUpload] = self._call("list uploads", "", go)
         return result
 
-    def abort_incomplete_uploads(self, *, older_than: float) -> int:
-        """Abort the uploads `incomplete_uploads` reports; how many were aborted.
+    def abort_incomplete_uploads(
+        self, *, older_than: float, only: Callable[[str], bool] | None = None
+    ) -> int:
+        """Abort the uploads `incomplete_uploads` reports (with `only`: those whose
+        root-relative path it accepts, e.g. memokey's own when the root is a bucket other
+        programs also write to); how many were aborted.
 
         Choose `older_than` longer than any write can take (an hour is safe): a live
         writer's upload would be aborted too, and its write would then fail.
         """
         count = 0
         for upload in self.incomplete_uploads(older_than=older_than):
+            if only is not None and not only(upload.path):
+                continue
             full = f"{self.root}/{upload.path}"  # listed, not user input: no path check
             self._call(
                 "abort upload",

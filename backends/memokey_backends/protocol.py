@@ -6,6 +6,7 @@ collection and statistics are built on top of these in `memokey`, not here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
@@ -110,6 +111,9 @@ class SupportsUploadCleanup(Protocol):
         """Unfinished uploads under the root, started at least `older_than` s ago."""
         ...
 
-    def abort_incomplete_uploads(self, *, older_than: float) -> int:
-        """Abort those uploads; how many were aborted."""
+    def abort_incomplete_uploads(
+        self, *, older_than: float, only: Callable[[str], bool] | None = None
+    ) -> int:
+        """Abort those uploads (with `only`: those whose root-relative path it accepts);
+        how many were aborted."""
         ...

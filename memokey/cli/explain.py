@@ -31,7 +31,8 @@ def cmd_explain(targets: list[str], root: str | None, out: TextIO) -> None:
     if len(targets) == 2:
         _, other_path, other = _meta(targets[1], root)
         diffs = differences(meta, other) or ["no difference in the key manifest"]
-        print(printable(f"from {entry_id(path)}\nto   {entry_id(other_path)}"), file=out)
+        print(printable(f"from {entry_id(path)}"), file=out)
+        print(printable(f"to   {entry_id(other_path)}"), file=out)
         for line in diffs:
             print(printable(f"  {line}"), file=out)
         return
@@ -59,4 +60,5 @@ def cmd_explain(targets: list[str], root: str | None, out: TextIO) -> None:
         return found
 
     text = report(f"entry {entry_id(path)}", meta, candidates(), name=lambda e: entry_id(e.path))
-    print(printable(text), file=out)
+    for line in text.split("\n"):  # escaped line by line: the newlines are ours
+        print(printable(line), file=out)

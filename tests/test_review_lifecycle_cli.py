@@ -1,0 +1,101 @@
+"""Outside review of the lifecycle CLI (issue 9): what `memokey explain` prints, and what
+`memokey gc` may abort among a bucket's unfinished uploads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+import memokey
+from helpers.servers import Server
+from memokey.cli import main
+from memokey.gc import GcPolicy, collect
+from memokey_backends import open_store
+
+
+def _train(url: str) -> Any:
+    @memokey.memoize(url)
+    def train(cfg: dict[str, float], seed: int) -> float:
+        return cfg["lr"] * seed
+
+    return train
+
+
+def test_memokey_explain_prints_one_difference_per_line_not_escaped_newlines(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"file://{tmp_path}"
+    train = _train(url)
+    train({"lr": 0.1}, seed=1)
+    train({"lr": 0.2}, seed=1)
+    first, second = (train.key_for({"lr": lr}, seed=1).uri for lr in (0.1, 0.2))
+    for argv in (
+        ["explain", first, second],
+        ["explain", first.split("/memokey-v2/")[1], "--root", url],
+    ):
+        assert main(argv) == 0
+        out = capsys.readouterr().out
+        assert "\\x0a" not in out
+        lines = out.splitlines()
+        assert any(line.startswith(("to ", "nearest:")) for line in lines), out
+        assert any(
+            line.strip() == "cfg['lr']: 0.1 → 0.2" or line.strip() == "cfg['lr']: 0.2 → 0.1"
+            for line in lines
+        ), out
+
+
+def test_memokey_explain_still_escapes_terminal_sequences_from_the_store(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"file://{tmp_path}"
+    train = _train(url)
+    train({"lr": 0.1, "\x1b[2Jname": 1.0}, seed=1)
+    train({"lr": 0.1, "\x1b[2Jname": 2.0}, seed=1)
+    first, second = (train.key_for({"lr": 0.1, "\x1b[2Jname": v}, seed=1).uri for v in (1.0, 2.0))
+    assert main(["explain", first, second]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out
+    assert "\\x1b[2Jname" in out
+
+
+def _client(server: Server) -> Any:
+    return boto3.client(
+        "s3",
+        endpoint_url=server.endpoint,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        region_name="us-east-1",
+    )
+
+
+def _open_uploads(server: Server, bucket: str) -> list[str]:
+    listed = _client(server).list_multipart_uploads(Bucket=bucket)
+    return sorted(u["Key"] for u in listed.get("Uploads", []))
+
+
+def test_gc_aborts_only_memokeys_own_unfinished_uploads_under_a_shared_root(
+    moto_server: Server, s3_root: tuple[str, dict[str, Any]]
+) -> None:
+    """A root may be a whole bucket (or a prefix other tools also write to): another
+    program's multipart upload in progress there is not memokey's debris."""
+    url, options = s3_root
+    bucket = url.split("://", 1)[1].split("/", 1)[0]
+    client = _client(moto_server)
+    client.create_multipart_upload(Bucket=bucket, Key="root/backups/nightly.tar")
+    client.create_multipart_upload(Bucket=bucket, Key="root/memokey-v2/ns/m--f/0123")
+    client.create_multipart_upload(Bucket=bucket, Key="root/memokey-v2/other/m--g/4567")
+    store = open_store(url, **options)
+
+    dry = collect(store, GcPolicy(dry_run=True, debris_age=0.0))
+    assert dry.uploads == 2
+    scoped = collect(store, GcPolicy(namespace="ns", debris_age=0.0))
+    assert scoped.uploads == 1
+    assert _open_uploads(moto_server, bucket) == [
+        "root/backups/nightly.tar",
+        "root/memokey-v2/other/m--g/4567",
+    ]
+    assert collect(store, GcPolicy(debris_age=0.0)).uploads == 1
+    assert _open_uploads(moto_server, bucket) == ["root/backups/nightly.tar"]
