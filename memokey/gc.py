@@ -14,7 +14,9 @@ bucket is not memokey's debris.
 Never removed: an entry (or lease) whose key has a live lease, since someone is writing
 it. An entry is deleted conditionally on the version the listing reported (one
 conditional request on S3/GCS/Azure, a version check on local roots): one replaced since
-(refresh, expiry) is kept. The root is read one function at a time.
+(refresh, expiry) is kept. A stale lease is deleted only while it is the version gc
+read: one taken over since belongs to a live holder. The root is read one function at a
+time.
 """
 
 from __future__ import annotations
@@ -81,14 +83,33 @@ def _groups(store: Store, policy: GcPolicy) -> Iterator[list[tuple[str, str]]]:
         yield by_function.pop(key)
 
 
-def _live_lease(store: Store, found: Found, now: float) -> bool:
+def _lease(store: Store, found: Found, now: float) -> tuple[bool, str | None]:
+    """(whether a live holder has `found`'s key, the version of the lease read): deletes
+    of a lease gc judged stale are conditional on that version, so a lease someone took
+    over since (a new holder computing the key now) is never deleted."""
     if LEASE not in found.siblings:
-        return False
-    data = store.read(sibling(found.path, LEASE))
-    if data is None:
-        return False
+        return False, None
+    current = store.read_versioned(sibling(found.path, LEASE))
+    if current is None:
+        return False, None
+    data, version = current
     record = LeaseRecord.decode(data)  # None: not a lease any live holder wrote
-    return record is not None and record.expires_at > now and not record.holder_gone()
+    live = record is not None and record.expires_at > now and not record.holder_gone()
+    return live, version
+
+
+def _delete_sibling(store: Store, found: Found, kind: str, lease_version: str | None) -> bool:
+    """Delete one sibling; a lease only while it is the version gc read (False if not)."""
+    if kind != LEASE:
+        store.delete(sibling(found.path, kind))
+        return True
+    if lease_version is None:
+        return False  # gone since, or never read: nothing of ours to delete
+    try:
+        store.delete(sibling(found.path, LEASE), version=lease_version)
+    except WriteConflictError:
+        return False  # taken over since gc read it: a live holder's now
+    return True
 
 
 def collect(
@@ -154,7 +175,8 @@ def _doomed(policy: GcPolicy, found: Found, rank: int, newest_dir: str | None, n
 
 def _remove(store: Store, policy: GcPolicy, found: Found, now: float, report: GcReport) -> bool:
     """Delete one entry (conditionally on its listed version) and its siblings."""
-    if _live_lease(store, found, now):
+    live, lease_version = _lease(store, found, now)
+    if live:
         report.live += 1
         return False
     if not policy.dry_run:
@@ -166,7 +188,7 @@ def _remove(store: Store, policy: GcPolicy, found: Found, now: float, report: Gc
             report.changed += 1  # replaced since the listing: it is someone's new value
             return False
         for kind, _size, _mtime in found.sibling_files:
-            store.delete(sibling(found.path, kind))
+            _delete_sibling(store, found, kind, lease_version)
     report.entries += 1
     report.entry_bytes += found.size + found.sibling_bytes
     report.removed_ids.append(found.id)
@@ -177,17 +199,17 @@ def _debris(store: Store, policy: GcPolicy, found: Found, now: float, report: Gc
     """Siblings no entry needs: stale leases, abandoned invocations, orphaned markers."""
     if not found.sibling_files:
         return
-    live = _live_lease(store, found, now)
+    live, lease_version = _lease(store, found, now)
     for kind, size, mtime in found.sibling_files:
         old = now - (mtime or now) >= policy.debris_age
         gone = (
-            (kind == LEASE and not live)
+            (kind == LEASE and not live and lease_version is not None)
             or (kind == INVOCATION and not live and old)
             or (kind == USED and not found.has_entry)
         )
         if gone:
-            if not policy.dry_run:
-                store.delete(sibling(found.path, kind))
+            if not policy.dry_run and not _delete_sibling(store, found, kind, lease_version):
+                continue
             report.debris += 1
             report.debris_bytes += size
 

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,8 @@ import memokey
 from helpers.servers import Server
 from memokey.cli import main
 from memokey.gc import GcPolicy, collect
+from memokey.layout import LEASE, sibling
+from memokey.leases import LeaseRecord, try_acquire
 from memokey_backends import open_store
 
 
@@ -99,3 +103,59 @@ def test_gc_aborts_only_memokeys_own_unfinished_uploads_under_a_shared_root(
     ]
     assert collect(store, GcPolicy(debris_age=0.0)).uploads == 1
     assert _open_uploads(moto_server, bucket) == ["root/backups/nightly.tar"]
+
+
+class _TakeoverDuringGc:
+    """A real store through which gc works; right after gc reads a lease, another caller
+    takes that (stale) lease over, as could happen between gc's read and its delete."""
+
+    def __init__(self, store: Any, memo_dir: str) -> None:
+        self._store, self._memo_dir = store, memo_dir
+        self.taken: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    def _after_read(self, path: str) -> None:
+        if self.taken is None and path == sibling(self._memo_dir, LEASE):
+            self.taken = try_acquire(self._store, self._memo_dir, lease_seconds=600)
+            assert self.taken is not None
+
+    def read(self, path: str) -> Any:
+        data = self._store.read(path)
+        self._after_read(path)
+        return data
+
+    def read_versioned(self, path: str) -> Any:
+        found = self._store.read_versioned(path)
+        self._after_read(path)
+        return found
+
+
+def test_gc_never_deletes_a_lease_taken_over_after_gc_judged_it_stale(
+    store_root: tuple[str, dict[str, Any]],
+) -> None:
+    url, options = store_root
+    if url.startswith("gs://"):
+        pytest.skip("fake-gcs-server ignores ifGenerationMatch on DELETE (real GCS honours it)")
+
+    @memokey.memoize(url, storage_options=options)
+    def word(i: int) -> str:
+        return "w" * i
+
+    store = open_store(url, **options)
+    pending = word.key_for(1).path
+    stale = LeaseRecord.fresh(60)
+    body = json.dumps({**stale.__dict__, "expires_at": time.time() - 3600}).encode()
+    store.write(sibling(pending, LEASE), body)
+    racing = _TakeoverDuringGc(store, pending)
+    collect(racing, GcPolicy())  # type: ignore[arg-type]
+    assert racing.taken is not None
+    try:
+        held = store.read(sibling(pending, LEASE))
+        assert held is not None, "gc deleted the lease of a caller computing the key now"
+        record = LeaseRecord.decode(held)
+        assert record is not None
+        assert not record.is_stale()
+    finally:
+        racing.taken.release()
