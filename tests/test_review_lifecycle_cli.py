@@ -159,3 +159,23 @@ def test_gc_never_deletes_a_lease_taken_over_after_gc_judged_it_stale(
         assert not record.is_stale()
     finally:
         racing.taken.release()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["gc", "--function", "default/word", "--older-than", "0s"],
+        ["gc", "--namespace", "default/word", "--older-than", "0s"],
+        ["ls", "--function", "default/word"],
+        ["du", "--namespace", "default/word"],
+    ],
+)
+def test_a_path_given_as_one_namespace_or_function_is_a_usage_error_not_zero_entries(
+    tmp_path: Path, argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"file://{tmp_path}"
+    _train(url)({"lr": 0.1}, seed=1)
+    with pytest.raises(SystemExit) as done:
+        main([argv[0], url, *argv[1:]])
+    assert done.value.code == 2
+    assert "--namespace" in capsys.readouterr().err

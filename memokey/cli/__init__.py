@@ -30,6 +30,7 @@ from collections.abc import Sequence
 from memokey._terminal import printable
 from memokey._version import __version__
 from memokey.cli._common import CliError, split_memo_uri
+from memokey.cli._units import name_part
 from memokey.errors import MemokeyError
 
 __all__ = ["CliError", "main", "split_memo_uri"]
@@ -69,12 +70,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     ls = sub.add_parser("ls", help="list stored entries (ids for show / rm / explain)")
     ls.add_argument("root", nargs="?", help=_ROOT_HELP)
-    ls.add_argument("--namespace", "-n", help="only this namespace")
-    ls.add_argument("--function", "-f", help="only this function id (all versions) or directory")
+    ls.add_argument("--namespace", "-n", type=name_part, help="only this namespace")
+    ls.add_argument(
+        "--function", "-f", type=name_part, help="only this function id (all versions) or directory"
+    )
     ls.add_argument("--uri", action="store_true", help="print full URIs instead of ids")
     du = sub.add_parser("du", help="bytes and entries per function and namespace")
     du.add_argument("root", nargs="?", help=_ROOT_HELP)
-    du.add_argument("--namespace", "-n", help="only this namespace")
+    du.add_argument("--namespace", "-n", type=name_part, help="only this namespace")
     show = sub.add_parser("show", help="print an entry's metadata (or --value)")
     show.add_argument("entry", help="an id from `memokey ls`, or an entry URI")
     show.add_argument("--root", help=_ROOT_HELP + "; for ids")

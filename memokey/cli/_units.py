@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import re
 
-__all__ = ["count", "duration", "size"]
+__all__ = ["count", "duration", "name_part", "size"]
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])")
 _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -38,3 +38,15 @@ def count(text: str) -> int:
     if not text.strip().isdigit():
         raise argparse.ArgumentTypeError(f"{text!r} is not a count; write 0 or more, e.g. 3")
     return int(text)
+
+
+def name_part(text: str) -> str:
+    """One namespace or function name, as ``--namespace``/``--function`` take it (argparse
+    type): a path such as ``NS/FUNCTION`` would match nothing and report "0 entries" as if
+    there were none, so it is refused with what to type instead."""
+    if not text or "/" in text:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not one name; give the namespace with --namespace and the "
+            "function (an id or directory from `memokey ls`) with --function"
+        )
+    return text

@@ -9,7 +9,7 @@ from typing import TextIO
 from memokey._terminal import printable
 from memokey.cli._common import format_size, open_root
 from memokey.cli._progress import Progress
-from memokey.cli._units import count, duration, size
+from memokey.cli._units import count, duration, name_part, size
 from memokey.gc import GcPolicy, collect
 
 __all__ = ["add_parser", "cmd_gc"]
@@ -33,8 +33,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser], root_he
     gc.add_argument(
         "--keep-last", type=count, metavar="N", help="keep the N most recently used per function"
     )
-    gc.add_argument("--function", "-f", help="only this function id (all versions) or directory")
-    gc.add_argument("--namespace", "-n", help="only this namespace")
+    gc.add_argument(
+        "--function", "-f", type=name_part, help="only this function id (all versions) or directory"
+    )
+    gc.add_argument("--namespace", "-n", type=name_part, help="only this namespace")
     gc.add_argument(
         "--stale-versions",
         action="store_true",
