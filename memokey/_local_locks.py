@@ -101,6 +101,25 @@ class LocalLock:
         finally:
             self._thread_lock.release()
 
+    def held_by_someone(self) -> bool:
+        """Whether another thread or process holds this lock now (a probe that never
+        blocks: tools such as ``memokey gc`` ask it before removing a key's debris)."""
+        assert fcntl is not None
+        if not os.path.exists(self.lock_file):
+            return False
+        if not self._thread_lock.acquire(blocking=False):
+            return True
+        try:
+            fd = _descriptor(self.lock_file)
+            try:
+                fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, self.offset, os.SEEK_SET)
+            except OSError:
+                return True
+            fcntl.lockf(fd, fcntl.LOCK_UN, 1, self.offset, os.SEEK_SET)
+            return False
+        finally:
+            self._thread_lock.release()
+
     def __enter__(self) -> LocalLock:
         self.acquire()
         return self

@@ -15,8 +15,9 @@ Never removed: an entry (or lease) whose key has a live lease, since someone is 
 it. An entry is deleted conditionally on the version the listing reported (one
 conditional request on S3/GCS/Azure, a version check on local roots): one replaced since
 (refresh, expiry) is kept. A stale lease is deleted only while it is the version gc
-read: one taken over since belongs to a live holder. The root is read one function at a
-time.
+read: one taken over since belongs to a live holder. On local roots a key being
+computed holds a kernel lock instead of a lease; its invocation is kept while it does.
+The root is read one function at a time.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+from memokey._local_locks import lock_for
 from memokey.errors import StoreError, WriteConflictError
 from memokey.keys import SCHEME
 from memokey.layout import INVOCATION, LEASE, USED, sibling
@@ -88,7 +90,7 @@ def _lease(store: Store, found: Found, now: float) -> tuple[bool, str | None]:
     of a lease gc judged stale are conditional on that version, so a lease someone took
     over since (a new holder computing the key now) is never deleted."""
     if LEASE not in found.siblings:
-        return False, None
+        return _locally_locked(store, found), None
     current = store.read_versioned(sibling(found.path, LEASE))
     if current is None:
         return False, None
@@ -96,6 +98,21 @@ def _lease(store: Store, found: Found, now: float) -> tuple[bool, str | None]:
     record = LeaseRecord.decode(data)  # None: not a lease any live holder wrote
     live = record is not None and record.expires_at > now and not record.holder_gone()
     return live, version
+
+
+def _locally_locked(store: Store, found: Found) -> bool:
+    """Whether a caller on this machine holds the key's kernel lock (local roots mark a
+    key being computed so, not with a lease file): asked only for keys with an
+    invocation, the one sibling a live local caller still needs (a queued remote run)."""
+    if INVOCATION not in found.siblings:
+        return False
+    local_path = getattr(store, "local_path", None)
+    where = None if local_path is None else local_path(found.path)
+    lock = None if where is None else lock_for(where, found.digest)
+    try:
+        return lock is not None and lock.held_by_someone()
+    except OSError:
+        return True  # cannot tell: keep it, as for a live lease
 
 
 def _delete_sibling(store: Store, found: Found, kind: str, lease_version: str | None) -> bool:

@@ -4,6 +4,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -15,7 +18,7 @@ import memokey
 from helpers.servers import Server
 from memokey.cli import main
 from memokey.gc import GcPolicy, collect
-from memokey.layout import LEASE, sibling
+from memokey.layout import INVOCATION, LEASE, sibling
 from memokey.leases import LeaseRecord, try_acquire
 from memokey_backends import open_store
 
@@ -179,3 +182,49 @@ def test_a_path_given_as_one_namespace_or_function_is_a_usage_error_not_zero_ent
         main([argv[0], url, *argv[1:]])
     assert done.value.code == 2
     assert "--namespace" in capsys.readouterr().err
+
+
+_HOLDER = """
+import sys, time
+from memokey._local_locks import lock_for
+lock = lock_for(sys.argv[1], sys.argv[2])
+lock.acquire()
+print("holding", flush=True)
+sys.stdin.readline()
+"""
+
+
+def test_gc_keeps_the_invocation_of_a_remote_run_whose_caller_holds_the_local_lock(
+    tmp_path: Path,
+) -> None:
+    """Local roots mark a key being computed with a kernel lock, not a lease file: a
+    remote run queued for hours (a batch scheduler) still has a live caller, and its
+    invocation must be there when the run starts."""
+    url = f"file://{tmp_path}"
+
+    @memokey.memoize(url)
+    def word(i: int) -> str:
+        return "w" * i
+
+    store = open_store(url)
+    pending = word.key_for(1).path
+    store.write(sibling(pending, INVOCATION), b"pickled call")
+    os_path = store.local_path(pending)  # type: ignore[attr-defined]
+    digest = pending.rsplit("/", 1)[1]
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLDER, os_path, digest],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "holding"
+        report = collect(store, GcPolicy(), now=time.time() + 7200)
+        assert store.exists(sibling(pending, INVOCATION))
+        assert report.debris == 0
+    finally:
+        holder.communicate("done\n", timeout=60)
+    collect(store, GcPolicy(), now=time.time() + 7200)  # the caller has ended: debris now
+    assert not store.exists(sibling(pending, INVOCATION))
