@@ -96,12 +96,21 @@ def replaces() -> bool:
     return _replacing.get()
 
 
-def _fresh_lookup(target: Target, ttl: float | None) -> tuple[bool, Any]:
-    """`lookup`, an entry older than `ttl` counting as absent."""
+def _fresh_lookup(target: Target, ttl: float | None) -> tuple[bool, Any, Any]:
+    """`lookup` (and the bytes read), an entry older than `ttl` counting as absent."""
     data = read_entry(target.store, target.path)
     if data is not None and ttl is not None and expired(data, ttl):
-        return False, None
-    return decoded(target, data)
+        return False, None, None
+    found, value = decoded(target, data)
+    return found, value, data
+
+
+#: How a mode reports an outcome to `memokey.observe` (the runner's ``_observe``).
+Observe = Callable[..., None]
+
+
+def _ignore(kind: str, target: Target, **details: Any) -> None:
+    """The default `Observe`: report nothing."""
 
 
 def _offline_miss(target: Target) -> OfflineMissError:
@@ -119,6 +128,7 @@ def run_in_mode(
     call: Callable[[], Any],
     refresh: Callable[[], Any],
     ttl: float | None = None,
+    observe: Observe = _ignore,
 ) -> Any:
     """A synchronous call in mode `name`: `call` runs the function here without storing,
     `refresh` recomputes and replaces the entry."""
@@ -126,9 +136,11 @@ def run_in_mode(
         return call()
     if name == "refresh":
         return refresh()
-    found, value = _fresh_lookup(target, ttl)
+    found, value, data = _fresh_lookup(target, ttl)
     if found:
+        observe("hit", target, data=data)  # stats and on_event see every mode's hits
         return value
+    observe("miss", target)
     if name == "offline":
         raise _offline_miss(target)
     return call()  # readonly: compute, write nothing
@@ -140,6 +152,7 @@ async def arun_in_mode(
     call: Callable[[], Awaitable[Any]],
     refresh: Callable[[], Awaitable[Any]],
     ttl: float | None = None,
+    observe: Observe = _ignore,
 ) -> Any:
     """`run_in_mode` for coroutine functions (store reads off the event loop)."""
     import asyncio
@@ -148,9 +161,11 @@ async def arun_in_mode(
         return await call()
     if name == "refresh":
         return await refresh()
-    found, value = await asyncio.to_thread(_fresh_lookup, target, ttl)
+    found, value, data = await asyncio.to_thread(_fresh_lookup, target, ttl)
     if found:
+        observe("hit", target, data=data)
         return value
+    observe("miss", target)
     if name == "offline":
         raise _offline_miss(target)
     return await call()

@@ -227,6 +227,7 @@ class Runner:
                 lambda: func(*args, **kwargs),
                 lambda: self._refresh(target, func, args, kwargs),
                 self.ttl,
+                self._observe,
             )
         data = read_entry(target.store, target.path)  # the hit path: `lookup`, inlined
         if data is not None:
@@ -409,6 +410,7 @@ class Runner:
                 lambda: func(*args, **kwargs),
                 lambda: self._arefresh(target, func, args, kwargs),
                 self.ttl,
+                self._observe,
             )
         data = await asyncio.to_thread(read_entry, target.store, target.path)
         if data is not None and self.ttl is not None and expired(data, self.ttl):

@@ -1,0 +1,98 @@
+"""Outside review of the per-function lifecycle API (issue 9): what `is_cached` and
+`explain` answer under ``ttl=``, and what run modes report to `stats` / `on_event`."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+import memokey
+from memokey import OfflineMissError
+from memokey.observe import Event, reset_stats
+
+Location = tuple[str, dict[str, Any]]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_stats() -> None:
+    reset_stats()
+
+
+
+
+def _ttl_function(location: Location) -> Any:
+    url, options = location
+
+    @memokey.memoize(url, storage_options=options, ttl=60)
+    def doubled(x: int) -> int:
+        return 2 * x
+
+    return doubled
+
+
+def test_is_cached_says_no_for_an_entry_older_than_ttl(store_root: Location) -> None:
+    from tests.test_lifecycle_expiry import _age
+
+    doubled = _ttl_function(store_root)
+    doubled(1)
+    assert doubled.is_cached(1)
+    _age(store_root, doubled.key_for(1).uri, 3600)
+    # The next call would recompute it: it is not cached in any useful sense.
+    assert not doubled.is_cached(1)
+
+
+def test_explain_calls_an_expired_entry_a_miss_and_says_it_expired(store_root: Location) -> None:
+    from tests.test_lifecycle_expiry import _age
+
+    doubled = _ttl_function(store_root)
+    doubled(1)
+    _age(store_root, doubled.key_for(1).uri, 3600)
+    text = doubled.explain(1)
+    assert text.startswith("miss")
+    assert "expired" in text
+
+
+def test_readonly_and_offline_hits_and_misses_reach_stats_and_on_event(
+    memory_root: Location,
+) -> None:
+    url, options = memory_root
+
+    @memokey.memoize(url, storage_options=options)
+    def ident(x: int) -> int:
+        return x
+
+    ident(1)
+    seen: list[Event] = []
+    unsubscribe = memokey.on_event(seen.append)
+    try:
+        for name in ("readonly", "offline"):
+            with memokey.mode(name):  # type: ignore[arg-type]
+                assert ident(1) == 1
+        with memokey.mode("readonly"):
+            assert ident(2) == 2
+        with memokey.mode("offline"), pytest.raises(OfflineMissError):
+            ident(3)
+    finally:
+        unsubscribe()
+    assert [e.kind for e in seen] == ["hit", "hit", "miss", "miss"]
+    counted = memokey.stats()[ident.key_for(1).function_id]
+    assert (counted.hits, counted.misses, counted.publishes) == (2, 3, 1)
+
+
+def test_async_readonly_hits_reach_stats(memory_root: Location) -> None:
+    url, options = memory_root
+
+    @memokey.memoize(url, storage_options=options)
+    async def ident(x: int) -> int:
+        return x
+
+    asyncio.run(ident(1))
+
+    async def readonly() -> int:
+        with memokey.mode("readonly"):
+            return await ident(1)
+
+    assert asyncio.run(readonly()) == 1
+    assert memokey.stats()[ident.key_for(1).function_id].hits == 1
