@@ -20,8 +20,6 @@ def _fresh_stats() -> None:
     reset_stats()
 
 
-
-
 def _ttl_function(location: Location) -> Any:
     url, options = location
 
@@ -96,3 +94,47 @@ def test_async_readonly_hits_reach_stats(memory_root: Location) -> None:
 
     assert asyncio.run(readonly()) == 1
     assert memokey.stats()[ident.key_for(1).function_id].hits == 1
+
+
+def test_clear_all_versions_never_touches_a_namespace_that_shares_its_prefix(
+    store_root: Location,
+) -> None:
+    url, options = store_root
+
+    def make(namespace: str) -> Any:
+        @memokey.memoize(url, storage_options=options, namespace=namespace)
+        def ident(x: int) -> int:
+            return x
+
+        return ident
+
+    short, longer = make("exp"), make("exp2")
+    short(1)
+    longer(1)
+    assert short.clear(all_versions=True) == 1
+    assert longer.is_cached(1)
+    assert [e.digest for e in longer.entries(all_versions=True)] == [
+        longer.key_for(1).digest
+    ]
+
+
+def test_forget_and_is_cached_on_a_method_key_the_instance(memory_root: Location) -> None:
+    url, options = memory_root
+
+    class Scaled:
+        def __init__(self, k: int) -> None:
+            self.k = k
+
+        def __memokey__(self) -> object:
+            return self.k
+
+        @memokey.memoize(url, storage_options=options)
+        def times(self, x: int) -> int:
+            return self.k * x
+
+    two, three = Scaled(2), Scaled(3)
+    assert two.times(5) == 10
+    assert two.times.is_cached(5) and not three.times.is_cached(5)
+    assert not three.times.forget(5)
+    assert two.times.is_cached(5)
+    assert two.times.forget(5) and not two.times.is_cached(5)
