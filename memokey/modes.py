@@ -10,9 +10,12 @@ its entry atomically (readers see the old or the new value, whole). ``offline`` 
 hits and raises `OfflineMissError` on any miss: the reproducibility guard for CI and for
 re-running published results.
 
-The mode is context-local (`contextvars`: threads and tasks started inside inherit it);
-outside any ``with memokey.mode(...)`` the ``MEMOKEY_MODE`` environment variable applies,
-read per call. The runner asks `current_mode()` once per call; everything a mode does
+The mode is context-local (`contextvars`: tasks and ``.submit`` calls started inside
+inherit it). Threads do not inherit context variables (``threading.Thread``,
+``ThreadPoolExecutor``), and an offline guard or a read-only block that worker threads
+silently ignored would compute and write: so a thread that has not entered a mode of its
+own follows the innermost block open in another thread. Outside any block the
+``MEMOKEY_MODE`` environment variable applies, read per call. The runner asks `current_mode()` once per call; everything a mode does
 differently lives here, so the runner has one hook.
 """
 
@@ -21,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import os
+import threading
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, Literal, cast, get_args
 
@@ -45,6 +49,9 @@ MODES: tuple[str, ...] = get_args(Mode)
 ENV = "MEMOKEY_MODE"
 
 _mode: contextvars.ContextVar[Mode | None] = contextvars.ContextVar("memokey_mode", default=None)
+#: Blocks open in any thread, innermost last: (thread id, mode), for other threads.
+_open: list[tuple[int, Mode]] = []
+_open_lock = threading.Lock()
 _replacing: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "memokey_replacing", default=False
 )
@@ -63,22 +70,44 @@ def check_mode(name: object, *, source: str = "memokey.mode()") -> Mode:
 @contextlib.contextmanager
 def mode(name: Mode) -> Iterator[None]:
     """Run the block's memoized calls in mode `name` (see the module docstring)."""
-    token = _mode.set(check_mode(name))
+    checked = check_mode(name)
+    token = _mode.set(checked)
+    block = (threading.get_ident(), checked)
+    with _open_lock:
+        _open.append(block)
     try:
         yield
     finally:
         _mode.reset(token)
+        with _open_lock:
+            _open.reverse()  # remove the innermost equal block (blocks may end out of order)
+            _open.remove(block)
+            _open.reverse()
 
 
 def current_mode() -> Mode | None:
     """The mode in force, None for ``normal`` (the runner's usual path)."""
     name = _mode.get()
+    if name is None and _open:
+        name = _other_threads_mode()
     if name is None:
         env = os.environ.get(ENV)
         if not env:
             return None
         name = check_mode(env, source=ENV)
     return None if name == "normal" else name
+
+
+def _other_threads_mode() -> Mode | None:
+    """The innermost block open in another thread (a worker thread of that block);
+    the calling thread's own context said nothing, so its blocks are not for it (an
+    asyncio task outside the block runs in the same thread)."""
+    here = threading.get_ident()
+    with _open_lock:
+        for thread, name in reversed(_open):
+            if thread != here:
+                return name
+    return None
 
 
 @contextlib.contextmanager

@@ -113,9 +113,7 @@ def test_clear_all_versions_never_touches_a_namespace_that_shares_its_prefix(
     longer(1)
     assert short.clear(all_versions=True) == 1
     assert longer.is_cached(1)
-    assert [e.digest for e in longer.entries(all_versions=True)] == [
-        longer.key_for(1).digest
-    ]
+    assert [e.digest for e in longer.entries(all_versions=True)] == [longer.key_for(1).digest]
 
 
 def test_forget_and_is_cached_on_a_method_key_the_instance(memory_root: Location) -> None:
@@ -138,3 +136,71 @@ def test_forget_and_is_cached_on_a_method_key_the_instance(memory_root: Location
     assert not three.times.forget(5)
     assert two.times.is_cached(5)
     assert two.times.forget(5) and not two.times.is_cached(5)
+
+
+def test_offline_and_readonly_hold_in_worker_threads_started_inside_the_block(
+    memory_root: Location,
+) -> None:
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    url, options = memory_root
+
+    @memokey.memoize(url, storage_options=options)
+    def ident(x: int) -> int:
+        return x
+
+    failures: list[BaseException] = []
+
+    def in_thread() -> None:
+        try:
+            ident(1)
+        except BaseException as exc:  # noqa: BLE001 - the thread reports what it raised
+            failures.append(exc)
+
+    with memokey.mode("offline"):
+        thread = threading.Thread(target=in_thread)
+        thread.start()
+        thread.join()
+        with ThreadPoolExecutor(2) as pool, pytest.raises(OfflineMissError):
+            pool.submit(ident, 2).result()
+    assert [type(e) for e in failures] == [OfflineMissError]
+    with memokey.mode("readonly"), ThreadPoolExecutor(2) as pool:
+        assert pool.submit(ident, 3).result() == 3
+    assert not ident.is_cached(1) and not ident.is_cached(2) and not ident.is_cached(3)
+
+
+def test_a_thread_that_entered_its_own_mode_keeps_it(memory_root: Location) -> None:
+    import threading
+
+    url, options = memory_root
+
+    @memokey.memoize(url, storage_options=options)
+    def ident(x: int) -> int:
+        return x
+
+    def normal_here() -> None:
+        with memokey.mode("normal"):
+            ident(4)
+
+    with memokey.mode("offline"):
+        thread = threading.Thread(target=normal_here)
+        thread.start()
+        thread.join()
+    assert ident.is_cached(4)
+
+
+def test_a_mode_ends_for_worker_threads_when_its_block_ends(memory_root: Location) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    url, options = memory_root
+
+    @memokey.memoize(url, storage_options=options)
+    def ident(x: int) -> int:
+        return x
+
+    with ThreadPoolExecutor(1) as pool:
+        with memokey.mode("readonly"):
+            pool.submit(ident, 5).result()
+        pool.submit(ident, 6).result()
+    assert not ident.is_cached(5) and ident.is_cached(6)
