@@ -15,8 +15,9 @@ inherit it). Threads do not inherit context variables (``threading.Thread``,
 ``ThreadPoolExecutor``), and an offline guard or a read-only block that worker threads
 silently ignored would compute and write: so a thread that has not entered a mode of its
 own follows the innermost block open in another thread. Outside any block the
-``MEMOKEY_MODE`` environment variable applies, read per call. The runner asks `current_mode()` once per call; everything a mode does
-differently lives here, so the runner has one hook.
+``MEMOKEY_MODE`` environment variable applies, read per call. The runner asks
+`current_mode()` once per call; everything a mode does differently lives here, so the
+runner has one hook.
 """
 
 from __future__ import annotations
