@@ -127,10 +127,11 @@ def replaces() -> bool:
 
 
 def _fresh_lookup(target: Target, ttl: float | None) -> tuple[bool, Any, Any]:
-    """`lookup` (and the bytes read), an entry older than `ttl` counting as absent."""
+    """`lookup` (and the bytes read), an entry older than `ttl` counting as absent
+    (found False with the bytes: expired)."""
     data = read_entry(target.store, target.path)
     if data is not None and ttl is not None and expired(data, ttl):
-        return False, None, None
+        return False, None, data
     found, value = decoded(target, data)
     return found, value, data
 
@@ -143,9 +144,14 @@ def _ignore(kind: str, target: Target, **details: Any) -> None:
     """The default `Observe`: report nothing."""
 
 
-def _offline_miss(target: Target) -> OfflineMissError:
+def _offline_miss(target: Target, ttl: float | None, stale: Any) -> OfflineMissError:
+    what = (
+        "no stored result"
+        if stale is None
+        else f"the stored result is older than ttl={ttl:g}s (expired)"
+    )
     return OfflineMissError(
-        f"{target.key.function_id}: no stored result at {target.uri} and run mode is "
+        f"{target.key.function_id}: {what} at {target.uri} and run mode is "
         "'offline' (memokey.mode or MEMOKEY_MODE), so it was not computed. Run once "
         "outside offline mode to store it, or check why the key changed with "
         "f.explain(...) / `memokey ls`"
@@ -172,7 +178,7 @@ def run_in_mode(
         return value
     observe("miss", target)
     if name == "offline":
-        raise _offline_miss(target)
+        raise _offline_miss(target, ttl, data)
     return call()  # readonly: compute, write nothing
 
 
@@ -197,5 +203,5 @@ async def arun_in_mode(
         return value
     observe("miss", target)
     if name == "offline":
-        raise _offline_miss(target)
+        raise _offline_miss(target, ttl, data)
     return await call()

@@ -209,3 +209,18 @@ def test_a_mode_ends_for_worker_threads_when_its_block_ends(memory_root: Locatio
         pool.submit(ident, 6).result()
     assert not ident.is_cached(5)
     assert ident.is_cached(6)
+
+
+def test_offline_names_an_expired_entry_instead_of_calling_it_missing(
+    memory_root: Location,
+) -> None:
+    from tests.test_lifecycle_expiry import _age
+
+    doubled = _ttl_function(memory_root)
+    doubled(1)
+    _age(memory_root, doubled.key_for(1).uri, 3600)
+    with memokey.mode("offline"), pytest.raises(OfflineMissError) as raised:
+        doubled(1)
+    message = str(raised.value)
+    assert "expired" in message
+    assert "no stored result" not in message
