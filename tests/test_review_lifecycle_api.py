@@ -224,3 +224,24 @@ def test_offline_names_an_expired_entry_instead_of_calling_it_missing(
     message = str(raised.value)
     assert "expired" in message
     assert "no stored result" not in message
+
+
+def test_an_expired_entry_counts_as_a_miss_in_stats(memory_root: Location) -> None:
+    from tests.test_lifecycle_expiry import _age
+
+    url, options = memory_root
+
+    @memokey.memoize(url, storage_options=options, ttl=60)
+    def plain(x: int) -> int:
+        return x
+
+    @memokey.memoize(url, storage_options=options, ttl=60)
+    async def coroutine(x: int) -> int:
+        return x
+
+    for function, call in ((plain, plain), (coroutine, lambda x: asyncio.run(coroutine(x)))):
+        call(1)
+        _age(memory_root, function.key_for(1).uri, 3600)
+        call(1)
+        counted = memokey.stats()[function.key_for(1).function_id]
+        assert (counted.hits, counted.misses, counted.publishes) == (0, 2, 2)
