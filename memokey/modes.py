@@ -32,6 +32,7 @@ from typing import Any, Literal, cast, get_args
 from memokey._targets import Target, decoded, read_entry
 from memokey.errors import ConfigurationError, OfflineMissError
 from memokey.expiry import expired
+from memokey.usage import note_use
 
 __all__ = [
     "MODES",
@@ -144,6 +145,14 @@ def _ignore(kind: str, target: Target, **details: Any) -> None:
     """The default `Observe`: report nothing."""
 
 
+def _used(name: Mode, target: Target) -> None:
+    """An offline hit records its use like a normal one (background, once a day), or
+    ``gc --unused-for`` would delete entries that CI reruns only ever hit; ``readonly``
+    writes nothing, use markers included."""
+    if name == "offline":
+        note_use(target.store, target.path, target.uri)
+
+
 def _offline_miss(target: Target, ttl: float | None, stale: Any) -> OfflineMissError:
     what = (
         "no stored result"
@@ -175,6 +184,7 @@ def run_in_mode(
     found, value, data = _fresh_lookup(target, ttl)
     if found:
         observe("hit", target, data=data)  # stats and on_event see every mode's hits
+        _used(name, target)
         return value
     observe("miss", target)
     if name == "offline":
@@ -200,6 +210,7 @@ async def arun_in_mode(
     found, value, data = await asyncio.to_thread(_fresh_lookup, target, ttl)
     if found:
         observe("hit", target, data=data)
+        _used(name, target)
         return value
     observe("miss", target)
     if name == "offline":

@@ -245,3 +245,24 @@ def test_an_expired_entry_counts_as_a_miss_in_stats(memory_root: Location) -> No
         call(1)
         counted = memokey.stats()[function.key_for(1).function_id]
         assert (counted.hits, counted.misses, counted.publishes) == (0, 2, 2)
+
+
+def test_an_offline_hit_records_use_so_gc_unused_for_keeps_the_entry(
+    memory_root: Location,
+) -> None:
+    from memokey import usage
+    from memokey.layout import USED, sibling
+    from memokey_backends import open_store
+
+    url, options = memory_root
+
+    @memokey.memoize(url, storage_options=options)
+    def ident(x: int) -> int:
+        return x
+
+    ident(0)  # a miss: computed and published, no use recorded
+    with memokey.mode("offline"):
+        assert ident(0) == 0  # CI reruns that only ever hit still use the entry
+    usage.wait_for_marks()
+    store = open_store(url, **options)
+    assert store.exists(sibling(ident.key_for(0).path, USED))
