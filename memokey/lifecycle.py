@@ -2,7 +2,8 @@
 ``refresh``, ``clear`` and ``entries`` do.
 
 Each works on the root a real call would use now (``with memokey.root(...)`` included)
-and never lists to answer about one call: ``is_cached`` is one existence check,
+and never lists to answer about one call: ``is_cached`` is one existence check (with
+``ttl``, one read: an expired entry is not cached, a call would recompute it),
 ``forget`` deletes the entry and its stored error. ``refresh`` recomputes in this
 process and replaces the entry with one atomic overwrite (local: temporary file +
 rename; object stores: a whole-object PUT), so a concurrent reader gets the old value or
@@ -22,8 +23,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
 
+from memokey._targets import Target, read_entry
 from memokey.entry_reader import read_entry_meta
 from memokey.errors import ResultCorruptedError
+from memokey.expiry import expired
 from memokey.explain import report
 from memokey.keys import SCHEME
 from memokey.layout import ERROR, split_name
@@ -75,10 +78,21 @@ class StoredEntry:
         return float(found) if isinstance(found, (int, float)) else None
 
 
+def _stored(runner: Runner, target: Target) -> str | None:
+    """Why a call on `target` would miss now: None when it would hit. One request: an
+    existence check, or with ``ttl`` one read (the age is in the entry's header)."""
+    if runner.ttl is None:
+        return None if target.store.exists(target.path) else "absent"
+    data = read_entry(target.store, target.path)
+    if data is None:
+        return "absent"
+    return "expired" if expired(data, runner.ttl) else None
+
+
 def is_cached(runner: Runner, func: Callable[..., Any], args: Any, kwargs: Any) -> bool:
-    """Whether the call's result is stored now (one existence check, nothing decoded)."""
-    target = runner.target(func, args, kwargs)
-    return target.store.exists(target.path)
+    """Whether a call now would be served from the store (an entry older than the
+    function's ``ttl`` is not: the call would recompute it). Nothing is decoded."""
+    return _stored(runner, runner.target(func, args, kwargs)) is None
 
 
 def forget(runner: Runner, func: Callable[..., Any], args: Any, kwargs: Any) -> bool:
@@ -168,8 +182,14 @@ def explain_call(runner: Runner, func: Callable[..., Any], args: Any, kwargs: An
     """Why a call hits or misses: on a miss, what differs from the nearest stored entries
     of the same function (every code version and logic key in its namespace)."""
     target = runner.target(func, args, kwargs)
-    if target.store.exists(target.path):
+    why = _stored(runner, target)
+    if why is None:
         return f"hit: {target.uri} is stored"
+    if why == "expired":
+        return (
+            f"miss: the entry at {target.uri} expired (older than ttl={runner.ttl:g}s); "
+            "the next call recomputes and replaces it"
+        )
     described = {
         "manifest": key_manifest(target.keyed),
         "code": target.place.extra or {},

@@ -10,10 +10,14 @@ its entry atomically (readers see the old or the new value, whole). ``offline`` 
 hits and raises `OfflineMissError` on any miss: the reproducibility guard for CI and for
 re-running published results.
 
-The mode is context-local (`contextvars`: threads and tasks started inside inherit it);
-outside any ``with memokey.mode(...)`` the ``MEMOKEY_MODE`` environment variable applies,
-read per call. The runner asks `current_mode()` once per call; everything a mode does
-differently lives here, so the runner has one hook.
+The mode is context-local (`contextvars`: tasks and ``.submit`` calls started inside
+inherit it). Threads do not inherit context variables (``threading.Thread``,
+``ThreadPoolExecutor``), and an offline guard or a read-only block that worker threads
+silently ignored would compute and write: so a thread that has not entered a mode of its
+own follows the innermost block open in another thread. Outside any block the
+``MEMOKEY_MODE`` environment variable applies, read per call. The runner asks
+`current_mode()` once per call; everything a mode does differently lives here, so the
+runner has one hook.
 """
 
 from __future__ import annotations
@@ -21,12 +25,14 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import os
+import threading
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, Literal, cast, get_args
 
 from memokey._targets import Target, decoded, read_entry
 from memokey.errors import ConfigurationError, OfflineMissError
 from memokey.expiry import expired
+from memokey.usage import note_use
 
 __all__ = [
     "MODES",
@@ -45,6 +51,9 @@ MODES: tuple[str, ...] = get_args(Mode)
 ENV = "MEMOKEY_MODE"
 
 _mode: contextvars.ContextVar[Mode | None] = contextvars.ContextVar("memokey_mode", default=None)
+#: Blocks open in any thread, innermost last: (thread id, mode), for other threads.
+_open: list[tuple[int, Mode]] = []
+_open_lock = threading.Lock()
 _replacing: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "memokey_replacing", default=False
 )
@@ -63,22 +72,44 @@ def check_mode(name: object, *, source: str = "memokey.mode()") -> Mode:
 @contextlib.contextmanager
 def mode(name: Mode) -> Iterator[None]:
     """Run the block's memoized calls in mode `name` (see the module docstring)."""
-    token = _mode.set(check_mode(name))
+    checked = check_mode(name)
+    token = _mode.set(checked)
+    block = (threading.get_ident(), checked)
+    with _open_lock:
+        _open.append(block)
     try:
         yield
     finally:
         _mode.reset(token)
+        with _open_lock:
+            _open.reverse()  # remove the innermost equal block (blocks may end out of order)
+            _open.remove(block)
+            _open.reverse()
 
 
 def current_mode() -> Mode | None:
     """The mode in force, None for ``normal`` (the runner's usual path)."""
     name = _mode.get()
+    if name is None and _open:
+        name = _other_threads_mode()
     if name is None:
         env = os.environ.get(ENV)
         if not env:
             return None
         name = check_mode(env, source=ENV)
     return None if name == "normal" else name
+
+
+def _other_threads_mode() -> Mode | None:
+    """The innermost block open in another thread (a worker thread of that block);
+    the calling thread's own context said nothing, so its blocks are not for it (an
+    asyncio task outside the block runs in the same thread)."""
+    here = threading.get_ident()
+    with _open_lock:
+        for thread, name in reversed(_open):
+            if thread != here:
+                return name
+    return None
 
 
 @contextlib.contextmanager
@@ -96,17 +127,40 @@ def replaces() -> bool:
     return _replacing.get()
 
 
-def _fresh_lookup(target: Target, ttl: float | None) -> tuple[bool, Any]:
-    """`lookup`, an entry older than `ttl` counting as absent."""
+def _fresh_lookup(target: Target, ttl: float | None) -> tuple[bool, Any, Any]:
+    """`lookup` (and the bytes read), an entry older than `ttl` counting as absent
+    (found False with the bytes: expired)."""
     data = read_entry(target.store, target.path)
     if data is not None and ttl is not None and expired(data, ttl):
-        return False, None
-    return decoded(target, data)
+        return False, None, data
+    found, value = decoded(target, data)
+    return found, value, data
 
 
-def _offline_miss(target: Target) -> OfflineMissError:
+#: How a mode reports an outcome to `memokey.observe` (the runner's ``_observe``).
+Observe = Callable[..., None]
+
+
+def _ignore(kind: str, target: Target, **details: Any) -> None:
+    """The default `Observe`: report nothing."""
+
+
+def _used(name: Mode, target: Target) -> None:
+    """An offline hit records its use like a normal one (background, once a day), or
+    ``gc --unused-for`` would delete entries that CI reruns only ever hit; ``readonly``
+    writes nothing, use markers included."""
+    if name == "offline":
+        note_use(target.store, target.path, target.uri)
+
+
+def _offline_miss(target: Target, ttl: float | None, stale: Any) -> OfflineMissError:
+    what = (
+        "no stored result"
+        if stale is None
+        else f"the stored result is older than ttl={ttl:g}s (expired)"
+    )
     return OfflineMissError(
-        f"{target.key.function_id}: no stored result at {target.uri} and run mode is "
+        f"{target.key.function_id}: {what} at {target.uri} and run mode is "
         "'offline' (memokey.mode or MEMOKEY_MODE), so it was not computed. Run once "
         "outside offline mode to store it, or check why the key changed with "
         "f.explain(...) / `memokey ls`"
@@ -119,6 +173,7 @@ def run_in_mode(
     call: Callable[[], Any],
     refresh: Callable[[], Any],
     ttl: float | None = None,
+    observe: Observe = _ignore,
 ) -> Any:
     """A synchronous call in mode `name`: `call` runs the function here without storing,
     `refresh` recomputes and replaces the entry."""
@@ -126,11 +181,14 @@ def run_in_mode(
         return call()
     if name == "refresh":
         return refresh()
-    found, value = _fresh_lookup(target, ttl)
+    found, value, data = _fresh_lookup(target, ttl)
     if found:
+        observe("hit", target, data=data)  # stats and on_event see every mode's hits
+        _used(name, target)
         return value
+    observe("miss", target)
     if name == "offline":
-        raise _offline_miss(target)
+        raise _offline_miss(target, ttl, data)
     return call()  # readonly: compute, write nothing
 
 
@@ -140,6 +198,7 @@ async def arun_in_mode(
     call: Callable[[], Awaitable[Any]],
     refresh: Callable[[], Awaitable[Any]],
     ttl: float | None = None,
+    observe: Observe = _ignore,
 ) -> Any:
     """`run_in_mode` for coroutine functions (store reads off the event loop)."""
     import asyncio
@@ -148,9 +207,12 @@ async def arun_in_mode(
         return await call()
     if name == "refresh":
         return await refresh()
-    found, value = await asyncio.to_thread(_fresh_lookup, target, ttl)
+    found, value, data = await asyncio.to_thread(_fresh_lookup, target, ttl)
     if found:
+        observe("hit", target, data=data)
+        _used(name, target)
         return value
+    observe("miss", target)
     if name == "offline":
-        raise _offline_miss(target)
+        raise _offline_miss(target, ttl, data)
     return await call()

@@ -227,6 +227,7 @@ class Runner:
                 lambda: func(*args, **kwargs),
                 lambda: self._refresh(target, func, args, kwargs),
                 self.ttl,
+                self._observe,
             )
         data = read_entry(target.store, target.path)  # the hit path: `lookup`, inlined
         if data is not None:
@@ -285,6 +286,7 @@ class Runner:
             if data is not None and not expired(data, self.ttl):
                 return decoded(target, data)[1]
             logger.debug("expired %s", target.uri)
+            self._observe("miss", target)  # an expired entry is a miss (stats, on_event)
             with replacing():
                 return Runner._run(self, target, func, args, kwargs)
 
@@ -409,9 +411,12 @@ class Runner:
                 lambda: func(*args, **kwargs),
                 lambda: self._arefresh(target, func, args, kwargs),
                 self.ttl,
+                self._observe,
             )
         data = await asyncio.to_thread(read_entry, target.store, target.path)
         if data is not None and self.ttl is not None and expired(data, self.ttl):
+            logger.debug("expired %s", target.uri)
+            self._observe("miss", target)
             return await self._arefresh(target, func, args, kwargs)
         found, value = await asyncio.to_thread(decoded, target, data)
         if found:
