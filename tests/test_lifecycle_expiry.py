@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 import memokey
-from memokey import OfflineMissError, entry_format
+from helpers.expiry import age_entry as _age
+from memokey import OfflineMissError
 from memokey.expiry import created_at, expired
-from memokey.results import encode_result, get_serializer, read_header
 from memokey_backends import open_store
 
 Location = tuple[str, dict[str, Any]]
@@ -27,26 +27,6 @@ VERSION = "MEMOKEY_TEST_EXPIRY_VERSION"
 def _fresh(monkeypatch: pytest.MonkeyPatch) -> None:
     RUNS.clear()
     monkeypatch.setenv(VERSION, "1")
-
-
-def _age(location: Location, uri: str, seconds: float) -> None:
-    """Make the stored entry at `uri` look `seconds` older: rewrite it with an earlier
-    creation time (the header's, which is what expiry reads), checksum intact."""
-    url, options = location
-    store = open_store(url, **options)
-    path = uri[len(store.url.rstrip("/")) + 1 :]
-    data = store.read(path)
-    assert data is not None
-    header = read_header(data, uri)
-    extra = dict(header.extra)
-    extra["created"] -= seconds
-    layout = entry_format.parse(data, uri)
-    payload = data[layout.payload_offset : layout.payload_offset + layout.payload_length]
-    trailer = entry_format.decode_trailer(
-        data[layout.trailer_offset : layout.trailer_offset + layout.trailer_length], uri
-    )
-    value = get_serializer(layout.serializer).loads(payload)
-    store.write(path, encode_result(value, layout.serializer, extra=extra, meta=trailer))
 
 
 def _versioned(location: Location, **options: Any) -> Any:

@@ -31,7 +31,7 @@ def _ttl_function(location: Location) -> Any:
 
 
 def test_is_cached_says_no_for_an_entry_older_than_ttl(store_root: Location) -> None:
-    from tests.test_lifecycle_expiry import _age
+    from helpers.expiry import age_entry as _age
 
     doubled = _ttl_function(store_root)
     doubled(1)
@@ -42,7 +42,7 @@ def test_is_cached_says_no_for_an_entry_older_than_ttl(store_root: Location) -> 
 
 
 def test_explain_calls_an_expired_entry_a_miss_and_says_it_expired(store_root: Location) -> None:
-    from tests.test_lifecycle_expiry import _age
+    from helpers.expiry import age_entry as _age
 
     doubled = _ttl_function(store_root)
     doubled(1)
@@ -214,7 +214,7 @@ def test_a_mode_ends_for_worker_threads_when_its_block_ends(memory_root: Locatio
 def test_offline_names_an_expired_entry_instead_of_calling_it_missing(
     memory_root: Location,
 ) -> None:
-    from tests.test_lifecycle_expiry import _age
+    from helpers.expiry import age_entry as _age
 
     doubled = _ttl_function(memory_root)
     doubled(1)
@@ -227,7 +227,7 @@ def test_offline_names_an_expired_entry_instead_of_calling_it_missing(
 
 
 def test_an_expired_entry_counts_as_a_miss_in_stats(memory_root: Location) -> None:
-    from tests.test_lifecycle_expiry import _age
+    from helpers.expiry import age_entry as _age
 
     url, options = memory_root
 
