@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from helpers.core import write_module
+from helpers.crash_jobs import SLOW_MODULE
 from helpers.remote import Root, root_on
 from memokey import leases
 from memokey._holders import this_process
@@ -120,20 +121,6 @@ def test_a_waiting_caller_logs_one_line_naming_the_holder_and_the_expiry(
 
 # -- real processes, SIGKILLed mid-call ------------------------------------------------------
 
-MODULE = """
-import os, time
-import memokey
-
-MARKS = {marks!r}
-
-@memokey.memoize(lease_seconds=60)
-def slow(x):
-    open(os.path.join(MARKS, f"ran-{{os.getpid()}}"), "w").close()
-    while os.path.exists(os.path.join(MARKS, "hang")):
-        time.sleep(0.05)
-    return x * 2
-"""
-
 CALLER = """
 import importlib, json, sys, time
 import memokey
@@ -170,7 +157,7 @@ def test_after_the_holder_is_sigkilled_the_next_caller_computes_before_its_lease
     marks.mkdir()
     code = tmp_path / "code"
     code.mkdir()
-    module = write_module(code, MODULE.format(marks=str(marks)))
+    module = write_module(code, SLOW_MODULE.format(marks=str(marks)))
     (marks / "hang").touch()
     holder = _caller(module, root, code)
     deadline = time.monotonic() + 60

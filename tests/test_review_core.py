@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from helpers.crash_jobs import SLOW_MODULE
 from memokey.cli import main, split_memo_uri
 from memokey.results import encode_result
 
@@ -310,20 +311,6 @@ def test_names_that_merely_start_like_a_windows_device_are_fine(name: str) -> No
 
 # -- crash recovery with real processes ---------------------------------------------------------
 
-_SLOW = """
-import os, time
-import memokey
-
-MARKS = {marks!r}
-
-@memokey.memoize(lease_seconds=60)
-def slow(x):
-    open(os.path.join(MARKS, f"ran-{{os.getpid()}}"), "w").close()
-    while os.path.exists(os.path.join(MARKS, "hang")):
-        time.sleep(0.05)
-    return x * 2
-"""
-
 _CALL = """
 import importlib, json, sys
 import memokey
@@ -361,7 +348,7 @@ def _holder_computing(tmp_path: Path, root: Any) -> tuple[Any, Path, Path, str]:
     marks, code = tmp_path / "marks", tmp_path / "code"
     marks.mkdir()
     code.mkdir()
-    module = write_module(code, _SLOW.format(marks=str(marks)))
+    module = write_module(code, SLOW_MODULE.format(marks=str(marks)))
     (marks / "hang").touch()
     holder = _start_caller(code, module, root)
     deadline = time.monotonic() + 60
