@@ -29,12 +29,13 @@ from typing import Any
 import cloudpickle
 import xxhash
 
-from memokey import entry_format, safe_formats
+from memokey import entry_format, safe_formats, verified
 from memokey._fixes import rm_command
 from memokey._roundtrip import check_round_trip
 from memokey.entry_format import FORMAT_VERSION, MAGIC
 from memokey.errors import ConfigurationError, SerializationError, SignatureError
 from memokey.signing import Signer, place_of, unsigned
+from memokey_backends.mapped import MappedFile
 
 __all__ = [
     "DEFAULT_SERIALIZER",
@@ -385,7 +386,9 @@ def decode_result(
         raise _refused(uri, name, "allow_pickle is off and that format can run code")
     end = offset + length
     view = memoryview(data)
-    if signer is not None:
+    if isinstance(data, MappedFile):  # large and local: a record may vouch for its bytes
+        _verify_mapped(data, view, end, signed_end, checksum, uri, signer)
+    elif signer is not None:
         _verify(signer, view, end, signed_end, checksum, uri)
     elif xxhash.xxh3_128_digest(view[:end]) != checksum:
         raise entry_format.corrupted(uri, "its payload does not match the checksum in its footer")
@@ -415,6 +418,31 @@ def decode_result(
             uri=uri,
             serializer=serializer.name,
         ) from exc
+
+
+def _verify_mapped(
+    mapped: MappedFile,
+    view: memoryview,
+    end: int,
+    signed_end: int,
+    checksum: bytes,
+    uri: str,
+    signer: Signer | None,
+) -> None:
+    """The byte check of a memory-mapped local entry: skipped when a verification record
+    vouches for the file as mapped (`memokey.verified`), else done in full and recorded."""
+    if signer is not None and len(view) == signed_end:
+        raise unsigned(uri, "result")
+    place, signature = place_of(uri), bytes(view[signed_end:])
+    if verified.vouched(mapped, place, signature, signer):
+        return
+    now = verified.clock(mapped)  # before reading a byte: see `verified.remember`
+    if signer is not None:
+        _verify(signer, view, end, signed_end, checksum, uri)
+    elif xxhash.xxh3_128_digest(view[:end]) != checksum:
+        raise entry_format.corrupted(uri, "its payload does not match the checksum in its footer")
+    if now is not None:
+        verified.remember(mapped, place, signature, signer, now)
 
 
 def _verify(
