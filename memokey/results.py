@@ -386,8 +386,9 @@ def decode_result(
         raise _refused(uri, name, "allow_pickle is off and that format can run code")
     end = offset + length
     view = memoryview(data)
-    if isinstance(data, MappedFile):  # large and local: a record may vouch for its bytes
-        _verify_mapped(data, view, end, signed_end, checksum, uri, signer)
+    given: object = data  # `read_entry` gives bytes, or a map of a large local entry
+    if isinstance(given, MappedFile):  # a verification record may vouch for its bytes
+        _verify_mapped(given, view, end, signed_end, checksum, uri, signer)
     elif signer is not None:
         _verify(signer, view, end, signed_end, checksum, uri)
     elif xxhash.xxh3_128_digest(view[:end]) != checksum:

@@ -22,6 +22,7 @@ from memokey.names import check_logic_key, check_namespace
 from memokey.results import Serializer, get_serializer, serializers
 from memokey.roots import check_storage_options
 from memokey.shims.base import Shim
+from memokey.verified import VERIFY_ENV, check_mode
 
 __all__ = ["MAX_LEASE_SECONDS", "MIN_LEASE_SECONDS", "Settings", "check_settings", "check_shim"]
 
@@ -136,7 +137,9 @@ def check_settings(
     lease_seconds: object,
     cache_errors: object,
 ) -> Settings:
-    """All of a runner's settings, each checked (see the module docstring)."""
+    """All of a runner's settings, each checked (see the module docstring); the
+    environment's ``MEMOKEY_VERIFY`` too, so a typo in it stops here, not at a hit."""
+    check_mode(os.environ.get(VERIFY_ENV))
     return Settings(
         root=check_root(root),
         namespace=check_namespace(namespace),

@@ -119,9 +119,7 @@ def _signed_by_known_key(signature: bytes, signer: Signer | None) -> bool:
     return signer is None or (len(signature) >= 16 and signer.knows(signature[8:16]))
 
 
-def vouched(
-    mapped: MappedFile, place: str, signature: bytes, signer: Signer | None
-) -> bool:
+def vouched(mapped: MappedFile, place: str, signature: bytes, signer: Signer | None) -> bool:
     """Whether a valid record says the bytes of `mapped` were verified and the file has
     not changed since; False means "verify in full" (also under ``MEMOKEY_VERIFY=always``)."""
     if check_mode(env_value(VERIFY_ENV)) or not _signed_by_known_key(signature, signer):
