@@ -159,16 +159,30 @@ def test_large_result_time_and_memory(
     else:
         url, options = f"file://{tmp_path}", {}
     repo = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(repo), str(repo / "backends")])}
+    # A miss then a hit in one process; on file://, hits by fresh processes too: the
+    # first and second after the writer (verification records: no byte re-read) and one
+    # verifying every byte as before them (MEMOKEY_VERIFY=always).
+    runs: list[tuple[list[str], dict[str, str]]] = [([], {})]
+    if where == "file":
+        runs += [
+            (["read", "read, fresh process 1"], {}),
+            (["read", "read, fresh process 2"], {}),
+            (["read", "read, fresh process, MEMOKEY_VERIFY=always"], {"MEMOKEY_VERIFY": "always"}),
+        ]
+    lines: list[str] = []
     try:
-        done = subprocess.run(
-            [sys.executable, "-m", "benchmarks.largeprobe", url, json.dumps(options),
-             str(LARGE[profile])],
-            cwd=repo, capture_output=True, text=True, check=True, timeout=900,
-            env={**os.environ, "PYTHONPATH": os.pathsep.join([str(repo), str(repo / "backends")])},
-        )  # fmt: skip
+        for extra_args, extra_env in runs:
+            done = subprocess.run(
+                [sys.executable, "-m", "benchmarks.largeprobe", url, json.dumps(options),
+                 str(LARGE[profile]), *extra_args],
+                cwd=repo, capture_output=True, text=True, check=True, timeout=900,
+                env={**env, **extra_env},
+            )  # fmt: skip
+            lines += done.stdout.splitlines()
     finally:
         if server is not None:
             server.stop()
-    for line in done.stdout.splitlines():
+    for line in lines:
         row = json.loads(line)
         records.large.append({"backend": where, "bytes": LARGE[profile], **row})
