@@ -112,15 +112,18 @@ def nbytes(value: Any) -> int:
     return int(value.memory_usage(index=True, deep=False).sum())
 
 
-def _peak(call: Any) -> tuple[int, int, float, Any]:
-    """(peak RSS growth, the value's own bytes, seconds, value) of one call."""
+def _peak(call: Any) -> tuple[int, int, float, Any, int]:
+    """(peak RSS growth, the value's own bytes, seconds, value, growth of anonymous
+    memory: what the call allocated and kept, a copy of the value included; pages of a
+    file map it read are not anonymous) of one call."""
     gc.collect()
     CLEAR_REFS.write_text("5")
-    base = _status_bytes("VmRSS")
+    base, anon = _status_bytes("VmRSS"), _status_bytes("RssAnon")
     start = time.perf_counter()
     value = call()
     seconds = time.perf_counter() - start
-    return _status_bytes("VmHWM") - base, nbytes(value), seconds, value
+    kept = _status_bytes("RssAnon") - anon
+    return _status_bytes("VmHWM") - base, nbytes(value), seconds, value, kept
 
 
 def main(argv: list[str]) -> int:
@@ -136,13 +139,14 @@ def main(argv: list[str]) -> int:
     if "write" in operations:
         _built[(kind, rows)] = KINDS[kind](rows)
     for operation in operations:
-        growth, own, seconds, value = _peak(lambda: f(kind, rows))
+        growth, own, seconds, value, kept = _peak(lambda: f(kind, rows))
         extra = growth if operation == "write" or growth < own else growth - own
         row = {
             "kind": kind,
             "operation": label or operation,
             "seconds": seconds,
             "extra_bytes": extra,
+            "anonymous_bytes": kept,
             "value_bytes": own,
             "mapped": mapped_share(value, path),
         }

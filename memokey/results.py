@@ -29,7 +29,7 @@ from typing import Any
 import cloudpickle
 import xxhash
 
-from memokey import entry_format, safe_formats, verified
+from memokey import entry_format, safe_formats, verified, zero_copy
 from memokey._fixes import rm_command
 from memokey._roundtrip import check_round_trip
 from memokey.entry_format import FORMAT_VERSION, MAGIC
@@ -81,6 +81,10 @@ class Serializer:
     # array is written from and read into its own memory, never copied into a stream.
     dumps_oob: Callable[[Any], tuple[bytes, list[memoryview]]] | None = None
     loads_oob: Callable[[memoryview, list[memoryview]], Any] | None = None
+    # A format written as pieces (e.g. an Arrow IPC stream: small messages and the
+    # table's own buffers): a large one is stored as one aligned out-of-band buffer
+    # built of them, never joined, and read back through `loads_oob`.
+    dumps_pieces: Callable[[Any], list[Any]] | None = None
 
 
 def _cloudpickle_dumps(value: Any) -> bytes:
@@ -111,12 +115,13 @@ def _out_of_band(dumps: Callable[..., bytes], value: Any) -> tuple[bytes, list[m
 
 
 # Module-level (not closures): a Serializer travels to remote workers by reference.
+# `memokey.zero_copy`: the same pickles, minus copies some libraries' reductions make.
 def _cloudpickle_dumps_oob(value: Any) -> tuple[bytes, list[memoryview]]:
-    return _out_of_band(cloudpickle.dumps, value)
+    return _out_of_band(zero_copy.cloudpickle_dumps, value)
 
 
 def _pickle_dumps_oob(value: Any) -> tuple[bytes, list[memoryview]]:
-    return _out_of_band(pickle.dumps, value)
+    return _out_of_band(zero_copy.pickle_dumps, value)
 
 
 def _loads_oob(stream: memoryview, buffers: list[memoryview]) -> Any:
@@ -145,7 +150,13 @@ _registry: dict[str, Serializer] = {
         "numpy", safe_formats.numpy_dumps, safe_formats.numpy_loads, runs_code=False
     ),
     "arrow": Serializer(
-        "arrow", safe_formats.arrow_dumps, safe_formats.arrow_loads, runs_code=False
+        "arrow",
+        safe_formats.arrow_dumps,
+        safe_formats.arrow_loads,
+        True,
+        runs_code=False,
+        loads_oob=safe_formats.arrow_loads_oob,
+        dumps_pieces=safe_formats.arrow_pieces,
     ),
 }
 _registry_lock = threading.Lock()
@@ -269,10 +280,12 @@ def encode_parts(
     caller stores nothing in that case.
     """
     chosen = get_serializer(serializer)
-    buffers: list[memoryview] = []
+    buffers: list[Any] = []  # out-of-band: buffers, or lists of pieces written as one
     try:
         if chosen.dumps_oob is not None:
             payload, buffers = chosen.dumps_oob(value)
+        elif chosen.dumps_pieces is not None:
+            payload, buffers = _in_pieces(chosen.dumps_pieces(value))
         else:
             payload = chosen.dumps(value)
     except Exception as exc:
@@ -292,13 +305,16 @@ def encode_parts(
         check_round_trip(chosen.name, chosen.loads, payload, value)
     pieces: list[Any]
     if buffers:
-        sizes = [memoryview(payload).nbytes, *(b.nbytes for b in buffers)]
+        sizes = [memoryview(payload).nbytes, *(_nbytes(b) for b in buffers)]
         header, placed = entry_format.pack_header(chosen.name, extra, sizes)
         pieces, at = [header], len(header)
         for (offset, length), piece in zip(placed, [payload, *buffers], strict=True):
             if offset > at:
                 pieces.append(bytes(offset - at))  # alignment padding
-            pieces.append(piece)
+            if isinstance(piece, list):
+                pieces += piece
+            else:
+                pieces.append(piece)
             at = offset + length
         size = at - len(header)
     else:
@@ -314,6 +330,20 @@ def encode_parts(
     if size < _JOIN_BELOW:  # small: one buffer, one write call
         return [b"".join(pieces)]
     return pieces
+
+
+def _nbytes(buffer: Any) -> int:
+    if isinstance(buffer, list):
+        return sum(memoryview(piece).nbytes for piece in buffer)
+    return memoryview(buffer).nbytes
+
+
+def _in_pieces(pieces: list[Any]) -> tuple[bytes, list[Any]]:
+    """A payload given as pieces: joined when small; else one out-of-band buffer made
+    of the pieces (written one after the other, never joined), the stream empty."""
+    if _nbytes(pieces) < _OOB_FROM:
+        return b"".join(pieces), []
+    return b"", [pieces]
 
 
 def _encode_trailer(
