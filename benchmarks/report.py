@@ -185,7 +185,7 @@ def requests_table(summary: dict[str, Any]) -> list[str]:
             "### One large ndarray result (fresh process; extra = peak RSS beyond the value)",
             "",
             *_table(
-                ["backend", "size", "operation", "time", "extra peak RSS"],
+                ["backend", "size", "operation", "time", "extra peak RSS", "memory-mapped"],
                 [
                     [
                         row["backend"],
@@ -193,6 +193,7 @@ def requests_table(summary: dict[str, Any]) -> list[str]:
                         row["operation"],
                         fmt_seconds(row["seconds"]),
                         f"{row['extra_bytes'] / 1e6:+.1f} MB",
+                        "—" if row.get("mapped") is None else f"{row['mapped']:.0%}",
                     ]
                     for row in large
                 ],

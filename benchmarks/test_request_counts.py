@@ -186,3 +186,29 @@ def test_large_result_time_and_memory(
     for line in lines:
         row = json.loads(line)
         records.large.append({"backend": where, "bytes": LARGE[profile], **row})
+
+
+@pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="Linux peak RSS")
+@pytest.mark.parametrize("kind", ["frame", "frame-str", "table", "table-safe"])
+def test_large_frame_time_memory_and_zero_copy(
+    kind: str, tmp_path: Path, records: Records, profile: str
+) -> None:
+    """One DataFrame / Arrow Table result on file://: written, hit in the same process,
+    hit in a fresh one (`benchmarks.frameprobe`: time, extra peak RSS, share mapped)."""
+    import json
+    import subprocess
+
+    repo = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(repo), str(repo / "backends")])}
+    url, size = f"file://{tmp_path}", str(LARGE[profile])
+    lines: list[str] = []
+    for extra_args in ([], ["read", "read, fresh process"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "benchmarks.frameprobe", url, size, kind, *extra_args],
+            cwd=repo, capture_output=True, text=True, check=True, timeout=900, env=env,
+        )  # fmt: skip
+        lines += done.stdout.splitlines()
+    for line in lines:
+        row = json.loads(line)
+        row["operation"] = f"{row.pop('kind')}: {row['operation']}"
+        records.large.append({"backend": "file", "bytes": LARGE[profile], **row})
