@@ -56,7 +56,15 @@ from memokey.errors import ConfigurationError
 from memokey.signing import Signer, env_value
 from memokey_backends.mapped import MappedFile, PublishedFile
 
-__all__ = ["RECORDS_FILE", "VERIFY_ENV", "clock", "record_published", "remember", "vouched"]
+__all__ = [
+    "RECORDS_FILE",
+    "VERIFY_ENV",
+    "check_mode",
+    "clock",
+    "record_published",
+    "remember",
+    "vouched",
+]
 
 VERIFY_ENV = "MEMOKEY_VERIFY"
 RECORDS_FILE = ".memokey-verified"
@@ -66,7 +74,9 @@ _BODY = struct.Struct(">4sB3x16sQQQqq")
 _MAGIC = b"MKV\x01"
 _CHECKSUM, _HMAC = 1, 2
 _RECORD_LABEL = b"verification-record-v1"
-_FLAGS = os.O_NOFOLLOW | os.O_CLOEXEC | getattr(os, "O_NONBLOCK", 0)
+_FLAGS = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0)
+_AVAILABLE = os.name == "posix" and hasattr(os, "pread") and os.utime in os.supports_fd
+"""Records need POSIX positioned I/O and futimens; elsewhere every hit verifies in full."""
 _MODES = ("auto", "always")
 
 
@@ -122,7 +132,9 @@ def _signed_by_known_key(signature: bytes, signer: Signer | None) -> bool:
 def vouched(mapped: MappedFile, place: str, signature: bytes, signer: Signer | None) -> bool:
     """Whether a valid record says the bytes of `mapped` were verified and the file has
     not changed since; False means "verify in full" (also under ``MEMOKEY_VERIFY=always``)."""
-    if check_mode(env_value(VERIFY_ENV)) or not _signed_by_known_key(signature, signer):
+    if check_mode(env_value(VERIFY_ENV)) or not _AVAILABLE:
+        return False
+    if not _signed_by_known_key(signature, signer):
         return False
     try:
         fd = os.open(_records(mapped.os_path), os.O_RDONLY | _FLAGS)
@@ -141,7 +153,7 @@ def clock(mapped: MappedFile) -> int | None:
     """The filesystem's clock now (ns), read BEFORE a full verification of `mapped`
     starts, by touching its records file; None when records are off or cannot be kept
     here (a read-only directory): then nothing is remembered."""
-    if check_mode(env_value(VERIFY_ENV)):
+    if check_mode(env_value(VERIFY_ENV)) or not _AVAILABLE:
         return None
     try:
         fd = os.open(_records(mapped.os_path), os.O_RDWR | os.O_CREAT | _FLAGS, 0o666)
@@ -181,7 +193,7 @@ def record_published(
     (or signed). Only for a file nobody but its owner can change in place, on a
     filesystem whose change times are fine-grained (`_fine_grained`)."""
     status = published.status
-    if status.st_mode & 0o022 or not stat.S_ISREG(status.st_mode):
+    if not _AVAILABLE or status.st_mode & 0o022 or not stat.S_ISREG(status.st_mode):
         return
     try:
         if check_mode(env_value(VERIFY_ENV)):
