@@ -71,11 +71,53 @@ def _verified_in_full(result: dict[str, Any]) -> bool:
     return int(result["mapped"]) >= PAYLOAD
 
 
+def _recorded(entry: Path, key: str | None) -> bool:
+    """Whether a record vouching for `entry` as it is now (read with `key`) is in place."""
+    signer = None if key is None else Signer(parse_keys(key))
+    signature = b"" if key is None else entry.read_bytes()[-64:]
+    place = place_of(f"file://{entry}")
+    expected = verified._record(place, signature, entry.stat(), signer)
+    records = entry.parent / verified.RECORDS_FILE
+    if not records.exists():
+        return False
+    with open(records, "rb") as f:
+        f.seek(verified._offset(place))
+        return f.read(verified.SLOT) == expected
+
+
 def _publish(tmp_path: Path, key: str | None = None) -> tuple[str, Path]:
+    """A large entry written by this process, with a record vouching for it: the
+    writer's own where change times are fine-grained, else (the writer does not vouch
+    there) that of a first fresh-process hit, which verifies it in full."""
     root = f"file://{tmp_path}"
     f = memokey.memoize(root, signing_key=key)(ramp)
     f(N)
-    return root, Path(f.key_for(N).uri.removeprefix("file://"))
+    entry = Path(f.key_for(N).uri.removeprefix("file://"))
+    if not _recorded(entry, key):
+        assert _verified_in_full(_hit(root, key=key))
+    assert _recorded(entry, key)
+    return root, entry
+
+
+def _fine_grained_here(directory: Path) -> bool:
+    probe = directory / "probe"
+    fd = os.open(probe, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        return verified._fine_grained(fd)
+    finally:
+        os.close(fd)
+        probe.unlink()
+
+
+@pytest.mark.parametrize("key", [None, KEY], ids=["unsigned", "signed"])
+def test_the_writer_vouches_for_what_it_published_where_change_times_are_fine_grained(
+    tmp_path: Path, key: str | None
+) -> None:
+    if not _fine_grained_here(tmp_path):
+        pytest.skip("coarse change times here: a first reader verifies, then vouches")
+    f = memokey.memoize(f"file://{tmp_path}", signing_key=key)(ramp)
+    f(N)
+    assert _recorded(Path(f.key_for(N).uri.removeprefix("file://")), key)
 
 
 def _flip_in_place(entry: Path, *, signed: bool, restore_mtime: bool) -> None:
