@@ -122,6 +122,7 @@ def check_compress(value: object, *, source: str = "compress") -> Compression | 
             level = int(given) if given.strip().lstrip("-").isdigit() else given
     elif isinstance(value, tuple) and len(value) == 2:
         codec, level = value
+        codec = codec.lower() if isinstance(codec, str) else codec
     else:
         raise ConfigurationError(f"{source}={value!r} is not a compression setting; {_HOW}")
     if codec not in CODECS:

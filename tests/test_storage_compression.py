@@ -398,3 +398,55 @@ def test_show_gives_the_codec_and_the_stored_and_raw_sizes_and_du_counts_stored_
     assert main(["du", root]) == 0
     out = capsys.readouterr().out
     assert f"{stored / 1024:.1f} KiB" in out
+
+
+# -- every way a result is published or read --------------------------------------------
+
+
+def test_the_environment_is_read_at_each_publish_not_only_at_decoration(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    f = memokey.memoize(tmp_path.as_uri())(report)
+    f(3000)
+    monkeypatch.setenv("MEMOKEY_COMPRESS", "zstd:1")
+    f(3001)
+    assert _codec(tmp_path.as_uri(), {}, f.key_for(3000).path) == "cloudpickle"
+    assert _codec(tmp_path.as_uri(), {}, f.key_for(3001).path) == "cloudpickle+zstd"
+
+
+def test_refresh_and_async_functions_store_compressed(tmp_path: Path) -> None:
+    import asyncio
+
+    root = tmp_path.as_uri()
+    f = memokey.memoize(root, compress="zstd")(report)
+    f.refresh(3000)
+    assert _codec(root, {}, f.key_for(3000).path) == "cloudpickle+zstd"
+
+    async def areport(n: int) -> dict[str, Any]:
+        return report(n)
+
+    g = memokey.memoize(root, compress="zstd")(areport)
+    assert asyncio.run(g(3000)) == asyncio.run(g(3000)) == report(3000)
+    assert _codec(root, {}, g.key_for(3000).path) == "cloudpickle+zstd"
+
+
+def test_show_value_decodes_a_compressed_entry(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    f = memokey.memoize(tmp_path.as_uri(), compress="zstd")(report)
+    f(3000)
+    assert main(["show", f.key_for(3000).uri, "--value"]) == 0
+    assert "{'rows': [{'i': 0, 'name': 'row 0'}" in capsys.readouterr().out
+
+
+def test_code_warn_and_ttl_read_a_compressed_entrys_header(tmp_path: Path) -> None:
+    root = tmp_path.as_uri()
+    f = memokey.memoize(root, compress="zstd", logic_key="v1", ttl=3600)(report)
+    f(3000)
+    f(3000)
+    assert RUNS["report"] == 1
+
+
+def test_a_serializer_object_whose_name_holds_the_separator_is_refused() -> None:
+    with pytest.raises(ConfigurationError, match="'\\+'"):
+        memokey.memoize("memory://x", serializer=memokey.Serializer("a+b", repr, eval))(ramp)
