@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import mmap
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -250,13 +251,18 @@ def check_codec(codec: str, uri: str) -> None:
 
 
 def decompress(
-    payload: memoryview, facts: Mapping[str, Any], uri: str
+    data: Any, start: int, end: int, facts: Mapping[str, Any], uri: str
 ) -> tuple[Any, tuple[tuple[int, int], ...]]:
-    """The uncompressed payload of a verified entry, bounded by its declared size, and
-    where its parts lie in it: (one stream as bytes, ()) or (a fresh, writable bytearray,
-    (pickle stream, then buffers) as (offset, length)). A payload that does not
-    decompress to exactly the declared size is `ResultCorruptedError`."""
+    """The uncompressed payload (``data[start:end]``) of a verified entry, bounded by its
+    declared size, and where its parts lie in it: (one stream as bytes, ()) or (a fresh,
+    writable bytearray, (pickle stream, then buffers) as (offset, length)). A payload that
+    does not decompress to exactly the declared size is `ResultCorruptedError`.
+
+    A memory-mapped entry (a large local hit) is read through `_Dropping`, which gives
+    its pages back to the kernel as they are consumed: the compressed bytes are never
+    resident together with the uncompressed value."""
     zstd = _zstd_for_reading(uri)
+    payload = memoryview(data)[start:end]
     raw_size = facts.get(RAW_SIZE_FIELD)
     parts = facts.get(RAW_PARTS_FIELD)
     if facts.get(CODEC_FIELD) != "zstd" or not _is_size(raw_size):
@@ -279,9 +285,14 @@ def decompress(
             if len(out) != raw_size:
                 raise _corrupted(uri, "it does not decompress to its declared size")
             return out, ()
+        source: Any = payload
+        if isinstance(data, mmap.mmap) and _DONTNEED is not None:
+            source = _Dropping(data, start, end)  # before the output takes its memory
         out = bytearray(raw_size)
         view = memoryview(out)
-        with zstd.ZstdDecompressor().stream_reader(payload, read_across_frames=True) as reader:
+        with zstd.ZstdDecompressor().stream_reader(
+            source, read_size=_READ, read_across_frames=True
+        ) as reader:
             filled = 0
             while filled < raw_size:
                 got = reader.readinto(view[filled:])
@@ -301,6 +312,40 @@ def decompress(
             codec="zstd",
         ) from exc
     return out, tuple((int(at), int(size)) for at, size in parts)
+
+
+_DONTNEED: int | None = getattr(mmap, "MADV_DONTNEED", None)
+_READ = 1 << 20  # compressed bytes read at a time from a mapped entry
+_DROP = 1 << 23  # pages given back in runs of at least this much
+
+
+class _Dropping:
+    """``mapped[start:end]`` as a file to read once: the pages behind what was read are
+    given back (``MADV_DONTNEED``; the mapping is private and never written, so they are
+    simply re-read from the file if touched again), keeping at most `_DROP` resident."""
+
+    def __init__(self, mapped: mmap.mmap, start: int, end: int) -> None:
+        self._mapped, self._at, self._end = mapped, start, end
+        self._dropped = start - start % mmap.PAGESIZE
+        self._give_back(end)  # verification read all of it: start from nothing
+        self._dropped = start - start % mmap.PAGESIZE
+
+    def read(self, size: int = -1) -> bytes:
+        stop = self._end if size < 0 else min(self._end, self._at + size)
+        chunk = self._mapped[self._at : stop]
+        self._at = stop
+        if stop - self._dropped >= _DROP or stop == self._end:
+            self._give_back(stop)
+        return chunk
+
+    def _give_back(self, upto: int) -> None:
+        length = upto - upto % mmap.PAGESIZE - self._dropped
+        if length > 0 and _DONTNEED is not None:
+            try:
+                self._mapped.madvise(_DONTNEED, self._dropped, length)
+            except (OSError, ValueError):  # only a saving: never a reason to fail a hit
+                return
+            self._dropped += length
 
 
 def _is_size(value: object) -> bool:

@@ -427,7 +427,7 @@ def decode_result(
         raise entry_format.corrupted(uri, "its payload does not match the checksum in its footer")
     if codec is not None:  # verified as stored, then decompressed within its declared size
         facts = entry_format.parse(data, uri, prefer_signed=signed).extra
-        raw, parts = compression.decompress(view[offset:end], facts, uri)
+        raw, parts = compression.decompress(data, offset, end, facts, uri)
         data, view, offset, end = raw, memoryview(raw), 0, len(raw)
         length = end
     try:

@@ -450,3 +450,44 @@ def test_code_warn_and_ttl_read_a_compressed_entrys_header(tmp_path: Path) -> No
 def test_a_serializer_object_whose_name_holds_the_separator_is_refused() -> None:
     with pytest.raises(ConfigurationError, match="'\\+'"):
         memokey.memoize("memory://x", serializer=memokey.Serializer("a+b", repr, eval))(ramp)
+
+
+PEAK = """
+import gc, sys
+import memokey
+from helpers.compressible import ramp
+def status(field):
+    for line in open("/proc/self/status"):
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) * 1024
+f = memokey.memoize(sys.argv[1], compress="zstd")(ramp)
+f(1 << 17); f(1 << 17)
+gc.collect()
+open("/proc/self/clear_refs", "w").write("5")
+base = status("VmRSS")
+value = f(int(sys.argv[2]))
+print(status("VmHWM") - base - value.nbytes)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="Linux peak-RSS reset")
+def test_a_large_compressed_local_hit_never_holds_its_compressed_bytes_beside_the_value(
+    tmp_path: Path,
+) -> None:
+    n = 1 << 26  # 512 MiB of float64, about 52 MB compressed
+    path = os.pathsep.join([str(REPO / "tests"), str(REPO), str(REPO / "backends")])
+    extra = []
+    for _ in ("write", "read"):
+        done = subprocess.run(
+            [sys.executable, "-c", PEAK, tmp_path.as_uri(), str(n)],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONPATH": path},
+        )
+        extra.append(int(done.stdout.strip()))
+    stored = max(p.stat().st_size for p in tmp_path.rglob("*") if p.is_file())
+    assert stored < n * 8 // 4  # it was stored compressed
+    assert extra[0] <= stored + 32 * 2**20, extra  # writing holds the compressed output
+    assert extra[1] <= stored // 2, extra  # reading gives mapped pages back as it goes
