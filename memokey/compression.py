@@ -28,7 +28,9 @@ the same entry, and a reader decodes whatever it finds, configured for compressi
   overhead outweighs the gain) stay uncompressed and keep the fastest hit.
 - **Not memory-mapped.** A compressed entry is decompressed into fresh memory on every
   hit (its arrays are that memory, used in place, yours to change); only uncompressed
-  local entries are memory-mapped.
+  local entries are memory-mapped. A large local one is still read through its map, and
+  the compressed pages are given back as they are consumed (`_Dropping`), so a hit holds
+  the value and a few MiB, not the compressed bytes too.
 """
 
 from __future__ import annotations
