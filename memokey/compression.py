@@ -36,8 +36,8 @@ the same entry, and a reader decodes whatever it finds, configured for compressi
 from __future__ import annotations
 
 import importlib
-import logging
 import mmap
+import numbers
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -64,8 +64,6 @@ __all__ = [
     "resolve",
     "split_name",
 ]
-
-logger = logging.getLogger("memokey")
 
 COMPRESS_ENV = "MEMOKEY_COMPRESS"
 CODECS = ("zstd",)
@@ -127,15 +125,27 @@ def check_compress(value: object, *, source: str = "compress") -> Compression | 
         codec, level = value
         codec = codec.lower() if isinstance(codec, str) else codec
     else:
-        raise ConfigurationError(f"{source}={value!r} is not a compression setting; {_HOW}")
+        raise ConfigurationError(f"{source}={value!r} is not a compression setting; {_how(source)}")
     if codec not in CODECS:
         raise ConfigurationError(
-            f"{source}={value!r} names no codec memokey has (known: {', '.join(CODECS)}); {_HOW}"
+            f"{source}={value!r} names no codec memokey has (known: {', '.join(CODECS)}); "
+            f"{_how(source)}"
         )
-    if isinstance(level, bool) or not isinstance(level, int) or not MIN_LEVEL <= level <= MAX_LEVEL:
-        raise ConfigurationError(f"{source}={value!r} has no usable level; {_HOW}")
+    if not isinstance(level, bool) and isinstance(level, numbers.Integral):
+        level = int(level)  # a numpy integer is a level too
+    if not isinstance(level, int) or isinstance(level, bool) or not MIN_LEVEL <= level <= MAX_LEVEL:
+        raise ConfigurationError(f"{source}={value!r} has no usable level; {_how(source)}")
     _zstd(f"{source}={value!r}")  # fails now, naming the extra, rather than at a miss
     return Compression(str(codec), level)
+
+
+def _how(source: str) -> str:
+    if source == COMPRESS_ENV:
+        return (
+            f"set {COMPRESS_ENV} to zstd, zstd:LEVEL (LEVEL from 1 to 22, 3 by default) or "
+            "off, or unset it"
+        )
+    return _HOW
 
 
 _OFF_WORDS = ("", "0", "off", "none", "no", "false")

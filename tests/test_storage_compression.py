@@ -181,8 +181,12 @@ def test_the_environment_turns_compression_on_and_an_explicit_false_wins(
 
 def test_a_bad_environment_value_fails_at_decoration(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MEMOKEY_COMPRESS", "brotli")
-    with pytest.raises(ConfigurationError, match="MEMOKEY_COMPRESS"):
+    with pytest.raises(ConfigurationError, match="set MEMOKEY_COMPRESS to zstd"):
         memokey.memoize("memory://x")(ramp)
+
+
+def test_a_numpy_integer_is_a_level() -> None:
+    assert check_compress(("zstd", np.int64(9))) == Compression("zstd", 9)
 
 
 def test_a_serializer_name_may_not_contain_the_codec_separator() -> None:
