@@ -1,5 +1,6 @@
 """What a runner trusts from its store: which format it decodes, whether pickle may be
-decoded at all, and which key signs and verifies what it stores.
+decoded at all, and which key signs and verifies what it stores; plus how it stores a
+result (compressed or not, `memokey.compression`), since `Trust` is what encodes it.
 
 A runner asks `TrustSettings.current()` once per call: explicit settings win, and the
 environment (``MEMOKEY_SIGNING_KEY``, ``MEMOKEY_ALLOW_PICKLE``) is read per call, so a
