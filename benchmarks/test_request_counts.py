@@ -137,9 +137,9 @@ LARGE = {"full": 1 << 30, "smoke": 32 << 20}
 
 
 @pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="Linux peak RSS")
-@pytest.mark.parametrize("where", ["file", "s3"])
+@pytest.mark.parametrize(("where", "compress"), [("file", ""), ("s3", ""), ("file", "zstd")])
 def test_large_result_time_and_memory(
-    where: str, tmp_path: Path, records: Records, profile: str
+    where: str, compress: str, tmp_path: Path, records: Records, profile: str
 ) -> None:
     """One ndarray result written then read, in a fresh process (`benchmarks.largeprobe`)."""
     import json
@@ -164,7 +164,7 @@ def test_large_result_time_and_memory(
     # first and second after the writer (verification records: no byte re-read) and one
     # verifying every byte as before them (MEMOKEY_VERIFY=always).
     runs: list[tuple[list[str], dict[str, str]]] = [([], {})]
-    if where == "file":
+    if where == "file" and not compress:
         runs += [
             (["read", "read, fresh process 1"], {}),
             (["read", "read, fresh process 2"], {}),
@@ -175,7 +175,7 @@ def test_large_result_time_and_memory(
         for extra_args, extra_env in runs:
             done = subprocess.run(
                 [sys.executable, "-m", "benchmarks.largeprobe", url, json.dumps(options),
-                 str(LARGE[profile]), *extra_args],
+                 str(LARGE[profile]), compress or "none", *extra_args],
                 cwd=repo, capture_output=True, text=True, check=True, timeout=900,
                 env={**env, **extra_env},
             )  # fmt: skip

@@ -221,3 +221,14 @@ def test_a_planted_arrow_stream_with_out_of_range_offsets_is_refused_not_read() 
     pieces[at] = bad.tobytes()
     with pytest.raises(SerializationError):
         decode_result(_entry_of_pieces(pieces), "memory://x", allow_pickle=False)
+
+
+def test_a_large_arrow_table_compressed_with_zstd_round_trips_exactly(tmp_path: Path) -> None:
+    pytest.importorskip("zstandard")
+    for serializer in ("arrow", "cloudpickle"):
+        f = memokey.memoize(
+            f"file://{tmp_path}", serializer=serializer, compress="zstd", namespace=serializer
+        )(table)
+        value = f(ROWS)
+        _assert_same_table(f(ROWS), value)
+        assert "+zstd" in Path(_entry_path(f, ROWS)).read_bytes()[:40].decode("latin-1")
