@@ -20,7 +20,9 @@ A reader fstat()s the very descriptor it mapped (no gap between the stat and the
 reads its slot (one pread) and compares it byte for byte with the record it would write
 itself. Any write, truncate, utime, chmod, link or rename-over changes the file's ctime,
 which no unprivileged process can set back (a replaced file has another inode and a new
-ctime). Records are written:
+ctime). A record is neither written nor trusted while anyone holds the file open for writing
+(`_unwritten`, a Linux read lease probe): a writable shared map changes bytes without
+changing timestamps once a page is dirty. Records are written:
 
 - by the writer, right after publishing (it checksummed the bytes it wrote): its status
   taken on its own descriptor after the link, and only for files nobody but their owner
@@ -46,6 +48,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import signal
 import stat
 import struct
 from collections.abc import Callable
@@ -55,6 +58,11 @@ import xxhash
 from memokey.errors import ConfigurationError
 from memokey.signing import Signer, env_value
 from memokey_backends.mapped import MappedFile, PublishedFile
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
 
 __all__ = [
     "RECORDS_FILE",
@@ -78,6 +86,8 @@ _FLAGS = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os
 _AVAILABLE = os.name == "posix" and hasattr(os, "pread") and os.utime in os.supports_fd
 """Records need POSIX positioned I/O and futimens; elsewhere every hit verifies in full."""
 _MODES = ("auto", "always")
+_SETLEASE: int | None = getattr(fcntl, "F_SETLEASE", None)
+_SETSIG: int = getattr(fcntl, "F_SETSIG", 10)
 
 
 def check_mode(raw: str | None) -> bool:
@@ -146,15 +156,20 @@ def vouched(mapped: MappedFile, place: str, signature: bytes, signer: Signer | N
         return False
     finally:
         os.close(fd)
-    return hmac.compare_digest(found, _record(place, signature, mapped.status, signer))
+    if not hmac.compare_digest(found, _record(place, signature, mapped.status, signer)):
+        return False
+    return _unwritten(mapped.os_path, mapped.status)
 
 
 def clock(mapped: MappedFile) -> int | None:
     """The filesystem's clock now (ns), read BEFORE a full verification of `mapped`
     starts, by touching its records file; None when records are off or cannot be kept
-    here (a read-only directory): then nothing is remembered."""
+    here (a read-only directory), or when someone holds the file open for writing
+    (`_unwritten`): then nothing is remembered."""
     if check_mode(env_value(VERIFY_ENV)) or not _AVAILABLE:
         return None
+    if not _unwritten(mapped.os_path, mapped.status):
+        return None  # a writable shared map could change verified bytes unseen
     try:
         fd = os.open(_records(mapped.os_path), os.O_RDWR | os.O_CREAT | _FLAGS, 0o666)
     except OSError:
@@ -200,7 +215,41 @@ def record_published(
             return
     except ConfigurationError:
         return  # the reader reports it
+    if not _unwritten(published.os_path, status):  # the writer's descriptor is closed
+        return
     _write(published.os_path, place, _record(place, signature, status, signer), _fine_grained)
+
+
+def _unwritten(os_path: str, status: os.stat_result) -> bool:
+    """Whether nobody holds the file `status` describes open for writing (a Linux read
+    lease is granted only then). An open for writing includes a writable shared map
+    (``mmap(MAP_SHARED)``), and its writes change the file's timestamps only on the
+    first write to a page since the page was last written back: later writes to that
+    page change bytes and no timestamp, so a record must never vouch while one may exist.
+    False where it cannot be told (no leases on this system or filesystem, or a file
+    another user owns, without CAP_LEASE): then every hit verifies in full.
+
+    The probe holds the lease for two system calls; an open for writing in between
+    breaks it with SIGURG (ignored unless handled) rather than the default SIGIO, which
+    would end the process."""
+    if _SETLEASE is None:
+        return False
+    try:
+        fd = os.open(os_path, os.O_RDONLY | _FLAGS)
+    except OSError:
+        return False
+    try:
+        now = os.fstat(fd)
+        if (now.st_dev, now.st_ino) != (status.st_dev, status.st_ino):
+            return False  # the path names another file now
+        fcntl.fcntl(fd, _SETSIG, signal.SIGURG)
+        fcntl.fcntl(fd, _SETLEASE, fcntl.F_RDLCK)  # EAGAIN: open for writing somewhere
+        fcntl.fcntl(fd, _SETLEASE, fcntl.F_UNLCK)
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+    return True
 
 
 def _fine_grained(fd: int) -> bool:
