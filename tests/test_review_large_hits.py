@@ -19,6 +19,7 @@ import pytest
 
 import memokey
 from helpers.mapped_hits import ramp
+from memokey import verified
 from memokey.entry_format import parse
 from test_large_hits_verified import REFUSED, N, _hit, _publish, _skipped, _verified_in_full
 
@@ -79,3 +80,20 @@ def test_an_entry_shared_mapped_for_writing_while_it_is_published_is_not_vouched
     assert _skipped(_hit(root))  # nothing was written: the record vouches again
     f = memokey.memoize(root)(ramp)
     assert np.array_equal(f(N), ramp(N))
+
+
+@pytest.mark.slow
+def test_a_records_file_planted_as_a_hard_link_to_another_file_is_never_written(
+    tmp_path: Path,
+) -> None:
+    root, entry = _publish(tmp_path / "root")
+    records = entry.parent / verified.RECORDS_FILE
+    records.unlink()
+    victim = tmp_path / "someone-elses-file"
+    victim.write_bytes(b"not memokey's to change\n")
+    os.utime(victim, ns=(1, 1))
+    os.link(victim, records)  # planted by someone who can write the function directory
+    assert _verified_in_full(_hit(root))
+    assert _verified_in_full(_hit(root))  # nothing could be recorded
+    assert victim.read_bytes() == b"not memokey's to change\n"
+    assert victim.stat().st_mtime_ns == 1
