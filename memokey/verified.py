@@ -175,13 +175,14 @@ def clock(mapped: MappedFile) -> int | None:
     except OSError:
         return None
     try:
+        if not _own_file(os.fstat(fd)):
+            return None
         os.utime(fd)  # now, as this filesystem stamps it
-        status = os.fstat(fd)
+        return os.fstat(fd).st_mtime_ns
     except OSError:
         return None
     finally:
         os.close(fd)
-    return status.st_mtime_ns if stat.S_ISREG(status.st_mode) else None
 
 
 def remember(
@@ -267,6 +268,14 @@ def _fine_grained(fd: int) -> bool:
     return stamps[0] < stamps[1] < stamps[2]
 
 
+def _own_file(status: os.stat_result) -> bool:
+    """Whether an opened records file may be stamped and written: a regular file with no
+    other name. A FIFO or a hard link to someone's file planted under the records name
+    (by anyone who can write the directory) is left alone: writing there would change a
+    file that is not memokey's."""
+    return stat.S_ISREG(status.st_mode) and status.st_nlink == 1
+
+
 def _identity(status: os.stat_result) -> tuple[int, ...]:
     return (
         status.st_dev,
@@ -287,7 +296,7 @@ def _write(
     except OSError:
         return
     try:
-        if stat.S_ISREG(os.fstat(fd).st_mode) and (check is None or check(fd)):
+        if _own_file(os.fstat(fd)) and (check is None or check(fd)):
             os.pwrite(fd, record, _offset(place))
     except OSError:
         pass  # a full disk or a planted file: the next reader verifies in full
