@@ -12,15 +12,19 @@ from __future__ import annotations
 
 import mmap
 import os
+import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
+import xxhash
 
 import memokey
 from helpers.mapped_hits import ramp
 from memokey import verified
 from memokey.entry_format import parse
+from memokey.errors import ResultCorruptedError
 from test_large_hits_verified import REFUSED, N, _hit, _publish, _skipped, _verified_in_full
 
 pytestmark = pytest.mark.skipif(
@@ -97,3 +101,45 @@ def test_a_records_file_planted_as_a_hard_link_to_another_file_is_never_written(
     assert _verified_in_full(_hit(root))  # nothing could be recorded
     assert victim.read_bytes() == b"not memokey's to change\n"
     assert victim.stat().st_mtime_ns == 1
+
+
+_SHARED = np.zeros(N)  # a result another thread keeps changing (a caller's bug)
+
+
+def _shared_buffer(i: int) -> Any:
+    return _SHARED
+
+
+def _torn(entry: Path) -> bool:
+    data = entry.read_bytes()
+    layout = parse(data, "x")
+    end = layout.payload_offset + layout.payload_length
+    return xxhash.xxh3_128_digest(data[:end]) != layout.checksum
+
+
+@pytest.mark.slow
+def test_a_result_changed_by_another_thread_while_it_was_written_is_reported_not_returned(
+    tmp_path: Path,
+) -> None:
+    f = memokey.memoize(f"file://{tmp_path}", code="off")(_shared_buffer)
+    stop = threading.Event()
+
+    def keep_changing() -> None:
+        while not stop.is_set():
+            _SHARED[-1] += 1  # the last element: written well after the checksum was taken
+
+    changer = threading.Thread(target=keep_changing)
+    changer.start()
+    torn = None
+    try:
+        for i in range(40):  # checksummed, then written while the value changes
+            f(i)
+            if _torn(Path(f.key_for(i).uri.removeprefix("file://"))):
+                torn = i
+                break
+    finally:
+        stop.set()
+        changer.join()
+    assert torn is not None, "no write was torn: the value did not change while written"
+    with pytest.raises(ResultCorruptedError):
+        f(torn)
