@@ -18,15 +18,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from memokey.code_policy import CodeMode, code_extra, effective_mode, identity_of, warn_if_changed
+from memokey.errors import MemokeyError
 from memokey.identity import CodeIdentity
 from memokey.keys import MemoKey, entry_digest, function_id, logic_key_of, memo_dir, place_salt
 from memokey.layout import sibling
 from memokey.manifest import key_manifest
 from memokey.meta import argument_summary, build_meta
+from memokey.results import intact
 from memokey.signing import TRAILER_SIZE, Signer, place_of
 from memokey.trust import OPEN, Trust
-from memokey.verified import record_published
+from memokey.verified import record_published, unchanged
 from memokey_backends import Store
+from memokey_backends.mapped import MappedFile, PublishedFile
 
 __all__ = [
     "Place",
@@ -268,13 +271,33 @@ def write_entry(
         published = publish(path, parts, exclusive=exclusive)
         if published is not None:
             signature = bytes(memoryview(parts[-1])[-TRAILER_SIZE:]) if signer else b""
-            record_published(published, place_of(path), signature, signer)
+            record_published(
+                published,
+                place_of(path),
+                signature,
+                signer,
+                lambda: _intact_as_published(store, path, published, signer),
+            )
         return
     writer = getattr(store, "write_parts", None)
     if writer is None:
         store.write(path, b"".join(parts), exclusive=exclusive)
     else:
         writer(path, parts, exclusive=exclusive)
+
+
+def _intact_as_published(
+    store: Store, path: str, published: PublishedFile, signer: Signer | None
+) -> bool:
+    """Whether the entry at `path`, read back (memory-mapped, from the page cache), is
+    still the file as published and passes the reader's byte check (`results.intact`)."""
+    try:
+        data = read_entry(store, path)
+    except (MemokeyError, OSError):
+        return False
+    if not isinstance(data, MappedFile) or not unchanged(data.status, published.status):
+        return False
+    return intact(data, path, signer)
 
 
 def decoded(target: Target, data: bytes | None) -> tuple[bool, Any]:

@@ -24,7 +24,9 @@ ctime). A record is neither written nor trusted while anyone holds the file open
 (`_unwritten`, a Linux read lease probe): a writable shared map changes bytes without
 changing timestamps once a page is dirty. Records are written:
 
-- by the writer, right after publishing (it checksummed the bytes it wrote): its status
+- by the writer, right after publishing, once the published file passes the reader's
+  byte check (the checksum was taken over the value's memory, which another thread may
+  have changed before the write; ~75 ms per GiB from the page cache): its status
   taken on its own descriptor after the link, and only for files nobody but their owner
   may write (`memokey_backends._local.OWNER_WRITES`; a filesystem that ignores
   permissions shows group/other write bits, and then the first reader verifies) on a
@@ -71,6 +73,7 @@ __all__ = [
     "clock",
     "record_published",
     "remember",
+    "unchanged",
     "vouched",
 ]
 
@@ -203,11 +206,17 @@ def remember(
 
 
 def record_published(
-    published: PublishedFile, place: str, signature: bytes, signer: Signer | None
+    published: PublishedFile,
+    place: str,
+    signature: bytes,
+    signer: Signer | None,
+    intact: Callable[[], bool],
 ) -> None:
-    """The writer's record: the bytes it just published are the ones it checksummed
-    (or signed). Only for a file nobody but its owner can change in place, on a
-    filesystem whose change times are fine-grained (`_fine_grained`)."""
+    """The writer's record, once `intact()` (the published file read back, unchanged
+    since `published.status`) passes the check a reader would make: the checksum (or
+    signature) was taken over the value's own memory, which another thread may have
+    changed before it was written. Only for a file nobody but its owner can change in
+    place, on a filesystem whose change times are fine-grained (`_fine_grained`)."""
     status = published.status
     if not _AVAILABLE or status.st_mode & 0o022 or not stat.S_ISREG(status.st_mode):
         return
@@ -218,6 +227,8 @@ def record_published(
         return  # the reader reports it
     if not _unwritten(published.os_path, status):  # the writer's descriptor is closed
         return
+    if not intact():
+        return  # torn: the first reader reports it
     _write(published.os_path, place, _record(place, signature, status, signer), _fine_grained)
 
 
@@ -274,6 +285,11 @@ def _own_file(status: os.stat_result) -> bool:
     (by anyone who can write the directory) is left alone: writing there would change a
     file that is not memokey's."""
     return stat.S_ISREG(status.st_mode) and status.st_nlink == 1
+
+
+def unchanged(now: os.stat_result, then: os.stat_result) -> bool:
+    """Whether two statuses describe the same file with the same content and metadata."""
+    return _identity(now) == _identity(then)
 
 
 def _identity(status: os.stat_result) -> tuple[int, ...]:
