@@ -24,6 +24,9 @@ from memokey.results import decode_result, encode_parts, encode_result
 from memokey.safe_formats import arrow_pieces
 
 ROWS = 420_000  # over 8 MiB in every value below: a local hit is memory-mapped
+STR = pd.StringDtype("pyarrow", na_value=np.nan)
+"""pandas 3's default ``str`` dtype, spelled so that pandas 2.3 (Python 3.10) builds it
+too (there ``dtype="str"`` still means NumPy object strings, pickled in band)."""
 
 
 def _strings(rows: int) -> pa.Array:
@@ -42,7 +45,7 @@ def frame(rows: int) -> Any:
             "f": floats,
             "g": floats * 2,
             "i": pd.array(np.arange(rows), dtype="Int64"),
-            "s": pd.array(_strings(rows), dtype="str"),
+            "s": pd.array(_strings(rows), dtype=STR),
             "a": pd.array(
                 pa.array(np.arange(rows, dtype=np.int32)), dtype=pd.ArrowDtype(pa.int32())
             ),
@@ -150,7 +153,7 @@ def test_the_safe_arrow_format_round_trips_exactly_and_its_local_hit_is_built_on
 
 
 def test_an_arrow_backed_pandas_column_is_written_from_its_own_memory() -> None:
-    value = pd.DataFrame({"s": pd.array(_strings(ROWS), dtype="str")})
+    value = pd.DataFrame({"s": pd.array(_strings(ROWS), dtype=STR)})
     assert _handed_over_uncopied(value, encode_parts(value)) == 1.0
 
 
