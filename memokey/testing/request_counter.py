@@ -19,13 +19,13 @@ from __future__ import annotations
 import http.client
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
-__all__ = ["Concurrency", "CountingProxy", "Request", "counting_proxy"]
+__all__ = ["Answer", "Concurrency", "CountingProxy", "Request", "counting_proxy"]
 
 _HOP_BY_HOP = frozenset(
     {
@@ -47,10 +47,21 @@ class Request:
     method: str
     path: str
     status: int
+    headers: tuple[tuple[str, str], ...] = ()
 
     @property
     def is_write(self) -> bool:
         return self.method in ("PUT", "POST", "DELETE", "PATCH")
+
+    def header(self, name: str) -> str | None:
+        """The value of request header `name` (any case), or None."""
+        lowered = name.lower()
+        return next((v for k, v in self.headers if k.lower() == lowered), None)
+
+
+Answer = Callable[[Request], "tuple[int, bytes] | None"]
+"""Given a request (its status still 0), a (status, XML body) to answer in the server's
+place, or None to forward it: how a test shows what a server that lacks a feature says."""
 
 
 @dataclass
@@ -74,7 +85,8 @@ class _Server(ThreadingHTTPServer):
 class CountingProxy:
     """A reverse proxy to `upstream` (``http://host:port``) recording each request.
 
-    `latency` (seconds) is added before each answer is forwarded, like a distant service."""
+    `latency` (seconds) is added before each answer is forwarded, like a distant service;
+    `answer`, when set, may answer a request itself instead of the emulator."""
 
     def __init__(self, upstream: str, *, latency: float = 0.0) -> None:
         parts = urlsplit(upstream)
@@ -86,6 +98,7 @@ class CountingProxy:
         self._connections = 0
         self._gather: Concurrency | None = None
         self.latency = latency
+        self.answer: Answer | None = None
         self.requests: list[Request] = []
         proxy = self
 
@@ -113,6 +126,15 @@ class CountingProxy:
             def _relay(self) -> None:
                 body = self._body()
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
+                sent = tuple(headers.items())
+                own = (
+                    proxy.answer(Request(self.command, self.path, 0, sent))
+                    if proxy.answer
+                    else None
+                )
+                if own is not None:
+                    self._reply_with(*own, sent)
+                    return
                 if body is not None:
                     headers["Content-Length"] = str(len(body))
                 conn = http.client.HTTPConnection(proxy._host, proxy._port, timeout=60)
@@ -124,7 +146,7 @@ class CountingProxy:
                     conn.close()
                 if proxy.latency:
                     time.sleep(proxy.latency)
-                proxy._record(Request(self.command, self.path, resp.status))
+                proxy._record(Request(self.command, self.path, resp.status, sent))
                 self.send_response_only(resp.status, resp.reason)
                 for key, value in resp.getheaders():
                     if key.lower() not in _HOP_BY_HOP and key.lower() != "content-length":
@@ -133,6 +155,17 @@ class CountingProxy:
                     self.send_header("Content-Length", str(len(data)))
                 elif resp.getheader("Content-Length") is not None:
                     self.send_header("Content-Length", str(resp.getheader("Content-Length")))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(data)
+
+            def _reply_with(
+                self, status: int, data: bytes, sent: tuple[tuple[str, str], ...]
+            ) -> None:
+                proxy._record(Request(self.command, self.path, status, sent))
+                self.send_response_only(status)
+                self.send_header("Content-Type", "application/xml")
+                self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 if self.command != "HEAD":
                     self.wfile.write(data)
