@@ -17,18 +17,27 @@ configured (a ``connector`` in gcsfs's ``session_kwargs``, or gcsfs's client cer
 from __future__ import annotations
 
 import os
+import threading
 import weakref
 from typing import Any
 
 from memokey_backends._deadline import run_coroutine
 from memokey_backends.errors import ConfigurationError
 
-__all__ = ["AIOHTTP_DEFAULT", "BOTOCORE_DEFAULT", "fan_out_width", "pool_width", "size_pool"]
+__all__ = [
+    "AIOHTTP_DEFAULT",
+    "BOTOCORE_DEFAULT",
+    "fan_out_width",
+    "pool_width",
+    "s3_pool_width",
+    "size_pool",
+]
 
 DEFAULT_FAN_OUT = 64
 BOTOCORE_DEFAULT = 10
 AIOHTTP_DEFAULT = 100
 MAX_CONNECTIONS = 4096
+_sizing = threading.Lock()  # two stores opened at once on one shared filesystem
 
 
 def fan_out_width() -> int:
@@ -64,10 +73,11 @@ def size_pool(fs: Any, chosen: int | None) -> None:
     if width == AIOHTTP_DEFAULT:
         return  # the SDK's own session already has it
     protocols = set(fs.protocol if isinstance(fs.protocol, (tuple, list)) else [fs.protocol])
-    if protocols & {"gs", "gcs"}:
-        _size_gcs(fs, width)
-    elif protocols & {"abfs", "az"}:
-        _size_azure(fs, width)
+    with _sizing:
+        if protocols & {"gs", "gcs"}:
+            _size_gcs(fs, width)
+        elif protocols & {"abfs", "az"}:
+            _size_azure(fs, width)
 
 
 def _size_gcs(fs: Any, width: int) -> None:

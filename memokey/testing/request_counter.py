@@ -59,7 +59,7 @@ class Request:
         return next((v for k, v in self.headers if k.lower() == lowered), None)
 
 
-Answer = Callable[[Request], "tuple[int, bytes] | None"]
+Answer = Callable[[Request], tuple[int, bytes] | None]
 """Given a request (its status still 0), a (status, XML body) to answer in the server's
 place, or None to forward it: how a test shows what a server that lacks a feature says."""
 
