@@ -9,7 +9,6 @@ path, and a waiter polls the result alone and writes nothing.
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -18,12 +17,19 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 import memokey
-from helpers.servers import Server, azure_options, gcs_options, s3_options
+from helpers.servers import (
+    EMULATOR_GAP,
+    Server,
+    azure_options,
+    gcs_options,
+    ignores_delete_preconditions,
+    s3_options,
+)
 from memokey import usage
-from memokey.errors import LeaseError, WriteConflictError
+from memokey.errors import LeaseError
 from memokey.leases import acquire_or_wait, try_acquire
 from memokey.testing.request_counter import CountingProxy, Request
-from memokey_backends import Store, open_store
+from memokey_backends import open_store
 
 pytestmark = pytest.mark.cloud
 
@@ -161,20 +167,9 @@ def test_a_release_names_the_version_it_wrote_in_its_delete(proxied: Proxied) ->
     assert [v.strip('"') for v in sent or []] == [current[1].strip('"')]
 
 
-def _honours_conditional_delete(store: Store) -> bool:
-    """Whether the server refuses a delete whose version precondition does not hold."""
-    store.write("probe/object", b"x")
-    with contextlib.suppress(WriteConflictError):
-        store.delete("probe/object", version="1")
-    return store.exists("probe/object")
-
-
 def test_a_release_never_deletes_a_lease_that_was_taken_over(proxied: Proxied) -> None:
-    if not _honours_conditional_delete(proxied.direct):
-        pytest.skip(
-            "this emulator ignores the delete precondition (fake-gcs-server before its PR "
-            "#2343; real GCS honours ifGenerationMatch): see the test above"
-        )
+    if ignores_delete_preconditions(proxied.direct):
+        pytest.skip(f"{EMULATOR_GAP}; the test above shows the precondition is sent")
     lease = try_acquire(proxied.store, "k/entry", lease_seconds=30)
     assert lease is not None
     proxied.direct.write("k/entry.lease", b'{"someone": "else"}')  # replaced meanwhile
