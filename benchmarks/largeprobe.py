@@ -1,7 +1,8 @@
 """Time and extra peak RSS of writing, then reading, one large ndarray result.
 
-Run as `python -m benchmarks.largeprobe ROOT_URL STORAGE_OPTIONS_JSON NBYTES`; prints one
-JSON line per operation. A fresh interpreter per run (see `benchmarks.memprobe` for the
+Run as `python -m benchmarks.largeprobe ROOT_URL STORAGE_OPTIONS_JSON NBYTES [COMPRESS]`
+(COMPRESS: e.g. ``zstd``; the ramp compresses about 8:1); prints one JSON line per
+operation. A fresh interpreter per run (see `benchmarks.memprobe` for the
 method): the kernel's peak-RSS mark is reset before each call, and what the value itself
 occupies (its `nbytes`) is subtracted, so "extra" is what memokey needed beyond the result.
 """
@@ -26,7 +27,8 @@ def ramp(n: int) -> Any:
 
 def main(argv: list[str]) -> int:
     url, options, nbytes = argv[0], json.loads(argv[1]), int(argv[2])
-    f = memokey.memoize(url, storage_options=options)(ramp)
+    compress = argv[3] if len(argv) > 3 else False
+    f = memokey.memoize(url, storage_options=options, compress=compress)(ramp)
     f(1 << 17)
     f(1 << 17)  # imports and first-call caches are not counted
     for operation in ("write", "read"):
@@ -37,7 +39,8 @@ def main(argv: list[str]) -> int:
         value = f(nbytes // 8)
         seconds = time.perf_counter() - start
         extra = _status_bytes("VmHWM") - base - value.nbytes
-        print(json.dumps({"operation": operation, "seconds": seconds, "extra_bytes": extra}))
+        row = {"operation": operation, "seconds": seconds, "extra_bytes": extra}
+        print(json.dumps({**row, "compress": compress or "none"}))
         del value
     return 0
 

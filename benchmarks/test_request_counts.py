@@ -137,9 +137,9 @@ LARGE = {"full": 1 << 30, "smoke": 32 << 20}
 
 
 @pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="Linux peak RSS")
-@pytest.mark.parametrize("where", ["file", "s3"])
+@pytest.mark.parametrize(("where", "compress"), [("file", ""), ("s3", ""), ("file", "zstd")])
 def test_large_result_time_and_memory(
-    where: str, tmp_path: Path, records: Records, profile: str
+    where: str, compress: str, tmp_path: Path, records: Records, profile: str
 ) -> None:
     """One ndarray result written then read, in a fresh process (`benchmarks.largeprobe`)."""
     import json
@@ -162,7 +162,7 @@ def test_large_result_time_and_memory(
     try:
         done = subprocess.run(
             [sys.executable, "-m", "benchmarks.largeprobe", url, json.dumps(options),
-             str(LARGE[profile])],
+             str(LARGE[profile]), *([compress] if compress else [])],
             cwd=repo, capture_output=True, text=True, check=True, timeout=900,
             env={**os.environ, "PYTHONPATH": os.pathsep.join([str(repo), str(repo / "backends")])},
         )  # fmt: skip

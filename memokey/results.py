@@ -29,9 +29,10 @@ from typing import Any
 import cloudpickle
 import xxhash
 
-from memokey import entry_format, safe_formats
+from memokey import compression, entry_format, safe_formats
 from memokey._fixes import rm_command
 from memokey._roundtrip import check_round_trip
+from memokey.compression import SEPARATOR, Compressed, Compression
 from memokey.entry_format import FORMAT_VERSION, MAGIC
 from memokey.errors import ConfigurationError, SerializationError, SignatureError
 from memokey.signing import Signer, place_of, unsigned
@@ -182,6 +183,8 @@ def register_serializer(
 def get_serializer(name: str | Serializer) -> Serializer:
     """The serializer for `name`; a `Serializer` object is registered (or matched) first."""
     if isinstance(name, Serializer):
+        if name.name not in _registry:
+            _check_name(name.name)
         with _registry_lock:
             known = _registry.setdefault(name.name, name)
         if known != name:
@@ -205,6 +208,12 @@ def _check_name(name: str) -> None:
         raise ConfigurationError(
             f"a serializer name must be 1-{_MAX_NAME} ASCII characters, got {name!r}; "
             "choose a short ASCII name such as 'json' or 'my-arrow'"
+        )
+    if SEPARATOR in name:
+        raise ConfigurationError(
+            f"a serializer name may not contain {SEPARATOR!r} (it separates a compressed "
+            f"entry's serializer from its codec, as in 'cloudpickle+zstd'), got {name!r}; "
+            "choose a name such as 'my-arrow'"
         )
 
 
@@ -232,6 +241,7 @@ def encode_result(
     signer: Signer | None = None,
     path: str = "",
     round_trip: bool = False,
+    compress: Compression | None = None,
 ) -> bytes:
     """`encode_parts`, joined into one bytes object."""
     parts = encode_parts(
@@ -242,6 +252,7 @@ def encode_result(
         signer=signer,
         path=path,
         round_trip=round_trip,
+        compress=compress,
     )
     return parts[0] if len(parts) == 1 else b"".join(parts)
 
@@ -255,6 +266,7 @@ def encode_parts(
     signer: Signer | None = None,
     path: str = "",
     round_trip: bool = False,
+    compress: Compression | None = None,
 ) -> list[Any]:
     """Serialize `value` into a complete entry object, as buffers to write in order
     (a large array's memory is one of them: nothing is copied). `extra` (JSON-able) goes
@@ -262,7 +274,8 @@ def encode_parts(
     metadata trailer for people and tools, with the payload size and serializer added.
     With a `signer`, a signature bound to `path` (where the object will be stored: its
     path or URI) follows. `round_trip` (the publish paths) reads a small payload back
-    first (`memokey._roundtrip`): only ever a value this process just computed.
+    first (`memokey._roundtrip`): only ever a value this process just computed. With
+    `compress` the payload is stored compressed when that pays (`memokey.compression`).
 
     Raises `SerializationError` when the value cannot be serialized (or read back); the
     caller stores nothing in that case.
@@ -290,7 +303,16 @@ def encode_parts(
     if round_trip and not buffers:
         check_round_trip(chosen.name, chosen.loads, payload, value)
     pieces: list[Any]
-    if buffers:
+    packed: Compressed | None = None
+    if compress is not None and len(chosen.name) + 1 + len(compress.codec) <= _MAX_NAME:
+        packed = compression.compress([payload, *buffers], compress)
+    if packed is not None:
+        assert compress is not None
+        header, _ = entry_format.pack_header(
+            f"{chosen.name}{SEPARATOR}{compress.codec}", {**(extra or {}), **packed.facts}
+        )
+        pieces, size = [header, *packed.chunks], packed.size
+    elif buffers:
         sizes = [memoryview(payload).nbytes, *(b.nbytes for b in buffers)]
         header, placed = entry_format.pack_header(chosen.name, extra, sizes)
         pieces, at = [header], len(header)
@@ -306,7 +328,7 @@ def encode_parts(
     checksum = xxhash.xxh3_128()
     for piece in pieces:
         checksum.update(piece)
-    trailer = _encode_trailer(meta, chosen.name, size, value)
+    trailer = _encode_trailer(meta, chosen.name, size, value, packed)
     pieces += [trailer, entry_format.pack_footer(size, checksum.digest(), trailer)]
     if signer is not None:
         pieces.append(signer.trailer(pieces, kind="result", place=place_of(path)))
@@ -316,11 +338,18 @@ def encode_parts(
 
 
 def _encode_trailer(
-    meta: Mapping[str, Any] | None, serializer: str, size: int, value: Any
+    meta: Mapping[str, Any] | None,
+    serializer: str,
+    size: int,
+    value: Any,
+    packed: Compressed | None = None,
 ) -> bytes:
     fields = dict(meta or {})
     fields["serializer"] = serializer
-    fields["payload_bytes"] = size
+    fields["payload_bytes"] = size  # as stored (compressed, when it is)
+    if packed is not None:
+        fields["codec"] = packed.facts[compression.CODEC_FIELD]
+        fields["raw_bytes"] = packed.facts[compression.RAW_SIZE_FIELD]
     fields.setdefault("result_type", f"{type(value).__module__}.{type(value).__qualname__}")
     return json.dumps(fields, separators=(",", ":"), default=str).encode()
 
@@ -378,17 +407,29 @@ def decode_result(
         )
         parts = layout.parts
     name, offset, length, checksum, signed_end = parsed
-    if expect is not None and name != expect.name:
-        raise _refused(uri, name, f"this function is configured with {expect.name!r}")
-    serializer = _registry.get(name) or get_serializer(name)
+    found = _registry.get(name) if expect is None or name == expect.name else None
+    codec = None
+    if found is None:  # another serializer, or compressed ("cloudpickle+zstd")
+        base, codec = compression.split_name(name)
+        if expect is not None and base != expect.name:
+            raise _refused(uri, name, f"this function is configured with {expect.name!r}")
+        found = _registry.get(base) or get_serializer(base)
+    serializer = found
     if serializer.runs_code and not allow_pickle:
         raise _refused(uri, name, "allow_pickle is off and that format can run code")
+    if codec is not None:
+        compression.check_codec(codec, uri)  # an unknown codec is refused before anything
     end = offset + length
     view = memoryview(data)
     if signer is not None:
         _verify(signer, view, end, signed_end, checksum, uri)
     elif xxhash.xxh3_128_digest(view[:end]) != checksum:
         raise entry_format.corrupted(uri, "its payload does not match the checksum in its footer")
+    if codec is not None:  # verified as stored, then decompressed within its declared size
+        facts = entry_format.parse(data, uri, prefer_signed=signed).extra
+        raw, parts = compression.decompress(data, offset, end, facts, uri)
+        data, view, offset, end = raw, memoryview(raw), 0, len(raw)
+        length = end
     try:
         if parts:
             if serializer.loads_oob is None:

@@ -45,6 +45,8 @@ from memokey._targets import (
 )
 from memokey.callables import unbind
 from memokey.code_policy import CodeMode, check_code_mode, identity_of
+from memokey.compression import CompressSpec
+from memokey.compression import resolve as resolve_compression
 from memokey.errors import ConfigurationError, UnkeyableArgumentError, WriteConflictError
 from memokey.expiry import check_ttl, expired, stamped
 from memokey.hashing import digest
@@ -100,6 +102,7 @@ class Runner:
         allow_pickle: bool | None = None,
         ttl: float | timedelta | None = None,
         verbose: bool = False,
+        compress: CompressSpec = None,
     ) -> None:
         settings = check_settings(
             root=root,
@@ -109,6 +112,7 @@ class Runner:
             serializer=serializer,
             lease_seconds=lease_seconds,
             cache_errors=cache_errors,
+            compress=compress,
         )
         self.root = settings.root
         self.namespace = settings.namespace
@@ -118,7 +122,8 @@ class Runner:
         self.lease_seconds = settings.lease_seconds
         self.cache_errors = settings.cache_errors
         self.code = check_code_mode(code)  # None: the default (`memokey.code_policy`)
-        self.trust = TrustSettings(self.serializer, signing_key, allow_pickle)
+        self.compress = settings.compress  # None: MEMOKEY_COMPRESS decides per publish
+        self.trust = TrustSettings(self.serializer, signing_key, allow_pickle, self.compress)
         self.verbose = verbose is True  # one line per call outcome (`memokey.observe`)
         self.ttl = check_ttl(ttl)  # seconds; None: entries never expire (`memokey.expiry`)
         # Hit-path caches (see the module docstring).
@@ -609,6 +614,7 @@ class MemoizingRunner(Runner):
         allow_pickle: bool | None = None,
         ttl: float | timedelta | None = None,
         verbose: bool = False,
+        compress: CompressSpec = None,
     ) -> None:
         super().__init__(
             root,
@@ -623,6 +629,7 @@ class MemoizingRunner(Runner):
             allow_pickle=allow_pickle,
             ttl=ttl,
             verbose=verbose,
+            compress=compress,
         )
         self.shim: Shim = check_shim(shim) or same_thread
 
@@ -673,6 +680,7 @@ class MemoizingRunner(Runner):
             digest=target.arguments_digest,
             code=target.place.extra,
             code_keyed=target.place.code_version is not None,
+            compress=resolve_compression(target.trust.compress),
         )
         job = start_elsewhere(
             self.shim, target.store, target.path, invocation, spec.storage_options, target.trust
@@ -717,6 +725,7 @@ class KeyedLocalRunner(Runner):
         allow_pickle: bool | None = None,
         ttl: float | timedelta | None = None,
         verbose: bool = False,
+        compress: CompressSpec = None,
     ) -> None:
         if not callable(keyfunc):
             raise ConfigurationError(
@@ -736,6 +745,7 @@ class KeyedLocalRunner(Runner):
             allow_pickle=allow_pickle,
             ttl=ttl,
             verbose=verbose,
+            compress=compress,
         )
         self.keyfunc = keyfunc
         # Your own keyfunc is code that decides the key; memokey's (`nil_args`) is keyed

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from memokey.compression import Compression, check_compress
 from memokey.errors import ConfigurationError, MemokeyError
 from memokey.names import check_logic_key, check_namespace
 from memokey.results import Serializer, get_serializer, serializers
@@ -40,6 +41,7 @@ class Settings:
     serializer: Serializer
     lease_seconds: float
     cache_errors: bool
+    compress: Compression | None = None  # None: MEMOKEY_COMPRESS decides per publish
 
 
 def check_root(root: object) -> str | None:
@@ -135,6 +137,7 @@ def check_settings(
     serializer: object,
     lease_seconds: object,
     cache_errors: object,
+    compress: object = None,
 ) -> Settings:
     """All of a runner's settings, each checked (see the module docstring)."""
     return Settings(
@@ -145,4 +148,5 @@ def check_settings(
         serializer=check_serializer(serializer),
         lease_seconds=check_lease_seconds(lease_seconds),
         cache_errors=check_cache_errors(cache_errors),
+        compress=check_compress(compress),
     )
