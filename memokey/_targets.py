@@ -24,7 +24,7 @@ from memokey.keys import MemoKey, entry_digest, function_id, logic_key_of, memo_
 from memokey.layout import sibling
 from memokey.manifest import key_manifest
 from memokey.meta import argument_summary, build_meta
-from memokey.results import intact
+from memokey.readback import intact
 from memokey.signing import TRAILER_SIZE, Signer, place_of
 from memokey.trust import OPEN, Trust
 from memokey.verified import record_published, unchanged
@@ -290,7 +290,7 @@ def _intact_as_published(
     store: Store, path: str, published: PublishedFile, signer: Signer | None
 ) -> bool:
     """Whether the entry at `path`, read back (memory-mapped, from the page cache), is
-    still the file as published and passes the reader's byte check (`results.intact`)."""
+    still the file as published and passes the reader's byte check (`memokey.readback`)."""
     try:
         data = read_entry(store, path)
     except (MemokeyError, OSError):

@@ -34,7 +34,7 @@ from memokey._fixes import rm_command
 from memokey._roundtrip import check_round_trip
 from memokey.compression import SEPARATOR, Compressed, Compression
 from memokey.entry_format import FORMAT_VERSION, MAGIC
-from memokey.errors import ConfigurationError, MemokeyError, SerializationError, SignatureError
+from memokey.errors import ConfigurationError, SerializationError, SignatureError
 from memokey.signing import Signer, place_of, unsigned
 from memokey_backends.mapped import MappedFile
 
@@ -515,23 +515,6 @@ def _verify_mapped(
         raise entry_format.corrupted(uri, "its payload does not match the checksum in its footer")
     if now is not None:
         verified.remember(mapped, place, signature, signer, now)
-
-
-def intact(data: Any, uri: str, signer: Signer | None) -> bool:
-    """Whether a stored object's bytes pass the check a reader makes: its checksum, or
-    with `signer` its signature. The writer makes it on the file it just published
-    before vouching for it (`memokey.verified.record_published`): the checksum was taken
-    over the value's own memory, which another thread may have changed before the write."""
-    try:
-        layout = entry_format.parse(data, uri, prefer_signed=signer is not None)
-        view = memoryview(data)
-        end = layout.payload_offset + layout.payload_length
-        if signer is not None:
-            _verify(signer, view, end, layout.signed_end, layout.checksum, uri)
-            return True
-        return xxhash.xxh3_128_digest(view[:end]) == layout.checksum
-    except MemokeyError:
-        return False
 
 
 def _verify(
