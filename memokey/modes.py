@@ -26,9 +26,10 @@ import contextlib
 import contextvars
 import os
 import threading
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Literal, cast, get_args
 
+from memokey._steps import Call, Io, Steps
 from memokey._targets import Target, decoded, read_entry
 from memokey.errors import ConfigurationError, OfflineMissError
 from memokey.expiry import expired
@@ -38,12 +39,11 @@ __all__ = [
     "MODES",
     "Mode",
     "OfflineMissError",
-    "arun_in_mode",
     "current_mode",
+    "in_mode",
     "mode",
     "replaces",
     "replacing",
-    "run_in_mode",
 ]
 
 Mode = Literal["normal", "off", "readonly", "refresh", "offline"]
@@ -167,21 +167,21 @@ def _offline_miss(target: Target, ttl: float | None, stale: Any) -> OfflineMissE
     )
 
 
-def run_in_mode(
+def in_mode(
     name: Mode,
     target: Target,
-    call: Callable[[], Any],
-    refresh: Callable[[], Any],
+    call: Call,
+    refresh: Callable[[], Steps],
     ttl: float | None = None,
     observe: Observe = _ignore,
-) -> Any:
-    """A synchronous call in mode `name`: `call` runs the function here without storing,
-    `refresh` recomputes and replaces the entry."""
+) -> Steps:
+    """A call in mode `name`, as steps (`memokey._steps`): `call` runs the function here
+    without storing, `refresh` recomputes and replaces the entry."""
     if name == "off":
-        return call()
+        return (yield call)
     if name == "refresh":
-        return refresh()
-    found, value, data = _fresh_lookup(target, ttl)
+        return (yield from refresh())
+    found, value, data = yield Io(_fresh_lookup, (target, ttl))
     if found:
         observe("hit", target, data=data)  # stats and on_event see every mode's hits
         _used(name, target)
@@ -189,30 +189,4 @@ def run_in_mode(
     observe("miss", target)
     if name == "offline":
         raise _offline_miss(target, ttl, data)
-    return call()  # readonly: compute, write nothing
-
-
-async def arun_in_mode(
-    name: Mode,
-    target: Target,
-    call: Callable[[], Awaitable[Any]],
-    refresh: Callable[[], Awaitable[Any]],
-    ttl: float | None = None,
-    observe: Observe = _ignore,
-) -> Any:
-    """`run_in_mode` for coroutine functions (store reads off the event loop)."""
-    import asyncio
-
-    if name == "off":
-        return await call()
-    if name == "refresh":
-        return await refresh()
-    found, value, data = await asyncio.to_thread(_fresh_lookup, target, ttl)
-    if found:
-        observe("hit", target, data=data)
-        _used(name, target)
-        return value
-    observe("miss", target)
-    if name == "offline":
-        raise _offline_miss(target, ttl, data)
-    return await call()
+    return (yield call)  # readonly: compute, write nothing
