@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import os
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any, Literal, cast, get_args
@@ -33,6 +32,7 @@ from memokey._steps import Call, Io, Steps
 from memokey._targets import Target, decoded, read_entry
 from memokey.errors import ConfigurationError, OfflineMissError
 from memokey.expiry import expired
+from memokey.signing import env_value
 from memokey.usage import note_use
 
 __all__ = [
@@ -93,11 +93,24 @@ def current_mode() -> Mode | None:
     if name is None and _open:
         name = _other_threads_mode()
     if name is None:
-        env = os.environ.get(ENV)
-        if not env:
-            return None
-        name = check_mode(env, source=ENV)
+        name = _env_mode()
     return None if name == "normal" else name
+
+
+_env_parsed: tuple[str | None, Mode | None] = (None, None)
+
+
+def _env_mode() -> Mode | None:
+    """``MEMOKEY_MODE``, read on every call (set at run time, it applies to the next
+    call) but parsed once per value: `env_value` is a dict lookup, not `os.environ.get`."""
+    global _env_parsed
+    raw = env_value(ENV)
+    cached_raw, cached = _env_parsed
+    if raw == cached_raw:
+        return cached
+    parsed = check_mode(raw, source=ENV) if raw else None
+    _env_parsed = (raw, parsed)
+    return parsed
 
 
 def _other_threads_mode() -> Mode | None:
