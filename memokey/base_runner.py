@@ -58,7 +58,14 @@ from memokey.code_policy import CodeMode, check_code_mode
 from memokey.errors import WriteConflictError
 from memokey.expiry import check_ttl, expired, stamped
 from memokey.identity import absorb_side_effects
-from memokey.keys import MemoKey, bind_call, call_digest, function_id, logic_key_of
+from memokey.keys import (
+    MemoKey,
+    bind_call,
+    call_digest,
+    function_id,
+    logic_key_of,
+    positional_digest,
+)
 from memokey.layout import ERROR
 from memokey.leases import Lease, acquire_or_wait
 from memokey.modes import Mode, current_mode, in_mode, replaces, replacing
@@ -140,6 +147,11 @@ class Runner:
         # Hit-path caches (see the module docstring).
         self._roots = RootCache(self.root, self.storage_options)
         self._places = PlaceCache(self.namespace, self.logic_key, self.code)
+        # Keys the call as given (no keyfunc): `_target` may skip binding.
+        kind = type(self)
+        self._keys_itself = (
+            kind._key_call is Runner._key_call and kind._key_rule is Runner._key_rule
+        )
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(root={self.root!r}, namespace={self.namespace!r})"
@@ -168,6 +180,11 @@ class Runner:
     def _target(
         self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Target:
+        if not kwargs and self._keys_itself:  # the commonest call, keyed without binding
+            positional = positional_digest(func, args)
+            if positional is not None:
+                place = self._places.get(func, self._roots.store(), own=True)
+                return Target(place, positional[0], positional[1], self.trust.current())
         func, args = unbind(func, args)  # a bound method's object is keyed as `self`
         key_func, keyed = self._key_call(func, args, kwargs)
         if getattr(key_func, "__memokey_runner__", None) is not None:

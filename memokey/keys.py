@@ -42,6 +42,7 @@ __all__ = [
     "logic_key_of",
     "memo_dir",
     "place_salt",
+    "positional_digest",
 ]
 
 #: The key scheme; part of every storage path. Any change to a digest needs a new one.
@@ -69,7 +70,9 @@ class _Plan:
         source = self.source
         if getattr(source, "__defaults__", None) is not self.pos_defaults:
             return False
-        kw = getattr(source, "__kwdefaults__", None) or {}
+        kw = getattr(source, "__kwdefaults__", None)
+        if not kw:
+            return not self.kw_defaults
         return len(kw) == len(self.kw_defaults) and all(
             kw.get(name, _MISSING) is value for name, value in self.kw_defaults
         )
@@ -192,6 +195,30 @@ def _atoms_digest(prefix: bytes, values: Iterable[object]) -> str | None:
             return None
         parts.append(atom)
     return xxhash.xxh3_128_hexdigest(b"".join(parts))
+
+
+def positional_digest(
+    func: Callable[..., Any], args: tuple[Any, ...]
+) -> tuple[str, Callable[[], inspect.BoundArguments]] | None:
+    """`call_digest(func, bind_call(func, args, {}))` without binding, for the commonest
+    call: a plain function without closure, every parameter passed positionally, atoms
+    only. Returns the digest and how to bind the call when someone needs the bound
+    arguments (a miss's manifest); None when any of that does not hold."""
+    if type(func) is not types.FunctionType or func.__closure__ is not None:
+        return None
+    plan = _plan(func)
+    if not plan.simple or len(args) != plan.nparams:
+        return None
+    names = plan.names
+    prefix = _PREFIXES.get(names)
+    if prefix is None:
+        return None  # the general path computes and keeps it
+    digest = _atoms_digest(prefix, args)
+    if digest is None:
+        return None
+    return digest, lambda: inspect.BoundArguments(
+        plan.signature, dict(zip(names, args, strict=True))
+    )
 
 
 def call_digest(
