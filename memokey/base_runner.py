@@ -28,6 +28,7 @@ from datetime import timedelta
 from typing import Any, TypedDict
 
 from memokey._compute_once import computing, computing_here
+from memokey._decoded import decode as decode_again
 from memokey._local_locks import LocalLock, lock_for
 from memokey._steps import (
     Call,
@@ -233,7 +234,7 @@ class Runner:
         data = read_entry(target.store, target.path)
         if data is None or (self.ttl is not None and expired(data, self.ttl)):
             return drive(self._steps(target, Call(func, args, kwargs), None, data))
-        value = target.trust.decode_result(data, target.uri)
+        value = decode_again(target.trust, data, target.uri)
         target.place.check_hit(data, target.uri)
         self._served(target, data)
         return value

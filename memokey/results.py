@@ -30,6 +30,7 @@ import cloudpickle
 import xxhash
 
 from memokey import entry_format, safe_formats
+from memokey._decoded import forget as forget_decoded
 from memokey._fixes import rm_command
 from memokey._roundtrip import check_round_trip
 from memokey.entry_format import FORMAT_VERSION, MAGIC
@@ -176,6 +177,7 @@ def register_serializer(
                 "or pass clobber=True to replace it"
             )
         _registry[name] = serializer
+    forget_decoded()  # values decoded by the serializer this name had are not reused
     return serializer
 
 
