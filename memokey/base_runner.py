@@ -71,7 +71,7 @@ from memokey.layout import ERROR
 from memokey.leases import Lease, acquire_or_wait
 from memokey.modes import Mode, current_mode, in_mode, replaces, replacing
 from memokey.names import check_function_segment
-from memokey.observe import Outcome, record
+from memokey.observe import Outcome, record, record_hit
 from memokey.remote import publish_failure, raise_failure
 from memokey.results import DEFAULT_SERIALIZER, Serializer
 from memokey.roots import RootCache
@@ -395,7 +395,7 @@ class Runner:
         """A hit was returned: its use is noted, its outcome observed."""
         logger.debug("hit %s", target.uri)
         note_use(target.store, target.path, target.uri)  # background, once a day
-        self._observe("hit", target, data=data)
+        record_hit(target.place.function_id, target.uri, data, self.verbose)
 
     # -- compute once across processes -------------------------------------------------------
 
