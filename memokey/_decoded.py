@@ -16,10 +16,14 @@ over). Saves about a third of a tiny local hit.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from memokey.trust import Trust
+
+class Trust(Protocol):
+    """What decodes an entry (`memokey.trust.Trust`; not imported: results imports us)."""
+
+    def decode_result(self, data: bytes, uri: str) -> Any: ...
+
 
 __all__ = ["MAX_BYTES", "MAX_ENTRIES", "decode", "forget"]
 
