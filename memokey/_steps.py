@@ -122,9 +122,8 @@ _IN_PROCESS = _HeldInProcess()
 
 
 class _Raised(Exception):
-    """A `StopIteration` a step of a plain call raised, carried through the coroutine
-    and the generator (which would turn it into a RuntimeError, PEP 479) and raised
-    unchanged by `drive`."""
+    """A `StopIteration` a step of a plain call raised, carried through the generator
+    (which would turn it into a RuntimeError, PEP 479) and raised unchanged by `drive`."""
 
     def __init__(self, original: StopIteration) -> None:
         super().__init__(original)
@@ -136,51 +135,53 @@ def original(exc: BaseException) -> BaseException:
     return exc.original if isinstance(exc, _Raised) else exc
 
 
-class _Performer(Protocol):
-    async def perform(self, step: Step) -> Any: ...
-
-    async def unwind(self) -> None: ...
-
-
-async def _drive(steps: Steps, performer: _Performer) -> Any:
-    """The one loop for both drivers: perform a step, send its result (or throw its
-    error) into the generator, until the generator returns."""
-    outcome: tuple[Any] | BaseException | None = None
-    try:
-        while True:
-            if outcome is None:
-                step = next(steps)
-            elif isinstance(outcome, BaseException):
-                step = steps.throw(outcome)
-            else:
-                step = steps.send(outcome[0])
-            try:
-                outcome = (await performer.perform(step),)
-            except BaseException as exc:
-                outcome = exc
-    except StopIteration as stop:
-        return stop.value
-    finally:
-        outcome = None  # no cycle through the traceback
-        await performer.unwind()
-
-
 def drive(steps: Steps) -> Any:
     """Perform `steps` in this thread; return what the generator returns."""
-    running = _drive(steps, _InThread())
+    performer = _InThread()
     try:
-        running.send(None)  # never suspends: every step of `_InThread` is synchronous
+        step = next(steps)
+        while True:
+            step = _resume(steps, performer.perform, step)
     except StopIteration as stop:
         return stop.value
     except _Raised as raised:
         raise raised.original from None
-    running.close()
-    raise AssertionError("a step of a plain call suspended")
+    finally:
+        performer.unwind()
+
+
+def _resume(steps: Steps, perform: Callable[[Step], Any], step: Step) -> Step:
+    """Perform `step` and give the generator its result or its error; its next step."""
+    try:
+        result = perform(step)
+    except StopIteration as exc:  # thrown as is, the generator would make it a RuntimeError
+        return steps.throw(_Raised(exc))
+    except BaseException as exc:
+        return steps.throw(exc)
+    return steps.send(result)
 
 
 async def adrive(steps: Steps) -> Any:
     """Perform `steps` for a coroutine function; return what the generator returns."""
-    return await _drive(steps, _OnLoop())
+    performer = _OnLoop()
+    outcome: tuple[Any] | BaseException = (None,)
+    try:
+        step = next(steps)
+        while True:
+            try:
+                outcome = (await performer.perform(step),)
+            except BaseException as exc:
+                outcome = exc
+            step = (
+                steps.throw(outcome)
+                if isinstance(outcome, BaseException)
+                else steps.send(outcome[0])
+            )
+    except StopIteration as stop:
+        return stop.value
+    finally:
+        outcome = (None,)  # no cycle through a traceback
+        await performer.unwind()
 
 
 class _InThread:
@@ -189,13 +190,7 @@ class _InThread:
     def __init__(self) -> None:
         self.held: list[AbstractContextManager[None]] = []
 
-    async def perform(self, step: Step) -> Any:
-        try:
-            return self._perform(step)
-        except StopIteration as exc:  # would become a RuntimeError leaving a coroutine
-            raise _Raised(exc) from None
-
-    def _perform(self, step: Step) -> Any:
+    def perform(self, step: Step) -> Any:
         if isinstance(step, Io):
             return step.fn(*step.args)
         if isinstance(step, Call):
@@ -217,7 +212,7 @@ class _InThread:
         step.claim.release()
         return None
 
-    async def unwind(self) -> None:
+    def unwind(self) -> None:
         while self.held:  # only if the generator failed between Lock and Unlock
             self.held.pop().__exit__(None, None, None)
 

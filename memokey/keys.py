@@ -33,6 +33,7 @@ __all__ = [
     "SCHEME",
     "MemoKey",
     "argument_classes",
+    "atom_digest",
     "bind_call",
     "call_digest",
     "check_namespace",
@@ -182,6 +183,13 @@ def _atom(value: Any) -> bytes | None:
     elif kind is bool or value is None:
         return _ATOMS[value]
     return None
+
+
+def atom_digest(value: object) -> str | None:
+    """`memokey.hashing.digest(value)` of a small exact int, float, str, bool or None
+    without an encoder (the same bytes, hashed at once); None for anything else."""
+    atom = _atom(value)
+    return None if atom is None else xxhash.xxh3_128_hexdigest(atom)
 
 
 def _atoms_digest(prefix: bytes, values: Iterable[object]) -> str | None:

@@ -47,9 +47,22 @@ def short_repr(value: object, limit: int = _REPR_LIMIT) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+_PLAIN_REPR = frozenset({int, float, str, bool, type(None)})
+_SHORT = 40  # no longer than this, `short_repr` of those types is their plain repr
+
+
+def atom_repr(value: object) -> str | None:
+    """`short_repr(value)` of an int, float, str, bool or None whose repr is short
+    (reprlib would leave it as it is), without reprlib; None otherwise."""
+    if type(value) not in _PLAIN_REPR:
+        return None
+    text = repr(value)
+    return text if len(text) <= _SHORT else None
+
+
 def argument_summary(bound: inspect.BoundArguments) -> dict[str, str]:
     """Parameter name -> short repr, for every bound argument (defaults included)."""
-    return {name: short_repr(value) for name, value in bound.arguments.items()}
+    return {name: atom_repr(value) or short_repr(value) for name, value in bound.arguments.items()}
 
 
 def _user() -> str | None:
