@@ -87,6 +87,12 @@ def _process_facts() -> dict[str, Any]:
     }
 
 
+#: This process's id (a syscall each time `os.getpid` is asked), renewed in a fork child.
+_pid = [os.getpid()]
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=lambda: _pid.__setitem__(0, os.getpid()))
+
+
 def _iso(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, tz=timezone.utc).isoformat()
 
@@ -122,7 +128,7 @@ def build_meta(
         "started": _iso(started),
         "duration_seconds": round(duration, 6),
         "host": facts["host"],
-        "pid": os.getpid(),  # not cached: a forked child has its own
+        "pid": _pid[0],  # kept per process: a forked child learns its own
         "user": facts["user"],
         "python": facts["python"],
         "platform": facts["platform"],
