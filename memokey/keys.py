@@ -66,6 +66,8 @@ class _Plan:
     source: Any
     pos_defaults: Any
     kw_defaults: tuple[tuple[str, Any], ...]
+    #: `call_digest`'s prefix for a call that binds every parameter (`positional_digest`).
+    prefix: bytes = b""
 
     def is_current(self) -> bool:
         source = self.source
@@ -121,6 +123,7 @@ def _plan(func: Callable[..., Any]) -> _Plan:
         source=source,
         pos_defaults=pos_defaults,
         kw_defaults=kw_defaults,
+        prefix=_names_prefix(tuple(sig.parameters)),
     )
     try:
         if len(_PLANS) > 4096:
@@ -218,15 +221,22 @@ def positional_digest(
     if not plan.simple or len(args) != plan.nparams:
         return None
     names = plan.names
-    prefix = _PREFIXES.get(names)
-    if prefix is None:
-        return None  # the general path computes and keeps it
-    digest = _atoms_digest(prefix, args)
+    digest = _atoms_digest(plan.prefix, args)
     if digest is None:
         return None
     return digest, lambda: inspect.BoundArguments(
         plan.signature, dict(zip(names, args, strict=True))
     )
+
+
+def _names_prefix(names: tuple[str, ...]) -> bytes:
+    """What a call's digest starts with: its bound parameter names (kept per names)."""
+    prefix = _PREFIXES.get(names)
+    if prefix is None:
+        names_enc = Encoder()
+        names_enc.encode(names)
+        prefix = _PREFIXES[names] = b"@" + names_enc.digest()
+    return prefix
 
 
 def call_digest(
@@ -250,11 +260,7 @@ def call_digest(
     receives the classes whose code was added."""
     arguments = bound.arguments
     names = tuple(arguments)
-    prefix = _PREFIXES.get(names)
-    if prefix is None:
-        names_enc = Encoder()
-        names_enc.encode(names)
-        prefix = _PREFIXES[names] = b"@" + names_enc.digest()
+    prefix = _PREFIXES.get(names) or _names_prefix(names)
     target = getattr(func, "__func__", func)
     closure = isinstance(target, types.FunctionType) and target.__closure__
     if not closure and keyfunc is None:
