@@ -32,6 +32,7 @@ class Records:
     requests: list[dict[str, Any]] = field(default_factory=list)
     local_entries: dict[str, Any] = field(default_factory=dict)
     large: list[dict[str, Any]] = field(default_factory=list)
+    compression: list[dict[str, Any]] = field(default_factory=list)
 
     def skip(self, concern: str, case: str, approach: str, reason: str) -> NoReturn:
         """Record why a peer is not measured on an input, then skip the test."""
@@ -118,6 +119,7 @@ def pytest_benchmark_update_json(
         "requests": records.requests,
         "local_entries": records.local_entries,
         "large": records.large,
+        "compression": records.compression,
     }
 
 

@@ -182,19 +182,52 @@ def requests_table(summary: dict[str, Any]) -> list[str]:
     large = summary.get("large") or []
     if large:
         lines += [
-            "### One large ndarray result (fresh process; extra = peak RSS beyond the value)",
+            "### One large result: ndarray, DataFrame, Arrow Table (extra = peak RSS beyond the"
+            " value)",
             "",
             *_table(
-                ["backend", "size", "operation", "time", "extra peak RSS"],
+                [
+                    "backend",
+                    "compress",
+                    "size",
+                    "operation",
+                    "time",
+                    "extra peak RSS",
+                    "memory-mapped",
+                ],
                 [
                     [
                         row["backend"],
+                        row.get("compress") or "none",
                         f"{row['bytes'] >> 20} MiB",
                         row["operation"],
                         fmt_seconds(row["seconds"]),
                         f"{row['extra_bytes'] / 1e6:+.1f} MB",
+                        "—" if row.get("mapped") is None else f"{row['mapped']:.0%}",
                     ]
                     for row in large
+                ],
+            ),
+            "",
+        ]
+    packed = summary.get("compression") or []
+    if packed:
+        lines += [
+            "### Compression (entry bytes in memory; throughput of the uncompressed value)",
+            "",
+            *_table(
+                ["value", "compress", "size", "stored", "ratio", "write", "read"],
+                [
+                    [
+                        row["case"],
+                        row["compress"],
+                        f"{row['raw_bytes'] / 1e6:.1f} MB",
+                        f"{row['stored_bytes'] / 1e6:.1f} MB",
+                        f"{row['raw_bytes'] / row['stored_bytes']:.2f}x",
+                        f"{row['raw_bytes'] / row['write_seconds'] / 1e9:.2f} GB/s",
+                        f"{row['raw_bytes'] / row['read_seconds'] / 1e9:.2f} GB/s",
+                    ]
+                    for row in packed
                 ],
             ),
             "",

@@ -263,6 +263,7 @@ def summarize(raw: dict[str, Any]) -> dict[str, Any]:
         "requests": raw.get("memokey", {}).get("requests", []),
         "local_entries": raw.get("memokey", {}).get("local_entries", {}),
         "large": raw.get("memokey", {}).get("large", []),
+        "compression": raw.get("memokey", {}).get("compression", []),
         "checks": raw.get("memokey", {}).get("checks", {}),
         "skipped": raw.get("memokey", {}).get("skipped", []),
     }

@@ -17,6 +17,7 @@ from memokey.decorator import MemoizedFunction, key_for, memoize, use_runner
 from memokey.errors import (
     BackendNotInstalledError,
     CapabilityError,
+    CompressionError,
     ConfigurationError,
     InvalidPathError,
     InvalidRootError,
@@ -47,6 +48,7 @@ from memokey.runners import KeyedLocalRunner, MemoizingRunner
 __all__ = [
     "BackendNotInstalledError",
     "CapabilityError",
+    "CompressionError",
     "ConfigurationError",
     "InvalidPathError",
     "InvalidRootError",

@@ -56,6 +56,7 @@ from memokey._targets import (
 )
 from memokey.callables import unbind
 from memokey.code_policy import CodeMode, check_code_mode
+from memokey.compression import CompressSpec
 from memokey.errors import WriteConflictError
 from memokey.expiry import check_ttl, expired, stamped
 from memokey.identity import absorb_side_effects
@@ -104,6 +105,7 @@ class RunnerOptions(TypedDict, total=False):
     allow_pickle: bool | None
     ttl: float | timedelta | None
     verbose: bool
+    compress: CompressSpec
 
 
 class Runner:
@@ -124,6 +126,7 @@ class Runner:
         allow_pickle: bool | None = None,
         ttl: float | timedelta | None = None,
         verbose: bool = False,
+        compress: CompressSpec = None,
     ) -> None:
         settings = check_settings(
             root=root,
@@ -133,6 +136,7 @@ class Runner:
             serializer=serializer,
             lease_seconds=lease_seconds,
             cache_errors=cache_errors,
+            compress=compress,
         )
         self.root = settings.root
         self.namespace = settings.namespace
@@ -142,7 +146,8 @@ class Runner:
         self.lease_seconds = settings.lease_seconds
         self.cache_errors = settings.cache_errors
         self.code = check_code_mode(code)  # None: the default (`memokey.code_policy`)
-        self.trust = TrustSettings(self.serializer, signing_key, allow_pickle)
+        self.compress = settings.compress  # None: MEMOKEY_COMPRESS decides per publish
+        self.trust = TrustSettings(self.serializer, signing_key, allow_pickle, self.compress)
         self.verbose = verbose is True  # one line per call outcome (`memokey.observe`)
         self.ttl = check_ttl(ttl)  # seconds; None: entries never expire (`memokey.expiry`)
         # Hit-path caches (see the module docstring).
@@ -444,7 +449,13 @@ class Runner:
         extra = stamped(target.place.extra, duration)
         parts = target.trust.encode_parts(value, target.path, extra=extra, meta=meta)
         try:
-            write_entry(target.store, target.path, parts, exclusive=not replaces())
+            write_entry(
+                target.store,
+                target.path,
+                parts,
+                exclusive=not replaces(),
+                signer=target.trust.signer,
+            )
         except WriteConflictError:
             logger.debug("lost the publish race for %s; using the stored result", target.uri)
             found, winner = lookup(target)

@@ -18,6 +18,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar, cast, overload
 
 from memokey.callables import unbind
 from memokey.code_policy import CodeMode, check_code_mode
+from memokey.compression import CompressSpec
 from memokey.errors import ConfigurationError
 from memokey.keys import MemoKey
 from memokey.methods import BoundMemoized, MemoizedFunction, memoized
@@ -74,6 +75,7 @@ def memoize(
     allow_pickle: bool | None = None,
     ttl: float | timedelta | None = None,
     verbose: bool = False,
+    compress: CompressSpec = None,
 ) -> MemoizedFunction[Concatenate[type[T], P], R]: ...
 
 
@@ -95,6 +97,7 @@ def memoize(
     allow_pickle: bool | None = None,
     ttl: float | timedelta | None = None,
     verbose: bool = False,
+    compress: CompressSpec = None,
 ) -> MemoizedFunction[P, R]: ...
 
 
@@ -114,6 +117,7 @@ def memoize(
     allow_pickle: bool | None = None,
     ttl: float | timedelta | None = None,
     verbose: bool = False,
+    compress: CompressSpec = None,
 ) -> Callable[[Callable[P, R]], MemoizedFunction[P, R]]: ...
 
 
@@ -134,6 +138,7 @@ def memoize(
     allow_pickle: bool | None = None,
     ttl: float | timedelta | None = None,
     verbose: bool = False,
+    compress: CompressSpec = None,
 ) -> Any:
     """Memoize a function into a storage root, keyed on its full arguments.
 
@@ -147,7 +152,9 @@ def memoize(
     that cannot run code. See SECURITY.md. `ttl` (seconds or a `timedelta`) makes an
     entry older than that a miss, recomputed and replaced (`memokey.expiry`).
     `verbose=True` (or ``MEMOKEY_VERBOSE=1``) prints one line per call outcome to stderr
-    (`memokey.observe`).
+    (`memokey.observe`). `compress="zstd"` (or ``("zstd", level)``, or
+    ``MEMOKEY_COMPRESS``) stores results compressed; it never changes a key
+    (`memokey.compression`).
     """
     func: Any = None
     if isinstance(func_or_root, (staticmethod, classmethod)) or (
@@ -173,6 +180,7 @@ def memoize(
         allow_pickle=allow_pickle,
         ttl=ttl,
         verbose=verbose,
+        compress=compress,
     )
     return use_runner(runner) if func is None else memoized(runner, func)
 

@@ -22,6 +22,7 @@ from memokey_backends.errors import (
 __all__ = [
     "BackendNotInstalledError",
     "CapabilityError",
+    "CompressionError",
     "ConfigurationError",
     "InvalidPathError",
     "InvalidRootError",
@@ -55,6 +56,13 @@ class KeyfuncError(MemokeyError, TypeError):
 
 class SerializationError(MemokeyError):
     """A result could not be serialized or deserialized; nothing was stored."""
+
+
+class CompressionError(SerializationError):
+    """A stored result is compressed with a codec this process cannot decompress (zstd
+    without the `zstandard` package, or a codec it does not know); nothing of it was
+    decoded. Attributes `uri` and `codec`; the message names the extra to install and
+    the `memokey rm` command that removes the entry."""
 
 
 class ResultCorruptedError(MemokeyError):

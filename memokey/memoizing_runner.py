@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from memokey._steps import Call
 from memokey._targets import Target, lookup
 from memokey.base_runner import Runner, RunnerOptions
+from memokey.compression import resolve as resolve_compression
 from memokey.remote import Invocation
 from memokey.roots import select_root
 from memokey.settings import check_shim
@@ -81,6 +82,7 @@ class MemoizingRunner(Runner):
             digest=target.arguments_digest,
             code=target.place.extra,
             code_keyed=target.place.code_version is not None,
+            compress=resolve_compression(target.trust.compress),
         )
         job = start_elsewhere(
             self.shim, target.store, target.path, invocation, spec.storage_options, target.trust

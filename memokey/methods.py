@@ -384,6 +384,7 @@ def _runner_settings(runner: Runner) -> tuple[type[Runner], dict[str, Any]]:
         "verbose": runner.verbose,
     }
     settings["allow_pickle"] = runner.trust.allow_pickle
+    settings["compress"] = runner.compress
     settings["code"] = runner.code
     keyfunc = getattr(runner, "keyfunc", None)
     if keyfunc is not None:

@@ -49,6 +49,7 @@ import cloudpickle
 
 from memokey._fixes import rm_command
 from memokey._terminal import printable
+from memokey.compression import Compression
 from memokey.errors import (
     MemokeyError,
     RemoteError,
@@ -116,6 +117,9 @@ class Invocation:
     digest: str = ""
     code: dict[str, Any] | None = None
     code_keyed: bool = False
+    #: How the far side stores the result (the caller's setting, resolved: None is
+    #: uncompressed); invocations and errors themselves are never compressed.
+    compress: Compression | None = None
 
 
 def encode_invocation(
@@ -374,6 +378,7 @@ def execute(
             signer=signer,
             path=store.uri(entry),
             round_trip=True,
+            compress=invocation.compress,
         )
     except Exception as exc:
         failure: BaseException | None = exc

@@ -29,13 +29,15 @@ from typing import Any
 import cloudpickle
 import xxhash
 
-from memokey import entry_format, safe_formats
+from memokey import compression, entry_format, safe_formats, verified, zero_copy
 from memokey._decoded import forget as forget_decoded
 from memokey._fixes import rm_command
 from memokey._roundtrip import check_round_trip
+from memokey.compression import SEPARATOR, Compressed, Compression
 from memokey.entry_format import FORMAT_VERSION, MAGIC
 from memokey.errors import ConfigurationError, SerializationError, SignatureError
 from memokey.signing import Signer, place_of, unsigned
+from memokey_backends.mapped import MappedFile
 
 __all__ = [
     "DEFAULT_SERIALIZER",
@@ -81,6 +83,10 @@ class Serializer:
     # array is written from and read into its own memory, never copied into a stream.
     dumps_oob: Callable[[Any], tuple[bytes, list[memoryview]]] | None = None
     loads_oob: Callable[[memoryview, list[memoryview]], Any] | None = None
+    # A format written as pieces (e.g. an Arrow IPC stream: small messages and the
+    # table's own buffers): a large one is stored as one aligned out-of-band buffer
+    # built of them, never joined, and read back through `loads_oob`.
+    dumps_pieces: Callable[[Any], list[Any]] | None = None
 
 
 def _cloudpickle_dumps(value: Any) -> bytes:
@@ -111,12 +117,13 @@ def _out_of_band(dumps: Callable[..., bytes], value: Any) -> tuple[bytes, list[m
 
 
 # Module-level (not closures): a Serializer travels to remote workers by reference.
+# `memokey.zero_copy`: the same pickles, minus copies some libraries' reductions make.
 def _cloudpickle_dumps_oob(value: Any) -> tuple[bytes, list[memoryview]]:
-    return _out_of_band(cloudpickle.dumps, value)
+    return _out_of_band(zero_copy.cloudpickle_dumps, value)
 
 
 def _pickle_dumps_oob(value: Any) -> tuple[bytes, list[memoryview]]:
-    return _out_of_band(pickle.dumps, value)
+    return _out_of_band(zero_copy.pickle_dumps, value)
 
 
 def _loads_oob(stream: memoryview, buffers: list[memoryview]) -> Any:
@@ -145,7 +152,13 @@ _registry: dict[str, Serializer] = {
         "numpy", safe_formats.numpy_dumps, safe_formats.numpy_loads, runs_code=False
     ),
     "arrow": Serializer(
-        "arrow", safe_formats.arrow_dumps, safe_formats.arrow_loads, runs_code=False
+        "arrow",
+        safe_formats.arrow_dumps,
+        safe_formats.arrow_loads,
+        True,
+        runs_code=False,
+        loads_oob=safe_formats.arrow_loads_oob,
+        dumps_pieces=safe_formats.arrow_pieces,
     ),
 }
 _registry_lock = threading.Lock()
@@ -184,6 +197,8 @@ def register_serializer(
 def get_serializer(name: str | Serializer) -> Serializer:
     """The serializer for `name`; a `Serializer` object is registered (or matched) first."""
     if isinstance(name, Serializer):
+        if name.name not in _registry:
+            _check_name(name.name)
         with _registry_lock:
             known = _registry.setdefault(name.name, name)
         if known != name:
@@ -207,6 +222,12 @@ def _check_name(name: str) -> None:
         raise ConfigurationError(
             f"a serializer name must be 1-{_MAX_NAME} ASCII characters, got {name!r}; "
             "choose a short ASCII name such as 'json' or 'my-arrow'"
+        )
+    if SEPARATOR in name:
+        raise ConfigurationError(
+            f"a serializer name may not contain {SEPARATOR!r} (it separates a compressed "
+            f"entry's serializer from its codec, as in 'cloudpickle+zstd'), got {name!r}; "
+            "choose a name such as 'my-arrow'"
         )
 
 
@@ -234,6 +255,7 @@ def encode_result(
     signer: Signer | None = None,
     path: str = "",
     round_trip: bool = False,
+    compress: Compression | None = None,
 ) -> bytes:
     """`encode_parts`, joined into one bytes object."""
     parts = encode_parts(
@@ -244,6 +266,7 @@ def encode_result(
         signer=signer,
         path=path,
         round_trip=round_trip,
+        compress=compress,
     )
     return parts[0] if len(parts) == 1 else b"".join(parts)
 
@@ -257,6 +280,7 @@ def encode_parts(
     signer: Signer | None = None,
     path: str = "",
     round_trip: bool = False,
+    compress: Compression | None = None,
 ) -> list[Any]:
     """Serialize `value` into a complete entry object, as buffers to write in order
     (a large array's memory is one of them: nothing is copied). `extra` (JSON-able) goes
@@ -264,16 +288,19 @@ def encode_parts(
     metadata trailer for people and tools, with the payload size and serializer added.
     With a `signer`, a signature bound to `path` (where the object will be stored: its
     path or URI) follows. `round_trip` (the publish paths) reads a small payload back
-    first (`memokey._roundtrip`): only ever a value this process just computed.
+    first (`memokey._roundtrip`): only ever a value this process just computed. With
+    `compress` the payload is stored compressed when that pays (`memokey.compression`).
 
     Raises `SerializationError` when the value cannot be serialized (or read back); the
     caller stores nothing in that case.
     """
     chosen = get_serializer(serializer)
-    buffers: list[memoryview] = []
+    buffers: list[Any] = []  # out-of-band: buffers, or lists of pieces written as one
     try:
         if chosen.dumps_oob is not None:
             payload, buffers = chosen.dumps_oob(value)
+        elif chosen.dumps_pieces is not None:
+            payload, buffers = _in_pieces(chosen.dumps_pieces(value))
         else:
             payload = chosen.dumps(value)
     except Exception as exc:
@@ -292,14 +319,26 @@ def encode_parts(
     if round_trip and not buffers:
         check_round_trip(chosen.name, chosen.loads, payload, value)
     pieces: list[Any]
-    if buffers:
-        sizes = [memoryview(payload).nbytes, *(b.nbytes for b in buffers)]
+    packed: Compressed | None = None
+    if compress is not None and len(chosen.name) + 1 + len(compress.codec) <= _MAX_NAME:
+        packed = compression.compress([payload, *buffers], compress)
+    if packed is not None:
+        assert compress is not None
+        header, _ = entry_format.pack_header(
+            f"{chosen.name}{SEPARATOR}{compress.codec}", {**(extra or {}), **packed.facts}
+        )
+        pieces, size = [header, *packed.chunks], packed.size
+    elif buffers:
+        sizes = [memoryview(payload).nbytes, *(_nbytes(b) for b in buffers)]
         header, placed = entry_format.pack_header(chosen.name, extra, sizes)
         pieces, at = [header], len(header)
         for (offset, length), piece in zip(placed, [payload, *buffers], strict=True):
             if offset > at:
                 pieces.append(bytes(offset - at))  # alignment padding
-            pieces.append(piece)
+            if isinstance(piece, list):
+                pieces += piece
+            else:
+                pieces.append(piece)
             at = offset + length
         size = at - len(header)
     else:
@@ -308,7 +347,7 @@ def encode_parts(
     checksum = xxhash.xxh3_128()
     for piece in pieces:
         checksum.update(piece)
-    trailer = _encode_trailer(meta, chosen.name, size, value)
+    trailer = _encode_trailer(meta, chosen.name, size, value, packed)
     pieces += [trailer, entry_format.pack_footer(size, checksum.digest(), trailer)]
     if signer is not None:
         pieces.append(signer.trailer(pieces, kind="result", place=place_of(path)))
@@ -317,12 +356,33 @@ def encode_parts(
     return pieces
 
 
+def _nbytes(buffer: Any) -> int:
+    if isinstance(buffer, list):
+        return sum(memoryview(piece).nbytes for piece in buffer)
+    return memoryview(buffer).nbytes
+
+
+def _in_pieces(pieces: list[Any]) -> tuple[bytes, list[Any]]:
+    """A payload given as pieces: joined when small; else one out-of-band buffer made
+    of the pieces (written one after the other, never joined), the stream empty."""
+    if _nbytes(pieces) < _OOB_FROM:
+        return b"".join(pieces), []
+    return b"", [pieces]
+
+
 def _encode_trailer(
-    meta: Mapping[str, Any] | None, serializer: str, size: int, value: Any
+    meta: Mapping[str, Any] | None,
+    serializer: str,
+    size: int,
+    value: Any,
+    packed: Compressed | None = None,
 ) -> bytes:
     fields = dict(meta or {})
     fields["serializer"] = serializer
-    fields["payload_bytes"] = size
+    fields["payload_bytes"] = size  # as stored (compressed, when it is)
+    if packed is not None:
+        fields["codec"] = packed.facts[compression.CODEC_FIELD]
+        fields["raw_bytes"] = packed.facts[compression.RAW_SIZE_FIELD]
     fields.setdefault("result_type", f"{type(value).__module__}.{type(value).__qualname__}")
     return json.dumps(fields, separators=(",", ":"), default=str).encode()
 
@@ -380,17 +440,32 @@ def decode_result(
         )
         parts = layout.parts
     name, offset, length, checksum, signed_end = parsed
-    if expect is not None and name != expect.name:
-        raise _refused(uri, name, f"this function is configured with {expect.name!r}")
-    serializer = _registry.get(name) or get_serializer(name)
+    found = _registry.get(name) if expect is None or name == expect.name else None
+    codec = None
+    if found is None:  # another serializer, or compressed ("cloudpickle+zstd")
+        base, codec = compression.split_name(name)
+        if expect is not None and base != expect.name:
+            raise _refused(uri, name, f"this function is configured with {expect.name!r}")
+        found = _registry.get(base) or get_serializer(base)
+    serializer = found
     if serializer.runs_code and not allow_pickle:
         raise _refused(uri, name, "allow_pickle is off and that format can run code")
+    if codec is not None:
+        compression.check_codec(codec, uri)  # an unknown codec is refused before anything
     end = offset + length
     view = memoryview(data)
-    if signer is not None:
+    given: object = data  # `read_entry` gives bytes, or a map of a large local entry
+    if isinstance(given, MappedFile):  # a verification record may vouch for its bytes
+        _verify_mapped(given, view, end, signed_end, checksum, uri, signer)
+    elif signer is not None:
         _verify(signer, view, end, signed_end, checksum, uri)
     elif xxhash.xxh3_128_digest(view[:end]) != checksum:
         raise entry_format.corrupted(uri, "its payload does not match the checksum in its footer")
+    if codec is not None:  # verified as stored, then decompressed within its declared size
+        facts = entry_format.parse(data, uri, prefer_signed=signed).extra
+        raw, parts = compression.decompress(data, offset, end, facts, uri)
+        data, view, offset, end = raw, memoryview(raw), 0, len(raw)
+        length = end
     try:
         if parts:
             if serializer.loads_oob is None:
@@ -417,6 +492,31 @@ def decode_result(
             uri=uri,
             serializer=serializer.name,
         ) from exc
+
+
+def _verify_mapped(
+    mapped: MappedFile,
+    view: memoryview,
+    end: int,
+    signed_end: int,
+    checksum: bytes,
+    uri: str,
+    signer: Signer | None,
+) -> None:
+    """The byte check of a memory-mapped local entry: skipped when a verification record
+    vouches for the file as mapped (`memokey.verified`), else done in full and recorded."""
+    if signer is not None and len(view) == signed_end:
+        raise unsigned(uri, "result")
+    place, signature = place_of(uri), bytes(view[signed_end:])
+    if verified.vouched(mapped, place, signature, signer):
+        return
+    now = verified.clock(mapped)  # before reading a byte: see `verified.remember`
+    if signer is not None:
+        _verify(signer, view, end, signed_end, checksum, uri)
+    elif xxhash.xxh3_128_digest(view[:end]) != checksum:
+        raise entry_format.corrupted(uri, "its payload does not match the checksum in its footer")
+    if now is not None:
+        verified.remember(mapped, place, signature, signer, now)
 
 
 def _verify(

@@ -17,11 +17,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from memokey.compression import Compression, check_compress
 from memokey.errors import ConfigurationError, MemokeyError
 from memokey.names import check_logic_key, check_namespace
 from memokey.results import Serializer, get_serializer, serializers
 from memokey.roots import check_storage_options
 from memokey.shims.base import Shim
+from memokey.verified import VERIFY_ENV, check_mode
 
 __all__ = ["MAX_LEASE_SECONDS", "MIN_LEASE_SECONDS", "Settings", "check_settings", "check_shim"]
 
@@ -40,6 +42,7 @@ class Settings:
     serializer: Serializer
     lease_seconds: float
     cache_errors: bool
+    compress: Compression | None = None  # None: MEMOKEY_COMPRESS decides per publish
 
 
 def check_root(root: object) -> str | None:
@@ -135,8 +138,11 @@ def check_settings(
     serializer: object,
     lease_seconds: object,
     cache_errors: object,
+    compress: object = None,
 ) -> Settings:
-    """All of a runner's settings, each checked (see the module docstring)."""
+    """All of a runner's settings, each checked (see the module docstring); the
+    environment's ``MEMOKEY_VERIFY`` too, so a typo in it stops here, not at a hit."""
+    check_mode(os.environ.get(VERIFY_ENV))
     return Settings(
         root=check_root(root),
         namespace=check_namespace(namespace),
@@ -145,4 +151,5 @@ def check_settings(
         serializer=check_serializer(serializer),
         lease_seconds=check_lease_seconds(lease_seconds),
         cache_errors=check_cache_errors(cache_errors),
+        compress=check_compress(compress),
     )

@@ -1,5 +1,6 @@
 """What a runner trusts from its store: which format it decodes, whether pickle may be
-decoded at all, and which key signs and verifies what it stores.
+decoded at all, and which key signs and verifies what it stores; plus how it stores a
+result (compressed or not, `memokey.compression`), since `Trust` is what encodes it.
 
 A runner asks `TrustSettings.current()` once per call: explicit settings win, and the
 environment (``MEMOKEY_SIGNING_KEY``, ``MEMOKEY_ALLOW_PICKLE``) is read per call, so a
@@ -14,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from memokey.compression import Compression, check_compress, resolve
 from memokey.errors import ConfigurationError
 from memokey.results import DEFAULT_SERIALIZER, Serializer, decode_result, encode_parts
 from memokey.signing import KeySpec, Signer, env_signer, env_value, parse_keys
@@ -45,6 +47,8 @@ class Trust:
     serializer: Serializer | None
     allow_pickle: bool
     signer: Signer | None
+    #: The runner's `compress=` (None: ``MEMOKEY_COMPRESS`` decides at each publish).
+    compress: Compression | None = None
 
     def encode_result(
         self,
@@ -76,6 +80,7 @@ class Trust:
             signer=self.signer,
             path=path,
             round_trip=True,
+            compress=resolve(self.compress),
         )
 
     def decode_result(self, data: bytes, uri: str) -> Any:
@@ -93,7 +98,11 @@ class TrustSettings:
     """A runner's explicit settings; `current()` adds the environment's."""
 
     def __init__(
-        self, serializer: Serializer, signing_key: KeySpec | None, allow_pickle: bool | None
+        self,
+        serializer: Serializer,
+        signing_key: KeySpec | None,
+        allow_pickle: bool | None,
+        compress: object = None,
     ) -> None:
         if allow_pickle is not None and not isinstance(allow_pickle, bool):
             raise ConfigurationError(
@@ -104,6 +113,8 @@ class TrustSettings:
         self.serializer = serializer
         self.signer = None if signing_key is None else Signer(parse_keys(signing_key))
         self.allow_pickle = allow_pickle
+        self.compress = check_compress(compress)
+        resolve(self.compress)  # a bad MEMOKEY_COMPRESS fails at decoration, not at a miss
         if allow_pickle is False:
             self._check_format(False)
         self._last: tuple[Signer | None, str | None, Trust] | None = None
@@ -117,7 +128,7 @@ class TrustSettings:
             return last[2]
         allow = self.allow_pickle is not False and env_allows_pickle(raw or "")
         self._check_format(allow)
-        trust = Trust(self.serializer, allow, signer)
+        trust = Trust(self.serializer, allow, signer, self.compress)
         self._last = (signer, raw, trust)
         return trust
 

@@ -115,6 +115,16 @@ def test_report_covers_decorator_and_store_benchmarks(smoke_run: dict[str, Any])
     }
 
 
+def test_report_has_compression_ratios_compressed_and_not(smoke_run: dict[str, Any]) -> None:
+    summary = json.loads((smoke_run["out"] / "results.json").read_text())
+    rows = {(r["case"], r["compress"]): r for r in summary["compression"]}
+    assert {compress for _case, compress in rows} == {"none", "zstd:3"}
+    for (case, compress), row in rows.items():
+        if compress != "none":
+            assert row["stored_bytes"] < rows[(case, "none")]["stored_bytes"]
+    assert "### Compression" in (smoke_run["out"] / "results.md").read_text()
+
+
 def test_bench_command_prints_each_input_against_its_yardstick(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
