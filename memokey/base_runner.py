@@ -7,7 +7,8 @@ processes (a kernel byte-range lock on local roots, a lease object elsewhere), r
 call and publish the entry, metadata trailer included, with ONE exclusive write (a loser
 of the race returns the winner's value). `drive` runs those steps for a plain function,
 `adrive` for a coroutine function (store I/O off the event loop); subclasses change
-where a call runs (`_run` / `_arun`) and what is keyed (`_key_call`).
+where a call runs (`_run` / `_arun`) and what is keyed (`_key_call`). A plain call's hit,
+most calls, does not enter the steps at all (`__call__`).
 
 A hit redoes nothing that does not depend on the call (store, names, path prefixes and
 signature plan are cached: `RootCache`, `memokey._targets`, `memokey.keys`). Nothing a
@@ -87,7 +88,10 @@ __all__ = ["DEFAULT_LEASE_SECONDS", "Runner", "RunnerOptions"]
 logger = logging.getLogger("memokey")
 
 DEFAULT_LEASE_SECONDS = 60.0
-_UNREAD: Any = object()  # `_steps`: the entry has not been read yet
+_UNREAD: Any = object()
+Args = tuple[Any, ...]
+Kwargs = dict[str, Any]
+AsyncFunction = Callable[..., Awaitable[Any]]  # `_steps`: the entry has not been read yet
 
 
 class RunnerOptions(TypedDict, total=False):
@@ -244,12 +248,7 @@ class Runner:
         self._served(target, data)
         return value
 
-    async def acall(
-        self,
-        func: Callable[..., Awaitable[Any]],
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-    ) -> Any:
+    async def acall(self, func: AsyncFunction, args: Args, kwargs: Kwargs) -> Any:
         """`__call__` for coroutine functions; store I/O runs off the event loop."""
         target = self._target(func, args, kwargs)
         return await adrive(self._steps(target, Call(func, args, kwargs), current_mode()))
@@ -283,12 +282,7 @@ class Runner:
             self._refresh_steps(self._target(func, args, kwargs), Call(func, args, kwargs))
         )
 
-    async def arefresh(
-        self,
-        func: Callable[..., Awaitable[Any]],
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-    ) -> Any:
+    async def arefresh(self, func: AsyncFunction, args: Args, kwargs: Kwargs) -> Any:
         """`refresh` for coroutine functions."""
         target = self._target(func, args, kwargs)
         return await adrive(self._refresh_steps(target, Call(func, args, kwargs)))
