@@ -293,7 +293,9 @@ def decompress(
                 uri, f"its zstd frame declares {declared} bytes where the header says {raw_size}"
             )
         if parts is None:
-            out: Any = zstd.ZstdDecompressor().decompress(payload, max_output_size=raw_size)
+            out: Any = zstd.ZstdDecompressor().decompress(
+                payload, max_output_size=raw_size, allow_extra_data=False
+            )  # memokey writes one frame: anything after it is not silently ignored
             if len(out) != raw_size:
                 raise _corrupted(uri, "it does not decompress to its declared size")
             return out, ()

@@ -1,0 +1,96 @@
+"""Outside review of zstd compression: planted entries that must be refused, writer
+state that must not leak from one result into the next, and values that must come back
+as they went in."""
+
+from __future__ import annotations
+
+import pickle
+from typing import Any
+
+import numpy as np
+import pytest
+import xxhash
+import zstandard
+
+from memokey import entry_format
+from memokey.errors import ResultCorruptedError
+from memokey.results import decode_result
+
+URI = "memory://x/planted"
+VALUE = list(range(300))
+STREAM = pickle.dumps(VALUE, protocol=5)
+FRAME = zstandard.ZstdCompressor().compress(STREAM)
+SKIPPABLE = b"\x50\x2a\x4d\x18" + (4).to_bytes(4, "little") + b"abcd"
+
+
+def _plant(name: str, facts: dict[str, Any], payload: bytes) -> bytes:
+    """An unsigned entry with a valid checksum, as anyone with write access could make."""
+    header, _ = entry_format.pack_header(name, facts)
+    body = header + payload
+    trailer = b"{}"
+    return body + trailer + entry_format.pack_footer(len(payload), xxhash.xxh3_128_digest(body), trailer)
+
+
+def _single(payload: bytes) -> bytes:
+    return _plant("pickle+zstd", {"codec": "zstd", "raw_size": len(STREAM)}, payload)
+
+
+def _parted(payload: bytes) -> bytes:
+    facts = {"codec": "zstd", "raw_size": len(STREAM), "raw_parts": [[0, len(STREAM)], [0, 0]]}
+    return _plant("pickle+zstd", facts, payload)
+
+
+def test_the_planted_entries_below_are_well_formed_apart_from_what_each_adds() -> None:
+    assert decode_result(_single(FRAME), URI) == VALUE
+    assert decode_result(_parted(FRAME), URI) == VALUE
+
+
+@pytest.mark.parametrize(
+    "after",
+    [FRAME, b"garbage", SKIPPABLE, zstandard.ZstdCompressor().compress(b"")],
+    ids=["a second frame", "garbage", "a skippable frame", "an empty frame"],
+)
+def test_a_single_stream_payload_with_bytes_after_its_frame_is_refused_as_corrupted(
+    after: bytes,
+) -> None:
+    """Every stored byte is memokey's one frame: what follows it is not silently ignored
+    (a payload that decompresses to more than declared is corruption, as documented)."""
+    with pytest.raises(ResultCorruptedError):
+        decode_result(_single(FRAME + after), URI)
+
+
+@pytest.mark.parametrize("after", [FRAME, b"garbage"], ids=["a second frame", "garbage"])
+def test_a_parted_payload_with_bytes_after_its_frame_is_refused_as_corrupted(
+    after: bytes,
+) -> None:
+    with pytest.raises(ResultCorruptedError):
+        decode_result(_parted(FRAME + after), URI)
+
+
+def test_a_frame_with_a_bad_zstd_checksum_is_refused_in_both_layouts() -> None:
+    checked = bytearray(zstandard.ZstdCompressor(write_checksum=True).compress(STREAM))
+    checked[-1] ^= 0xFF
+    for planted in (_single(bytes(checked)), _parted(bytes(checked))):
+        with pytest.raises(ResultCorruptedError, match="not valid zstd"):
+            decode_result(planted, URI)
+
+
+def test_a_frame_that_needs_a_dictionary_is_refused_in_both_layouts() -> None:
+    samples = [pickle.dumps(list(range(i, i + 50))) for i in range(2000)]
+    table = zstandard.train_dictionary(4096, samples)
+    framed = zstandard.ZstdCompressor(dict_data=table).compress(STREAM)
+    for planted in (_single(framed), _parted(framed)):
+        with pytest.raises(ResultCorruptedError, match="not valid zstd"):
+            decode_result(planted, URI)
+
+
+def test_a_misaligned_planted_buffer_still_gives_the_array_it_describes() -> None:
+    """Alignment is the writer's courtesy, not something a reader relies on."""
+    array = np.arange(20_000, dtype=np.float64)
+    buffers: list[memoryview] = []
+    stream = pickle.dumps(array, protocol=5, buffer_callback=lambda b: buffers.append(b.raw()))
+    raw = stream + b"\0" + bytes(buffers[0])
+    parts = [[0, len(stream)], [len(stream) + 1, buffers[0].nbytes]]
+    facts = {"codec": "zstd", "raw_size": len(raw), "raw_parts": parts}
+    got = decode_result(_plant("pickle+zstd", facts, zstandard.ZstdCompressor().compress(raw)), URI)
+    np.testing.assert_array_equal(got, array)
