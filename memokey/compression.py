@@ -74,6 +74,7 @@ CHUNK = 1 << 23  # 8 MiB fed to the compressor at a time
 MIN_SAVING = 16  # compressed only when it saves at least 1/16 of the size
 MAX_RATIO = 1 << 15  # a zstd block of >= 4 bytes yields at most 128 KiB
 _SLACK = 1 << 17
+KEEP_CONTEXT = 16 << 20  # a compressor whose context grew beyond this is not kept
 ALIGN = 64
 CODEC_FIELD = "codec"
 RAW_SIZE_FIELD = "raw_size"
@@ -195,7 +196,24 @@ def compress(pieces: Sequence[Any], compression: Compression) -> Compressed | No
         placed.append((at, view.nbytes))
         at += view.nbytes
     raw_size = at
-    compressor = _compressor(zstd, compression.level).compressobj(size=raw_size)
+    compressor = _compressor(zstd, compression.level)
+    try:
+        chunks, stored = _frame(compressor.compressobj(size=raw_size), placed, views)
+    finally:
+        _release(compressor, compression.level)
+    if chunks is None or not _pays(stored, raw_size):
+        return None
+    facts: dict[str, Any] = {CODEC_FIELD: compression.codec, RAW_SIZE_FIELD: raw_size}
+    if len(placed) > 1:
+        facts[RAW_PARTS_FIELD] = [list(part) for part in placed]
+    return Compressed(chunks, stored, facts)
+
+
+def _frame(
+    compressor: Any, placed: list[tuple[int, int]], views: list[memoryview]
+) -> tuple[list[bytes] | None, int]:
+    """The zstd frame of `views` placed at `placed`, as chunks and their total size;
+    (None, size so far) as soon as it is clear compression does not pay."""
     chunks: list[bytes] = []
     stored = fed = 0
     padding = bytes(ALIGN)
@@ -209,14 +227,9 @@ def compress(pieces: Sequence[Any], compression: Compression) -> Compressed | No
             stored += _keep(chunks, compressor.compress(piece))
             fed += piece.nbytes
             if fed >= CHUNK and not _pays(stored, fed):
-                return None
+                return None, stored
     stored += _keep(chunks, compressor.flush())
-    if not _pays(stored, raw_size):
-        return None
-    facts: dict[str, Any] = {CODEC_FIELD: compression.codec, RAW_SIZE_FIELD: raw_size}
-    if len(placed) > 1:
-        facts[RAW_PARTS_FIELD] = [list(part) for part in placed]
-    return Compressed(chunks, stored, facts)
+    return chunks, stored
 
 
 def _keep(chunks: list[bytes], out: bytes) -> int:
@@ -230,7 +243,8 @@ def _pays(stored: int, raw: int) -> bool:
 
 
 def _compressor(zstd: Any, level: int) -> zstandard.ZstdCompressor:
-    """One compressor per thread and level (a zstd context is reused, not rebuilt)."""
+    """One compressor per thread and level (a zstd context is reused, not rebuilt), kept
+    only while its working memory is small (see `_release`)."""
     cache: dict[int, zstandard.ZstdCompressor] | None = getattr(_local, "compressors", None)
     if cache is None:
         cache = _local.compressors = {}
@@ -238,6 +252,16 @@ def _compressor(zstd: Any, level: int) -> zstandard.ZstdCompressor:
     if found is None:
         found = cache[level] = zstd.ZstdCompressor(level=level, write_content_size=True)
     return found
+
+
+def _release(compressor: zstandard.ZstdCompressor, level: int) -> None:
+    """Forget a compressor whose context grew beyond `KEEP_CONTEXT`: a high level on a
+    large input works in tens (level 19) to hundreds (level 22) of MiB, which a cached
+    context would hold, per thread, for the life of the process."""
+    if compressor.memory_size() > KEEP_CONTEXT:
+        cache: dict[int, Any] = getattr(_local, "compressors", {})
+        if cache.get(level) is compressor:
+            del cache[level]
 
 
 # -- reading ----------------------------------------------------------------------------

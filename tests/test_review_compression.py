@@ -4,7 +4,11 @@ as they went in."""
 
 from __future__ import annotations
 
+import os
 import pickle
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -16,6 +20,7 @@ from memokey import entry_format
 from memokey.errors import ResultCorruptedError
 from memokey.results import decode_result
 
+REPO = Path(__file__).resolve().parents[1]
 URI = "memory://x/planted"
 VALUE = list(range(300))
 STREAM = pickle.dumps(VALUE, protocol=5)
@@ -28,7 +33,11 @@ def _plant(name: str, facts: dict[str, Any], payload: bytes) -> bytes:
     header, _ = entry_format.pack_header(name, facts)
     body = header + payload
     trailer = b"{}"
-    return body + trailer + entry_format.pack_footer(len(payload), xxhash.xxh3_128_digest(body), trailer)
+    return (
+        body
+        + trailer
+        + entry_format.pack_footer(len(payload), xxhash.xxh3_128_digest(body), trailer)
+    )
 
 
 def _single(payload: bytes) -> bytes:
@@ -94,3 +103,42 @@ def test_a_misaligned_planted_buffer_still_gives_the_array_it_describes() -> Non
     facts = {"codec": "zstd", "raw_size": len(raw), "raw_parts": parts}
     got = decode_result(_plant("pickle+zstd", facts, zstandard.ZstdCompressor().compress(raw)), URI)
     np.testing.assert_array_equal(got, array)
+
+
+# -- what a writer keeps ----------------------------------------------------------------
+
+KEEPS = """
+import gc, numpy as np, memokey
+
+def rss_mib():
+    return int(open("/proc/self/statm").read().split()[1]) * 4096 >> 20
+
+@memokey.memoize({root!r}, compress=("zstd", 19))
+def quarters(n):
+    return np.random.default_rng(0).integers(0, 4, n, dtype=np.uint8)
+
+quarters(1 << 10)  # imports, a compressor context at level 19 for a tiny result
+gc.collect()
+before = rss_mib()
+quarters(4 << 20)  # compressed at level 19: tens of MiB of working memory
+gc.collect()
+print(rss_mib() - before)
+"""
+
+
+def test_a_high_compression_level_gives_its_working_memory_back_after_the_publish(
+    tmp_path: Path,
+) -> None:
+    """A zstd context at a high level takes tens (level 19) to hundreds (level 22) of MiB
+    for a large input; cached per thread and level, every thread of a pool kept it for
+    the life of the process. The 4 MiB result itself is gone when RSS is read."""
+    script = KEEPS.format(root=tmp_path.as_uri())
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "backends")])},
+    )
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout.split()[-1]) < 16
