@@ -16,9 +16,10 @@ import pytest
 import xxhash
 import zstandard
 
+import memokey
 from memokey import entry_format
 from memokey.errors import ResultCorruptedError
-from memokey.results import decode_result
+from memokey.results import decode_result, register_serializer
 
 REPO = Path(__file__).resolve().parents[1]
 URI = "memory://x/planted"
@@ -142,3 +143,33 @@ def test_a_high_compression_level_gives_its_working_memory_back_after_the_publis
     )
     assert done.returncode == 0, done.stderr
     assert int(done.stdout.split()[-1]) < 16
+
+
+# -- what a serializer may return -------------------------------------------------------
+
+
+def _fortran_view(value: Any) -> memoryview:
+    return memoryview(np.asfortranarray(value))
+
+
+def _c_order_floats(data: bytes) -> Any:
+    return np.frombuffer(data, dtype=np.float64)
+
+
+@pytest.mark.parametrize("compress", [False, "zstd"])
+def test_a_serializer_returning_a_non_contiguous_view_stores_its_bytes(
+    tmp_path: Path, compress: object
+) -> None:
+    """A registered serializer may return any bytes-like object; one that is not
+    C-contiguous (a Fortran-ordered array's memoryview) is stored as its bytes in logical
+    order, as ``bytes(view)`` gives them, never a raw BufferError/TypeError."""
+    name = f"fortran-view-{compress}"
+    register_serializer(name, _fortran_view, _c_order_floats)
+    square = np.arange(90_000, dtype=np.float64).reshape(300, 300)
+    f = memokey.memoize(tmp_path.as_uri(), serializer=name, compress=compress)(_same)
+    assert f(square) is square  # a miss returns the value it computed
+    np.testing.assert_array_equal(f(square), square.ravel())  # a hit: what loads made
+
+
+def _same(value: Any) -> Any:
+    return value
