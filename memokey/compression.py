@@ -38,6 +38,7 @@ from __future__ import annotations
 import importlib
 import mmap
 import numbers
+import re
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -121,7 +122,7 @@ def check_compress(value: object, *, source: str = "compress") -> Compression | 
     elif isinstance(value, str):
         codec, _, given = value.strip().lower().partition(":")
         if given:
-            level = int(given) if given.strip().lstrip("-").isdigit() else given
+            level = int(given) if _LEVEL.fullmatch(given.strip()) else given
     elif isinstance(value, tuple) and len(value) == 2:
         codec, level = value
         codec = codec.lower() if isinstance(codec, str) else codec
@@ -150,6 +151,7 @@ def _how(source: str) -> str:
 
 
 _OFF_WORDS = ("", "0", "off", "none", "no", "false")
+_LEVEL = re.compile(r"-?[0-9]{1,4}", re.ASCII)  # str.isdigit() takes "²", int() does not
 _env_cache: tuple[str | None, Compression | None] = (None, None)
 
 

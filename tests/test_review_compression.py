@@ -18,7 +18,7 @@ import zstandard
 
 import memokey
 from memokey import entry_format
-from memokey.errors import ResultCorruptedError
+from memokey.errors import ConfigurationError, ResultCorruptedError
 from memokey.results import decode_result, register_serializer
 
 REPO = Path(__file__).resolve().parents[1]
@@ -173,3 +173,19 @@ def test_a_serializer_returning_a_non_contiguous_view_stores_its_bytes(
 
 def _same(value: Any) -> Any:
     return value
+
+
+# -- settings ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "level", ["²", "9" * 5000, "٣"], ids=["superscript", "5000 digits", "arabic-indic"]
+)
+def test_a_level_that_is_not_ascii_digits_is_a_configuration_error_never_a_raw_error(
+    level: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(ConfigurationError, match="LEVEL from 1 to 22"):
+        memokey.memoize("memory://review-levels", compress=f"zstd:{level}")(_same)
+    monkeypatch.setenv("MEMOKEY_COMPRESS", f"zstd:{level}")
+    with pytest.raises(ConfigurationError, match="MEMOKEY_COMPRESS"):
+        memokey.memoize("memory://review-levels")(_same)
