@@ -182,10 +182,19 @@ def requests_table(summary: dict[str, Any]) -> list[str]:
     large = summary.get("large") or []
     if large:
         lines += [
-            "### One large ndarray result (fresh process; extra = peak RSS beyond the value)",
+            "### One large result: ndarray, DataFrame, Arrow Table (extra = peak RSS beyond the"
+            " value)",
             "",
             *_table(
-                ["backend", "compress", "size", "operation", "time", "extra peak RSS"],
+                [
+                    "backend",
+                    "compress",
+                    "size",
+                    "operation",
+                    "time",
+                    "extra peak RSS",
+                    "memory-mapped",
+                ],
                 [
                     [
                         row["backend"],
@@ -194,6 +203,7 @@ def requests_table(summary: dict[str, Any]) -> list[str]:
                         row["operation"],
                         fmt_seconds(row["seconds"]),
                         f"{row['extra_bytes'] / 1e6:+.1f} MB",
+                        "—" if row.get("mapped") is None else f"{row['mapped']:.0%}",
                     ]
                     for row in large
                 ],

@@ -23,7 +23,9 @@ from memokey.keys import MemoKey, entry_digest, function_id, logic_key_of, memo_
 from memokey.layout import sibling
 from memokey.manifest import key_manifest
 from memokey.meta import argument_summary, build_meta
+from memokey.signing import TRAILER_SIZE, Signer, place_of
 from memokey.trust import OPEN, Trust
+from memokey.verified import record_published
 from memokey_backends import Store
 
 __all__ = [
@@ -249,10 +251,25 @@ def read_entry(store: Store, path: str) -> Any:
     return store.read(path) if reader is None else reader(path)
 
 
-def write_entry(store: Store, path: str, parts: list[Any], *, exclusive: bool = True) -> None:
+def write_entry(
+    store: Store,
+    path: str,
+    parts: list[Any],
+    *,
+    exclusive: bool = True,
+    signer: Signer | None = None,
+) -> None:
     """Publish an entry given as buffers (exclusive create; `exclusive=False`: atomic
     replace, for refresh), streamed where the store can (`FsspecStore.write_parts`),
-    else joined once."""
+    else joined once. A large local entry gets its verification record at once
+    (`memokey.verified`; `signer`: the key the entry is signed with, which also keys it)."""
+    publish = getattr(store, "publish_parts", None)
+    if publish is not None:
+        published = publish(path, parts, exclusive=exclusive)
+        if published is not None:
+            signature = bytes(memoryview(parts[-1])[-TRAILER_SIZE:]) if signer else b""
+            record_published(published, place_of(path), signature, signer)
+        return
     writer = getattr(store, "write_parts", None)
     if writer is None:
         store.write(path, b"".join(parts), exclusive=exclusive)

@@ -190,17 +190,22 @@ def compress(pieces: Sequence[Any], compression: Compression) -> Compressed | No
     zstd frame, laid out as an uncompressed entry lays them (buffers 64-byte aligned);
     None when compression does not save 1/`MIN_SAVING` (store it uncompressed)."""
     zstd = _zstd(f"compress={str(compression)!r}")
-    views = [memoryview(piece).cast("B") for piece in pieces]
+    # A piece may be a list: one part written as several buffers (`results._in_pieces`).
+    groups = [
+        [memoryview(part).cast("B") for part in (piece if isinstance(piece, list) else [piece])]
+        for piece in pieces
+    ]
     placed, at = [], 0
-    for i, view in enumerate(views):
+    for i, group in enumerate(groups):
         if i:
             at += -at % ALIGN
-        placed.append((at, view.nbytes))
-        at += view.nbytes
+        length = sum(view.nbytes for view in group)
+        placed.append((at, length))
+        at += length
     raw_size = at
     compressor = _compressor(zstd, compression.level)
     try:
-        chunks, stored = _frame(compressor.compressobj(size=raw_size), placed, views)
+        chunks, stored = _frame(compressor.compressobj(size=raw_size), placed, groups)
     finally:
         _release(compressor, compression.level)
     if chunks is None or not _pays(stored, raw_size):
@@ -212,24 +217,26 @@ def compress(pieces: Sequence[Any], compression: Compression) -> Compressed | No
 
 
 def _frame(
-    compressor: Any, placed: list[tuple[int, int]], views: list[memoryview]
+    compressor: Any, placed: list[tuple[int, int]], groups: list[list[memoryview]]
 ) -> tuple[list[bytes] | None, int]:
-    """The zstd frame of `views` placed at `placed`, as chunks and their total size;
-    (None, size so far) as soon as it is clear compression does not pay."""
+    """The zstd frame of `groups` (each part as one or more views) placed at `placed`,
+    as chunks and their total size; (None, size so far) as soon as it is clear
+    compression does not pay."""
     chunks: list[bytes] = []
     stored = fed = 0
     padding = bytes(ALIGN)
-    for (offset, length), view in zip(placed, views, strict=True):
+    for (offset, _length), group in zip(placed, groups, strict=True):
         if offset > fed:
             out = compressor.compress(padding[: offset - fed])
             fed = offset
             stored += _keep(chunks, out)
-        for start in range(0, length, CHUNK):
-            piece = view[start : start + CHUNK]
-            stored += _keep(chunks, compressor.compress(piece))
-            fed += piece.nbytes
-            if fed >= CHUNK and not _pays(stored, fed):
-                return None, stored
+        for view in group:
+            for start in range(0, view.nbytes, CHUNK):
+                piece = view[start : start + CHUNK]
+                stored += _keep(chunks, compressor.compress(piece))
+                fed += piece.nbytes
+                if fed >= CHUNK and not _pays(stored, fed):
+                    return None, stored
     stored += _keep(chunks, compressor.flush())
     return chunks, stored
 

@@ -6,7 +6,9 @@ recently used per function, all its versions together), stale versions (every fu
 directory of a function but the one written most recently) and total size (``max_size``:
 least recently used first until what remains fits). Debris is what no entry needs: stale
 leases (expired, or their holder on this machine has ended), invocations and temp files
-older than ``debris_age`` with no live lease, use markers without an entry, and
+older than ``debris_age`` with no live lease, use markers without an entry, error records
+without an entry older than ``error_age`` (or than ``older_than`` / ``unused_for``, when
+set) with no live lease (a remote failure kept for inspection, or a cached error), and
 incomplete multipart uploads (`SupportsUploadCleanup`) of entries under the scheme
 directory (and the namespace / function asked for): another program's upload in a shared
 bucket is not memokey's debris.
@@ -27,17 +29,17 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from memokey._local_locks import lock_for
 from memokey.errors import StoreError, WriteConflictError
+from memokey.inflight import in_flight
 from memokey.keys import SCHEME
-from memokey.layout import INVOCATION, LEASE, USED, sibling
-from memokey.leases import LeaseRecord
+from memokey.layout import ERROR, INVOCATION, LEASE, USED, sibling
 from memokey.walk import Found, function_dirs, matches_function, temp_files, walk_function
 from memokey_backends import Store
 
 __all__ = ["GcPolicy", "GcReport", "collect"]
 
 DEBRIS_AGE = 3600.0  # seconds: a write or remote run older than this is abandoned
+ERROR_AGE = 7 * 86400.0  # seconds: an error record with no entry is kept this long
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,12 @@ class GcPolicy:
     stale_versions: bool = False
     dry_run: bool = False
     debris_age: float = DEBRIS_AGE
+    error_age: float = ERROR_AGE
+
+    def error_bound(self) -> float:
+        """The age after which an error record with no entry goes."""
+        rules = (self.error_age, self.older_than, self.unused_for)
+        return min(age for age in rules if age is not None)
 
 
 @dataclass
@@ -86,33 +94,15 @@ def _groups(store: Store, policy: GcPolicy) -> Iterator[list[tuple[str, str]]]:
 
 
 def _lease(store: Store, found: Found, now: float) -> tuple[bool, str | None]:
-    """(whether a live holder has `found`'s key, the version of the lease read): deletes
-    of a lease gc judged stale are conditional on that version, so a lease someone took
-    over since (a new holder computing the key now) is never deleted."""
-    if LEASE not in found.siblings:
-        return _locally_locked(store, found), None
-    current = store.read_versioned(sibling(found.path, LEASE))
-    if current is None:
-        return False, None
-    data, version = current
-    record = LeaseRecord.decode(data)  # None: not a lease any live holder wrote
-    live = record is not None and record.expires_at > now and not record.holder_gone()
-    return live, version
-
-
-def _locally_locked(store: Store, found: Found) -> bool:
-    """Whether a caller on this machine holds the key's kernel lock (local roots mark a
-    key being computed so, not with a lease file): asked only for keys with an
-    invocation, the one sibling a live local caller still needs (a queued remote run)."""
-    if INVOCATION not in found.siblings:
-        return False
-    local_path = getattr(store, "local_path", None)
-    where = None if local_path is None else local_path(found.path)
-    lock = None if where is None else lock_for(where, found.digest)
-    try:
-        return lock is not None and lock.held_by_someone()
-    except OSError:
-        return True  # cannot tell: keep it, as for a live lease
+    """(whether a live holder has `found`'s key, the version of the lease read)."""
+    return in_flight(
+        store,
+        found.path,
+        found.digest,
+        has_lease=LEASE in found.siblings,
+        has_invocation=INVOCATION in found.siblings,
+        now=now,
+    )
 
 
 def _delete_sibling(store: Store, found: Found, kind: str, lease_version: str | None) -> bool:
@@ -213,7 +203,8 @@ def _remove(store: Store, policy: GcPolicy, found: Found, now: float, report: Gc
 
 
 def _debris(store: Store, policy: GcPolicy, found: Found, now: float, report: GcReport) -> None:
-    """Siblings no entry needs: stale leases, abandoned invocations, orphaned markers."""
+    """Siblings no entry needs: stale leases, abandoned invocations, orphaned markers and
+    old error records."""
     if not found.sibling_files:
         return
     live, lease_version = _lease(store, found, now)
@@ -223,6 +214,12 @@ def _debris(store: Store, policy: GcPolicy, found: Found, now: float, report: Gc
             (kind == LEASE and not live and lease_version is not None)
             or (kind == INVOCATION and not live and old)
             or (kind == USED and not found.has_entry)
+            or (
+                kind == ERROR
+                and not found.has_entry
+                and not live
+                and now - (mtime or now) >= policy.error_bound()
+            )
         )
         if gone:
             if not policy.dry_run and not _delete_sibling(store, found, kind, lease_version):

@@ -11,9 +11,11 @@ entries from debris by name alone, and no request ever lists to find a sibling::
     {digest}.used        object stores: an empty marker whose time is the entry's last
                          use (`memokey.usage`; local roots use the entry's atime)
     .memokey-locks       local roots only: the byte-range lock file (`memokey._local_locks`)
+    .memokey-verified    local roots only: verification records of large entries
+                         (`memokey.verified`)
 
-Names starting with a dot are memokey's own bookkeeping (the lock file, writes in
-progress); tools skip them.
+Names starting with a dot are memokey's own bookkeeping (the lock file, verification
+records, writes in progress); tools skip them.
 """
 
 from __future__ import annotations

@@ -29,13 +29,14 @@ from typing import Any
 import cloudpickle
 import xxhash
 
-from memokey import compression, entry_format, safe_formats
+from memokey import compression, entry_format, safe_formats, verified, zero_copy
 from memokey._fixes import rm_command
 from memokey._roundtrip import check_round_trip
 from memokey.compression import SEPARATOR, Compressed, Compression
 from memokey.entry_format import FORMAT_VERSION, MAGIC
 from memokey.errors import ConfigurationError, SerializationError, SignatureError
 from memokey.signing import Signer, place_of, unsigned
+from memokey_backends.mapped import MappedFile
 
 __all__ = [
     "DEFAULT_SERIALIZER",
@@ -81,6 +82,10 @@ class Serializer:
     # array is written from and read into its own memory, never copied into a stream.
     dumps_oob: Callable[[Any], tuple[bytes, list[memoryview]]] | None = None
     loads_oob: Callable[[memoryview, list[memoryview]], Any] | None = None
+    # A format written as pieces (e.g. an Arrow IPC stream: small messages and the
+    # table's own buffers): a large one is stored as one aligned out-of-band buffer
+    # built of them, never joined, and read back through `loads_oob`.
+    dumps_pieces: Callable[[Any], list[Any]] | None = None
 
 
 def _cloudpickle_dumps(value: Any) -> bytes:
@@ -111,12 +116,13 @@ def _out_of_band(dumps: Callable[..., bytes], value: Any) -> tuple[bytes, list[m
 
 
 # Module-level (not closures): a Serializer travels to remote workers by reference.
+# `memokey.zero_copy`: the same pickles, minus copies some libraries' reductions make.
 def _cloudpickle_dumps_oob(value: Any) -> tuple[bytes, list[memoryview]]:
-    return _out_of_band(cloudpickle.dumps, value)
+    return _out_of_band(zero_copy.cloudpickle_dumps, value)
 
 
 def _pickle_dumps_oob(value: Any) -> tuple[bytes, list[memoryview]]:
-    return _out_of_band(pickle.dumps, value)
+    return _out_of_band(zero_copy.pickle_dumps, value)
 
 
 def _loads_oob(stream: memoryview, buffers: list[memoryview]) -> Any:
@@ -145,7 +151,13 @@ _registry: dict[str, Serializer] = {
         "numpy", safe_formats.numpy_dumps, safe_formats.numpy_loads, runs_code=False
     ),
     "arrow": Serializer(
-        "arrow", safe_formats.arrow_dumps, safe_formats.arrow_loads, runs_code=False
+        "arrow",
+        safe_formats.arrow_dumps,
+        safe_formats.arrow_loads,
+        True,
+        runs_code=False,
+        loads_oob=safe_formats.arrow_loads_oob,
+        dumps_pieces=safe_formats.arrow_pieces,
     ),
 }
 _registry_lock = threading.Lock()
@@ -281,10 +293,12 @@ def encode_parts(
     caller stores nothing in that case.
     """
     chosen = get_serializer(serializer)
-    buffers: list[memoryview] = []
+    buffers: list[Any] = []  # out-of-band: buffers, or lists of pieces written as one
     try:
         if chosen.dumps_oob is not None:
             payload, buffers = chosen.dumps_oob(value)
+        elif chosen.dumps_pieces is not None:
+            payload, buffers = _in_pieces(chosen.dumps_pieces(value))
         else:
             payload = chosen.dumps(value)
     except Exception as exc:
@@ -315,13 +329,16 @@ def encode_parts(
         )
         pieces, size = [header, *packed.chunks], packed.size
     elif buffers:
-        sizes = [memoryview(payload).nbytes, *(b.nbytes for b in buffers)]
+        sizes = [memoryview(payload).nbytes, *(_nbytes(b) for b in buffers)]
         header, placed = entry_format.pack_header(chosen.name, extra, sizes)
         pieces, at = [header], len(header)
         for (offset, length), piece in zip(placed, [payload, *buffers], strict=True):
             if offset > at:
                 pieces.append(bytes(offset - at))  # alignment padding
-            pieces.append(piece)
+            if isinstance(piece, list):
+                pieces += piece
+            else:
+                pieces.append(piece)
             at = offset + length
         size = at - len(header)
     else:
@@ -337,6 +354,20 @@ def encode_parts(
     if size < _JOIN_BELOW:  # small: one buffer, one write call
         return [b"".join(pieces)]
     return pieces
+
+
+def _nbytes(buffer: Any) -> int:
+    if isinstance(buffer, list):
+        return sum(memoryview(piece).nbytes for piece in buffer)
+    return memoryview(buffer).nbytes
+
+
+def _in_pieces(pieces: list[Any]) -> tuple[bytes, list[Any]]:
+    """A payload given as pieces: joined when small; else one out-of-band buffer made
+    of the pieces (written one after the other, never joined), the stream empty."""
+    if _nbytes(pieces) < _OOB_FROM:
+        return b"".join(pieces), []
+    return b"", [pieces]
 
 
 def _encode_trailer(
@@ -423,7 +454,10 @@ def decode_result(
         compression.check_codec(codec, uri)  # an unknown codec is refused before anything
     end = offset + length
     view = memoryview(data)
-    if signer is not None:
+    given: object = data  # `read_entry` gives bytes, or a map of a large local entry
+    if isinstance(given, MappedFile):  # a verification record may vouch for its bytes
+        _verify_mapped(given, view, end, signed_end, checksum, uri, signer)
+    elif signer is not None:
         _verify(signer, view, end, signed_end, checksum, uri)
     elif xxhash.xxh3_128_digest(view[:end]) != checksum:
         raise entry_format.corrupted(uri, "its payload does not match the checksum in its footer")
@@ -458,6 +492,31 @@ def decode_result(
             uri=uri,
             serializer=serializer.name,
         ) from exc
+
+
+def _verify_mapped(
+    mapped: MappedFile,
+    view: memoryview,
+    end: int,
+    signed_end: int,
+    checksum: bytes,
+    uri: str,
+    signer: Signer | None,
+) -> None:
+    """The byte check of a memory-mapped local entry: skipped when a verification record
+    vouches for the file as mapped (`memokey.verified`), else done in full and recorded."""
+    if signer is not None and len(view) == signed_end:
+        raise unsigned(uri, "result")
+    place, signature = place_of(uri), bytes(view[signed_end:])
+    if verified.vouched(mapped, place, signature, signer):
+        return
+    now = verified.clock(mapped)  # before reading a byte: see `verified.remember`
+    if signer is not None:
+        _verify(signer, view, end, signed_end, checksum, uri)
+    elif xxhash.xxh3_128_digest(view[:end]) != checksum:
+        raise entry_format.corrupted(uri, "its payload does not match the checksum in its footer")
+    if now is not None:
+        verified.remember(mapped, place, signature, signer, now)
 
 
 def _verify(

@@ -537,7 +537,13 @@ class Runner:
         extra = stamped(target.place.extra, duration)
         parts = target.trust.encode_parts(value, target.path, extra=extra, meta=meta)
         try:
-            write_entry(target.store, target.path, parts, exclusive=not replaces())
+            write_entry(
+                target.store,
+                target.path,
+                parts,
+                exclusive=not replaces(),
+                signer=target.trust.signer,
+            )
         except WriteConflictError:
             logger.debug("lost the publish race for %s; using the stored result", target.uri)
             found, winner = lookup(target)

@@ -23,6 +23,7 @@ from memokey.names import check_logic_key, check_namespace
 from memokey.results import Serializer, get_serializer, serializers
 from memokey.roots import check_storage_options
 from memokey.shims.base import Shim
+from memokey.verified import VERIFY_ENV, check_mode
 
 __all__ = ["MAX_LEASE_SECONDS", "MIN_LEASE_SECONDS", "Settings", "check_settings", "check_shim"]
 
@@ -139,7 +140,9 @@ def check_settings(
     cache_errors: object,
     compress: object = None,
 ) -> Settings:
-    """All of a runner's settings, each checked (see the module docstring)."""
+    """All of a runner's settings, each checked (see the module docstring); the
+    environment's ``MEMOKEY_VERIFY`` too, so a typo in it stops here, not at a hit."""
+    check_mode(os.environ.get(VERIFY_ENV))
     return Settings(
         root=check_root(root),
         namespace=check_namespace(namespace),

@@ -180,6 +180,15 @@ class Signer:
             f"anyone who can read it); give the far side its key through {SIGNING_KEY_ENV}"
         )
 
+    def derived_key(self, label: bytes) -> bytes:
+        """A key for another purpose (`label`), derived from the signing key: knowing
+        it reveals nothing of the signing key, and it changes when that key does."""
+        return hmac.digest(self._keys[0], _LABEL + label, "sha256")
+
+    def knows(self, key_id: bytes) -> bool:
+        """Whether one of this signer's keys has the id `key_id` (it may verify)."""
+        return key_id in self._by_id
+
     def trailer(self, signed: Sequence[Any], *, kind: str, place: str) -> bytes:
         """The 64-byte trailer signing the concatenation of the buffers in `signed`
         (never joined: a large payload is not copied) at `place` as `kind`."""

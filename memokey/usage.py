@@ -5,8 +5,12 @@ the background (a one-thread pool): the call that hit never waits for it and nev
 fails because of it. Local roots set the entry file's access time (``os.utime``; its
 modification time, and so its version, are kept). Object stores (and ``memory://``)
 write an empty ``{digest}.used`` sibling whose modification time is the last use: one
-tiny write per entry per day per process. Turn it off with ``MEMOKEY_TRACK_USE=0`` (read
-at import) or `set_use_tracking(False)`; gc then judges use by creation time alone.
+tiny write per entry per day per process. A large local entry (memory-mapped on a hit)
+whose access time is already within the last day is left alone: setting it changes the
+file's ctime, which makes its next hit verify every byte again (`memokey.verified`), so
+that happens at most once per entry per day, whatever the number of processes. Turn it
+off with ``MEMOKEY_TRACK_USE=0`` (read at import) or `set_use_tracking(False)`; gc then
+judges use by creation time alone.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from memokey.layout import USED, sibling
 from memokey_backends import Store
+from memokey_backends.mapped import MAP_FROM
 
 __all__ = ["ENV", "note_use", "set_use_tracking", "tracking_enabled", "wait_for_marks"]
 
@@ -26,6 +31,7 @@ logger = logging.getLogger("memokey")
 
 ENV = "MEMOKEY_TRACK_USE"
 _DAY = 86400.0
+_DAY_NS = 86_400 * 10**9
 _MAX_REMEMBERED = 100_000
 
 _enabled = os.environ.get(ENV, "1").strip().lower() not in ("0", "false", "no", "off")
@@ -76,7 +82,10 @@ def _mark(store: Store, path: str) -> None:
         where = None if local_path is None else local_path(path)
         if where is not None:
             status = os.stat(where)
-            os.utime(where, ns=(time.time_ns(), status.st_mtime_ns))
+            now = time.time_ns()
+            if status.st_size >= MAP_FROM and now - status.st_atime_ns < _DAY_NS:
+                return  # a large entry used within the day (see the module docstring)
+            os.utime(where, ns=(now, status.st_mtime_ns))
         else:
             store.write(sibling(path, USED), b"")
     except Exception as exc:  # use tracking never fails anything

@@ -16,7 +16,7 @@ from memokey import usage
 from memokey.cli import main
 from memokey.cli._units import duration, size
 from memokey.gc import GcPolicy, collect
-from memokey.layout import INVOCATION, LEASE, USED, sibling
+from memokey.layout import ERROR, INVOCATION, LEASE, USED, sibling
 from memokey.leases import LeaseRecord, try_acquire
 from memokey_backends import open_store
 
@@ -264,3 +264,61 @@ def test_memokey_gc_prints_a_summary(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert main(["gc", url, "--keep-last", "1"]) == 0
     assert "freed 1 entry" in capsys.readouterr().out
     assert sum(word.is_cached(i) for i in range(2)) == 1
+
+
+def test_gc_removes_error_records_without_an_entry_once_older_than_a_week(
+    store_root: Location,
+) -> None:
+    word = _word(store_root)
+    word(0)
+    store = _store(store_root)
+    orphan = sibling(word.key_for(1).path, ERROR)  # a failure nobody computed again
+    beside = sibling(word.key_for(0).path, ERROR)  # a failure kept beside its entry
+    store.write(orphan, b"a remote failure")
+    store.write(beside, b"an older failure")
+    assert collect(store, GcPolicy(), now=time.time() + 6 * 86400).debris == 0
+    report = collect(store, GcPolicy(), now=time.time() + 8 * 86400)
+    assert report.debris == 1
+    assert not store.exists(orphan)
+    assert store.exists(beside)
+    assert word.is_cached(0)
+
+
+def test_gc_older_than_also_bounds_error_records_without_an_entry(store_root: Location) -> None:
+    word = _word(store_root)
+    store = _store(store_root)
+    orphan = sibling(word.key_for(1).path, ERROR)
+    store.write(orphan, b"a remote failure")
+    report = collect(store, GcPolicy(older_than=3600), now=time.time() + 7200)
+    assert report.debris == 1
+    assert not store.exists(orphan)
+
+
+def test_gc_keeps_an_error_record_while_a_live_lease_holds_its_key(store_root: Location) -> None:
+    word = _word(store_root)
+    store = _store(store_root)
+    path = word.key_for(1).path
+    store.write(sibling(path, ERROR), b"the last failure")
+    lease = try_acquire(store, path, lease_seconds=60)
+    assert lease is not None
+    try:
+        report = collect(store, GcPolicy(error_age=0.0))
+    finally:
+        lease.release()
+    assert store.exists(sibling(path, ERROR))
+    assert report.debris == 0
+
+
+def test_gc_errors_older_than_sets_the_bound_from_the_command_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"file://{tmp_path}/cache"
+    word = _word((url, {}))
+    store = open_store(url)
+    orphan = sibling(word.key_for(1).path, ERROR)
+    store.write(orphan, b"a remote failure")
+    assert main(["gc", url]) == 0
+    assert store.exists(orphan)  # younger than the default week
+    assert main(["gc", url, "--errors-older-than", "0s"]) == 0
+    assert not store.exists(orphan)
+    assert "1 debris objects" in capsys.readouterr().out

@@ -12,11 +12,19 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 import memokey
-from helpers.servers import Server, azure_options, gcs_options, s3_options
+from helpers.servers import (
+    EMULATOR_GAP,
+    Server,
+    azure_options,
+    gcs_options,
+    ignores_delete_preconditions,
+    s3_options,
+)
 from memokey import usage
 from memokey.errors import LeaseError
 from memokey.leases import acquire_or_wait, try_acquire
@@ -141,9 +149,27 @@ def test_a_lease_release_is_one_conditional_delete(proxied: Proxied) -> None:
     assert not proxied.direct.exists("k/entry.lease")
 
 
-def test_a_release_never_deletes_a_lease_that_was_taken_over(proxied: Proxied) -> None:
+def test_a_release_names_the_version_it_wrote_in_its_delete(proxied: Proxied) -> None:
+    """The precondition is on the wire, so the service can refuse the delete (fake-gcs-server
+    v1.54 ignores it, so on GCS this is what can be shown; see the next test)."""
+    lease = try_acquire(proxied.store, "k/entry")
+    assert lease is not None
+    current = proxied.direct.read_versioned("k/entry.lease")
+    assert current is not None
+    with proxied.proxy.counting() as seen:
+        lease.release()
+    (delete,) = seen
+    assert delete.method == "DELETE"
     if proxied.backend == "gcs":
-        pytest.skip("fake-gcs-server ignores ifGenerationMatch on DELETE (real GCS honours it)")
+        sent = parse_qs(urlsplit(delete.path).query).get("ifGenerationMatch")
+    else:
+        sent = [delete.header("If-Match") or ""]
+    assert [v.strip('"') for v in sent or []] == [current[1].strip('"')]
+
+
+def test_a_release_never_deletes_a_lease_that_was_taken_over(proxied: Proxied) -> None:
+    if ignores_delete_preconditions(proxied.direct):
+        pytest.skip(f"{EMULATOR_GAP}; the test above shows the precondition is sent")
     lease = try_acquire(proxied.store, "k/entry", lease_seconds=30)
     assert lease is not None
     proxied.direct.write("k/entry.lease", b'{"someone": "else"}')  # replaced meanwhile

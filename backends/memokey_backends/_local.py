@@ -76,9 +76,13 @@ try:
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["TMP_PREFIX", "LocalPrimitives", "version_token"]
+__all__ = ["OWNER_WRITES", "TMP_PREFIX", "LocalPrimitives", "version_token"]
 
 TMP_PREFIX = ".memokey-tmp-"
+OWNER_WRITES = 0o644
+"""The mode `LocalPrimitives.write_sealed` creates files with (before the umask): only
+the owner may open them for writing, so nobody else can change them in place (a
+verification record vouches for such a file's bytes, see `memokey.verified`)."""
 
 
 def _token(st: os.stat_result) -> str:
@@ -93,27 +97,38 @@ version_token = _token
 _TEMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
 
 
-def _write_temp(
-    directory: str, data: bytes | list[Any], *, fsync: bool, stat: bool = False
-) -> tuple[str, os.stat_result | None]:
-    """A fully written temporary file next to the final name (umask applies); the
-    directory is created only when it is missing (one failed open, not a mkdir per write)."""
+def _create_temp(directory: str, *, fsync: bool, mode: int = 0o666) -> tuple[str, int]:
+    """A new temporary file next to the final name, open for writing (umask applies);
+    the directory is created only when it is missing (one failed open, not a mkdir per
+    write)."""
     tmp = os.path.join(directory, f"{TMP_PREFIX}{secrets.token_hex(8)}")
     try:
-        fd = os.open(tmp, _TEMP_FLAGS, 0o666)
+        fd = os.open(tmp, _TEMP_FLAGS, mode)
     except FileNotFoundError:
         missing = _missing_directories(directory) if fsync else []
         os.makedirs(directory, exist_ok=True)
         for created in missing:  # new directory entries are durable only once their
             _fsync_directory(os.path.dirname(created))  # parent is fsynced
-        fd = os.open(tmp, _TEMP_FLAGS, 0o666)
+        fd = os.open(tmp, _TEMP_FLAGS, mode)
+    return tmp, fd
+
+
+def _fill(fd: int, data: bytes | list[Any], *, fsync: bool) -> None:
+    for part in data if isinstance(data, list) else (data,):  # parts: never joined
+        view = memoryview(part).cast("B")
+        while view:
+            view = view[os.write(fd, view[:_WRITE_CHUNK]) :]
+    if fsync:
+        os.fsync(fd)
+
+
+def _write_temp(
+    directory: str, data: bytes | list[Any], *, fsync: bool, stat: bool = False
+) -> tuple[str, os.stat_result | None]:
+    """A fully written temporary file next to the final name (see `_create_temp`)."""
+    tmp, fd = _create_temp(directory, fsync=fsync)
     try:
-        for part in data if isinstance(data, list) else (data,):  # parts: never joined
-            view = memoryview(part).cast("B")
-            while view:
-                view = view[os.write(fd, view[:_WRITE_CHUNK]) :]
-        if fsync:
-            os.fsync(fd)
+        _fill(fd, data, fsync=fsync)
         st = os.fstat(fd) if stat else None
     except BaseException:
         os.close(fd)
@@ -183,6 +198,34 @@ class LocalPrimitives(Primitives):
     def write_parts(self, path: str, parts: list[Any], *, exclusive: bool) -> str | None:
         self.write(path, parts, exclusive=exclusive)  # type: ignore[arg-type]
         return None
+
+    def write_sealed(self, path: str, parts: list[Any], *, exclusive: bool) -> os.stat_result:
+        """`write_parts` of a file only its owner can change in place (created without
+        write permission for group and others, whatever the umask allows), returning its
+        status as published: taken on the writer's own descriptor after the file got its
+        name (the link, and unlinking the temporary name, change its ctime), so it
+        describes exactly the bytes written here (a file another process put at `path`
+        in between has another inode)."""
+        directory = os.path.dirname(path)
+        tmp, fd = _create_temp(directory, fsync=self.fsync, mode=OWNER_WRITES)
+        try:
+            try:
+                _fill(fd, parts, fsync=self.fsync)
+            except BaseException:
+                _unlink_quietly(tmp)
+                raise
+            if exclusive:
+                try:
+                    os.link(tmp, path)  # FileExistsError: another writer won
+                finally:
+                    _unlink_quietly(tmp)
+                if self.fsync:
+                    _fsync_directory(directory)
+            else:
+                self._replace(tmp, path)
+            return os.fstat(fd)
+        finally:
+            os.close(fd)
 
     def write(self, path: str, data: bytes, *, exclusive: bool) -> None:
         directory = os.path.dirname(path)

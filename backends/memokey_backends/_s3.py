@@ -6,7 +6,9 @@ by a ``GetObject`` describes exactly the bytes of that response, so `read_versio
 reads both from one request. Reads are one ``GetObject`` (s3fs's ``cat_file`` may ask
 for the size first, and an absent object sends it through ``info()``, which lists);
 existence is one ``HeadObject``; a lease is released with one ``DeleteObject`` carrying
-``If-Match``.
+``If-Match`` (AWS honours it on general purpose buckets since September 2025). A server
+that answers it with 501 NotImplemented gets a ``HeadObject`` and a plain delete instead,
+from then on: the precondition is checked just before the delete, no longer by it.
 
 Objects of 100 MiB or more go up as multipart uploads (50 MiB parts, as s3fs does).
 S3 bills the parts of an upload until it is completed or aborted, so the upload is
@@ -20,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import logging
 from typing import Any
 
 from memokey_backends._deadline import run_coroutine
@@ -34,6 +37,8 @@ MULTIPART_THRESHOLD = 2 * PART_SIZE
 ABORT_TIMEOUT = 10.0
 
 __all__ = ["S3Primitives"]
+
+log = logging.getLogger("memokey.store")
 
 
 async def _get(fs: Any, bucket: str, key: str) -> tuple[bytes, str] | None:
@@ -94,6 +99,10 @@ async def _head(fs: Any, bucket: str, key: str) -> bool:
     return True
 
 
+class _NoConditionalDelete(Exception):
+    """The server answered ``If-Match`` on ``DeleteObject`` with 501 NotImplemented."""
+
+
 async def _delete_if_match(fs: Any, bucket: str, key: str, etag: str) -> None:
     try:
         await fs._call_s3("delete_object", Bucket=bucket, Key=key, IfMatch=etag)
@@ -102,7 +111,26 @@ async def _delete_if_match(fs: Any, bucket: str, key: str, etag: str) -> None:
     except OSError as exc:
         if exc.errno == errno.EINVAL:  # 412: replaced by someone else
             raise stale(f"{bucket}/{key}") from exc
+        if exc.errno == errno.ENOSYS:  # 501 NotImplemented: s3fs's mapping
+            raise _NoConditionalDelete from exc
         raise
+    finally:
+        fs.invalidate_cache(f"{bucket}/{key}")
+
+
+async def _delete_if_unchanged(fs: Any, bucket: str, key: str, etag: str) -> None:
+    """``HeadObject``, then a plain delete if the ETag is still `etag`: for servers without
+    conditional deletes (a write between the two requests is not seen)."""
+    try:
+        head = await fs._call_s3("head_object", Bucket=bucket, Key=key)
+    except FileNotFoundError:
+        return
+    if str(head.get("ETag")) != etag:
+        raise stale(f"{bucket}/{key}")
+    try:
+        await fs._call_s3("delete_object", Bucket=bucket, Key=key)
+    except FileNotFoundError:
+        return
     finally:
         fs.invalidate_cache(f"{bucket}/{key}")
 
@@ -222,6 +250,8 @@ class S3Primitives(Primitives):
     """``If-None-Match`` for write-once, ``If-Match`` on the ETag for compare-and-swap."""
 
     supports_cas = True
+    conditional_deletes = True
+    """False once the server answered a conditional delete with 501 NotImplemented."""
 
     def read(self, path: str) -> bytes | None:
         got = self.read_versioned(path)
@@ -250,7 +280,19 @@ class S3Primitives(Primitives):
 
     def delete_if(self, path: str, version: str) -> None:
         bucket, key, _ = self.fs.split_path(path)
-        run_coroutine(self.fs.loop, _delete_if_match(self.fs, bucket, key, version))
+        if self.conditional_deletes:
+            try:
+                run_coroutine(self.fs.loop, _delete_if_match(self.fs, bucket, key, version))
+                return
+            except _NoConditionalDelete:
+                self.conditional_deletes = False
+                log.warning(
+                    "the S3 server at %s does not implement conditional deletes (If-Match on "
+                    "DeleteObject answered 501); memokey checks a lease's ETag with a "
+                    "HeadObject just before deleting it instead",
+                    getattr(self.fs, "endpoint_url", None) or "AWS",
+                )
+        run_coroutine(self.fs.loop, _delete_if_unchanged(self.fs, bucket, key, version))
 
     def read_versioned(self, path: str) -> tuple[bytes, str] | None:
         bucket, key, _ = self.fs.split_path(path)

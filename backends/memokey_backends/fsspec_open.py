@@ -4,10 +4,11 @@ Options come from the caller, else from fsspec's own configuration (``FSSPEC_<PR
 variables and config files) and each SDK's environment; memokey only adds network
 defaults (short connect timeouts, few SDK-level retries, no listing cache) where neither
 set them, so that a dead server fails in seconds and another process's writes are seen,
-and S3 connection pools as wide as ``.submit()``'s fan-out (64 calls at once).
+and connection pools as wide as ``.submit()``'s fan-out (`memokey_backends._pools`).
 
-One option is memokey's own and never reaches the filesystem: ``timeout``, the overall
-deadline of each store operation in seconds (default 60; also ``MEMOKEY_STORE_TIMEOUT``).
+Two options are memokey's own and never reach the filesystem: ``timeout``, the overall
+deadline of each store operation in seconds (default 60; also ``MEMOKEY_STORE_TIMEOUT``),
+and ``max_connections``, how many requests a cloud store sends at once.
 Cloud roots must name a bucket (``s3://my-bucket/prefix``): ``s3://`` or ``s3:///memo``
 (an unset ``$BUCKET``) would otherwise write into a bucket named after a path segment.
 """
@@ -18,6 +19,7 @@ import math
 import os
 from typing import Any
 
+from memokey_backends._pools import pool_width, s3_pool_width, size_pool
 from memokey_backends._primitives import Primitives
 from memokey_backends._sdk_logging import quiet_sdk_loggers
 from memokey_backends.errors import BackendNotInstalledError, ConfigurationError, InvalidRootError
@@ -44,8 +46,7 @@ _NETWORK_DEFAULTS: dict[str, dict[str, Any]] = {
             "connect_timeout": 5,
             "read_timeout": 60,
             "retries": {"max_attempts": 1, "mode": "standard"},
-            "max_pool_connections": 64,  # botocore's default of 10 queues a fan-out
-        },
+        },  # + max_pool_connections: botocore's default of 10 queues a fan-out
     },
     "gcs": {
         "use_listings_cache": False,
@@ -138,9 +139,10 @@ def _target_scheme(url: str) -> str:
     return last.split("://", 1)[0].lower() if "://" in last else "file"
 
 
-def _with_defaults(url: str, options: dict[str, Any]) -> dict[str, Any]:
+def _with_defaults(url: str, options: dict[str, Any], width: int | None) -> dict[str, Any]:
     """`options` plus memokey's network defaults where neither they nor fsspec's config
-    decide; chained URLs take the innermost protocol's options under its name."""
+    decide; chained URLs take the innermost protocol's options under its name. `width`
+    is the ``max_connections`` the caller chose (None: the fan-out's)."""
     import fsspec.config
 
     scheme = _target_scheme(url)
@@ -156,10 +158,21 @@ def _with_defaults(url: str, options: dict[str, Any]) -> dict[str, Any]:
             configured.update(fsspec.config.conf.get(name, {}))
     for key, value in _NETWORK_DEFAULTS[family].items():
         if key not in target and key not in configured:
-            target[key] = value
+            target[key] = dict(value) if isinstance(value, dict) else value
+    if family == "s3":
+        _size_s3_pool(target, configured, width)
     if chained:
         out[scheme] = target
     return out
+
+
+def _size_s3_pool(target: dict[str, Any], configured: dict[str, Any], width: int | None) -> None:
+    """botocore's ``max_pool_connections``, added to the config_kwargs in force (the
+    user's, fsspec's config or memokey's) unless they name one themselves."""
+    config = target.get("config_kwargs", configured.get("config_kwargs", {}))
+    if not isinstance(config, dict) or "max_pool_connections" in config:
+        return
+    target["config_kwargs"] = {**config, "max_pool_connections": s3_pool_width(width)}
 
 
 def _primitives_for(fs: Any) -> tuple[Primitives, bool]:
@@ -216,10 +229,11 @@ def open_fsspec_store(url: str, **storage_options: Any) -> FsspecStore:
 
     options = dict(storage_options)
     timeout = _timeout(options)
+    width = pool_width(options)
     check_cloud_root(url)
     if _target_scheme(url) in EXTRAS:
         quiet_sdk_loggers()
-    options = _with_defaults(url, options)
+    options = _with_defaults(url, options, width)
     try:
         outer, path = url_to_fs(url, **options)
     except ImportError as exc:
@@ -239,6 +253,8 @@ def open_fsspec_store(url: str, **storage_options: Any) -> FsspecStore:
         ) from exc
     inner = _innermost(outer)
     primitives, process_local = _primitives_for(inner)
+    if _target_scheme(url) in EXTRAS:
+        size_pool(inner, width)
     root = str(path).rstrip("/") or str(path)
     return FsspecStore(
         _normalised_url(url, root),

@@ -41,9 +41,19 @@ from memokey_backends._local import TMP_PREFIX, open_regular
 from memokey_backends._primitives import IncompleteUpload, Primitives
 from memokey_backends._translate import DEFAULT_RETRY, RetryPolicy, call, translate
 from memokey_backends.errors import CapabilityError, InvalidPathError
+from memokey_backends.mapped import MAP_FROM, MappedFile, PublishedFile
 from memokey_backends.protocol import EntryInfo
 
-__all__ = ["DEFAULT_TIMEOUT", "LISTING_FACTOR", "WRITE_RATE", "FsspecStore", "check_path_text"]
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "LISTING_FACTOR",
+    "MAP_FROM",
+    "WRITE_RATE",
+    "FsspecStore",
+    "MappedFile",
+    "PublishedFile",
+    "check_path_text",
+]
 
 DEFAULT_TIMEOUT = 60.0
 """Seconds one store operation may take, retries included (the ``timeout`` option)."""
@@ -114,18 +124,17 @@ def _read_local(path: str) -> bytes:
         os.close(fd)
 
 
-_MAP_FROM = 1 << 23  # 8 MiB: below this one read is cheaper than setting up a map
-
-
-def _map_local(path: str) -> mmap.mmap | bytes | None:
+def _map_local(path: str) -> MappedFile | bytes | None:
     """A large regular file memory-mapped copy-on-write, a small one read; None when
     mapping is not possible here (the caller reads instead)."""
     fd, status = open_regular(path)
     try:
-        if status.st_size < _MAP_FROM:
+        if status.st_size < MAP_FROM:
             data = os.read(fd, status.st_size + 1)
             return data if len(data) == status.st_size else None
-        return mmap.mmap(fd, status.st_size, access=mmap.ACCESS_COPY)
+        mapped = MappedFile(fd, status.st_size, access=mmap.ACCESS_COPY)
+        mapped.os_path, mapped.status = path, status
+        return mapped
     except (OSError, ValueError):
         return None
     finally:
@@ -386,6 +395,31 @@ class FsspecStore:
             extra=size / WRITE_RATE,
         )
         return version
+
+    def publish_parts(
+        self, path: str, parts: builtins.list[Any], *, exclusive: bool = False
+    ) -> PublishedFile | None:
+        """`write_parts`, and for an object of `MAP_FROM` bytes or more on a plain local
+        POSIX root (the ones `read_buffer` maps) the `PublishedFile` written: created
+        so that only its owner can change it in place (`LocalPrimitives.write_sealed`),
+        its status taken after it got its name. None when written any other way."""
+        root = self._local_root
+        sealed = getattr(self.primitives, "write_sealed", None)
+        if root is None or sealed is None or os.name != "posix":
+            self.write_parts(path, parts, exclusive=exclusive)
+            return None
+        if sum(memoryview(p).nbytes for p in parts) < MAP_FROM:
+            self.write_parts(path, parts, exclusive=exclusive)
+            return None
+        full = self._os_path(root, path)
+        try:
+            return PublishedFile(full, sealed(full, parts, exclusive=exclusive))
+        except FileExistsError as exc:  # lost the race: writing again would lose again
+            raise translate(exc, op="exclusive write", uri=self.uri(path)) from exc
+        except OSError:
+            pass  # the general path repeats it (a write is safe to repeat) and translates
+        self.write_parts(path, parts, exclusive=exclusive)
+        return None
 
     def read_buffer(self, path: str) -> Any:
         """`read`, except that a large local object comes back memory-mapped (private

@@ -5,7 +5,7 @@
     memokey ls [ROOT] [-n NS] [--uri]          one line per entry: id, size, time, siblings
     memokey du [ROOT] [-n NS]                  bytes and entries per function and namespace
     memokey show ID|URI [--root R] [--value]   an entry's metadata (or its value)
-    memokey rm ID|URI|PREFIX... [--dry-run]    delete entries, with a count
+    memokey rm ID|URI|PREFIX... [--dry-run] [--force]  delete entries, with a count
     memokey gc [ROOT] [--older-than D] ...     remove old/unused/superseded entries, debris
     memokey explain ID [ID] [--root R]         what differs between entries (why a miss)
     memokey run URI                            run a stored invocation (memokey.remote)
@@ -88,6 +88,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     rm.add_argument("--root", help=_ROOT_HELP + "; for ids and prefixes")
     rm.add_argument("--dry-run", action="store_true", help="count what would go; delete nothing")
+    rm.add_argument(
+        "--force",
+        action="store_true",
+        help="also remove the lease and invocation of a computation in flight",
+    )
     explain = sub.add_parser("explain", help="what differs between entries (why a miss)")
     explain.add_argument("entries", nargs="+", metavar="ID", help="one or two ids or URIs")
     explain.add_argument("--root", help=_ROOT_HELP + "; for ids")
@@ -119,7 +124,7 @@ def _run(args: argparse.Namespace) -> None:
         if args.command == "show":
             cmd_show(args.entry, args.root, out, value=args.value)
         else:
-            cmd_rm(args.targets, args.root, out, dry_run=args.dry_run)
+            cmd_rm(args.targets, args.root, out, dry_run=args.dry_run, force=args.force)
     elif args.command == "explain":
         from memokey.cli.explain import cmd_explain
 

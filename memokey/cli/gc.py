@@ -10,7 +10,7 @@ from memokey._terminal import printable
 from memokey.cli._common import format_size, open_root
 from memokey.cli._progress import Progress
 from memokey.cli._units import count, duration, name_part, size
-from memokey.gc import GcPolicy, collect
+from memokey.gc import ERROR_AGE, GcPolicy, collect
 
 __all__ = ["add_parser", "cmd_gc"]
 
@@ -42,6 +42,13 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser], root_he
         action="store_true",
         help="entries of every code version / logic key but the newest",
     )
+    gc.add_argument(
+        "--errors-older-than",
+        type=duration,
+        metavar="DUR",
+        default=ERROR_AGE,
+        help="error records with no entry, stored before (default 7d)",
+    )
     gc.add_argument("--dry-run", action="store_true", help="say what would go; delete nothing")
 
 
@@ -55,6 +62,7 @@ def cmd_gc(args: argparse.Namespace, out: TextIO) -> None:
         function=args.function,
         stale_versions=args.stale_versions,
         dry_run=args.dry_run,
+        error_age=args.errors_older_than,
     )
     store = open_root(args.root)
     with Progress("collecting") as progress:

@@ -2,7 +2,8 @@
 
 A submitted call runs the runner's whole path (hit check, lease, shim, publish) on a
 thread of one shared pool. Those threads mostly wait for a shim's far side, so the pool is
-generous (``MEMOKEY_SUBMIT_WORKERS``, default 64 calls in flight per process; more queue).
+generous (``MEMOKEY_SUBMIT_WORKERS``, default 64 calls in flight per process; more queue),
+and cloud stores size their connection pools to match (`memokey_backends._pools`).
 Identical calls submitted while one is in flight get the very same future, so they share
 one computation. With the same-thread shim a submitted call runs at once in the caller's
 thread (that is what the shim promises) and the future comes back already done.
@@ -10,11 +11,12 @@ thread (that is what the shim promises) and the future comes back already done.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
+
+from memokey_backends._pools import fan_out_width
 
 __all__ = ["submit"]
 
@@ -23,15 +25,10 @@ _inflight: dict[str, Future[Any]] = {}
 _pool: ThreadPoolExecutor | None = None
 
 
-def _workers() -> int:
-    raw = os.environ.get("MEMOKEY_SUBMIT_WORKERS", "")
-    return int(raw) if raw.isdigit() and int(raw) > 0 else 64
-
-
 def _get_pool() -> ThreadPoolExecutor:
     global _pool
     if _pool is None:
-        _pool = ThreadPoolExecutor(_workers(), thread_name_prefix="memokey-submit")
+        _pool = ThreadPoolExecutor(fan_out_width(), thread_name_prefix="memokey-submit")
     return _pool
 
 
