@@ -85,7 +85,7 @@ def test_max_connections_in_a_chained_urls_protocol_options_sizes_the_pool(
 
 
 def test_max_connections_and_a_different_max_pool_connections_are_refused() -> None:
-    with pytest.raises(ConfigurationError, match="max_connections.*max_pool_connections"):
+    with pytest.raises(ConfigurationError, match=r"max_connections.*max_pool_connections"):
         open_store(
             "s3://bucket/root",
             max_connections=8,

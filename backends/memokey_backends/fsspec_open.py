@@ -161,17 +161,54 @@ def _with_defaults(url: str, options: dict[str, Any], width: int | None) -> dict
             target[key] = dict(value) if isinstance(value, dict) else value
     if family == "s3":
         _size_s3_pool(target, configured, width)
+    elif width is not None:
+        # gcsfs/adlfs take the width as a session memokey makes before the first request;
+        # fsspec would hand a later store with another width the first one's filesystem
+        # (the option is not among the filesystem's arguments), session and all.
+        target.setdefault("skip_instance_cache", True)
     if chained:
         out[scheme] = target
     return out
+
+
+def _width(url: str, options: dict[str, Any]) -> int | None:
+    """The ``max_connections`` chosen (removed from `options`): at the top level, or in a
+    chained URL's options for its innermost protocol, where its other options go."""
+    width = pool_width(options)
+    scheme = _target_scheme(url)
+    nested = options.get(scheme) if "::" in url else None
+    if not isinstance(nested, dict) or "max_connections" not in nested:
+        return width
+    nested = dict(nested)  # the caller's dict is left alone
+    inner = pool_width(nested)
+    options[scheme] = nested
+    if width is not None and inner != width:
+        raise ConfigurationError(
+            f"the storage options set max_connections={width} and {scheme}="
+            f"{{'max_connections': {inner}}}: two different pool widths for one store; "
+            "keep one of them.",
+            value=inner,
+        )
+    return inner
 
 
 def _size_s3_pool(target: dict[str, Any], configured: dict[str, Any], width: int | None) -> None:
     """botocore's ``max_pool_connections``, added to the config_kwargs in force (the
     user's, fsspec's config or memokey's) unless they name one themselves."""
     config = target.get("config_kwargs", configured.get("config_kwargs", {}))
-    if not isinstance(config, dict) or "max_pool_connections" in config:
+    if not isinstance(config, dict):
         return
+    if "max_pool_connections" in config:
+        if width is None or config["max_pool_connections"] == width:
+            return
+        if "config_kwargs" in target:  # the caller's own: two widths for one store
+            raise ConfigurationError(
+                f"the storage options set max_connections={width} and config_kwargs="
+                f"{{'max_pool_connections': {config['max_pool_connections']!r}}}: two "
+                "different pool widths for one store; keep one of them.",
+                value=width,
+            )
+        # fsspec's configuration chose a width for every S3 filesystem; this store's wins
     target["config_kwargs"] = {**config, "max_pool_connections": s3_pool_width(width)}
 
 
@@ -229,7 +266,7 @@ def open_fsspec_store(url: str, **storage_options: Any) -> FsspecStore:
 
     options = dict(storage_options)
     timeout = _timeout(options)
-    width = pool_width(options)
+    width = _width(url, options)
     check_cloud_root(url)
     if _target_scheme(url) in EXTRAS:
         quiet_sdk_loggers()
