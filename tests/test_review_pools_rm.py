@@ -193,3 +193,12 @@ def test_rm_keeps_the_invocation_of_a_local_key_another_process_is_computing(
         holder.communicate(b"")
     assert main(["rm", word.key_for(0).uri]) == 0  # the holder has gone: now it goes
     assert not store.exists(sibling(path, INVOCATION))
+
+
+@pytest.mark.parametrize("raw", ["sixty-four", "0", "-8", "1e3", "2.5"])
+def test_a_malformed_submit_workers_variable_is_refused_with_what_to_write(
+    raw: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MEMOKEY_SUBMIT_WORKERS", raw)  # it sizes the pools as well
+    with pytest.raises(ConfigurationError, match="MEMOKEY_SUBMIT_WORKERS=128"):
+        open_store(f"s3://b-{uuid.uuid4().hex[:12]}/root", **s3_options("http://127.0.0.1:9"))
