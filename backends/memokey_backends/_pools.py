@@ -41,9 +41,21 @@ _sizing = threading.Lock()  # two stores opened at once on one shared filesystem
 
 
 def fan_out_width() -> int:
-    """How many calls ``.submit()`` runs at once (``MEMOKEY_SUBMIT_WORKERS``, default 64)."""
-    raw = os.environ.get("MEMOKEY_SUBMIT_WORKERS", "")
-    return int(raw) if raw.isdigit() and int(raw) > 0 else DEFAULT_FAN_OUT
+    """How many calls ``.submit()`` runs at once (``MEMOKEY_SUBMIT_WORKERS``, default 64).
+
+    A value that is not a whole number above 0 is refused rather than read as the default:
+    it sizes every cloud store's pool as well as the fan-out, and a typo would go unseen."""
+    raw = os.environ.get("MEMOKEY_SUBMIT_WORKERS", "").strip()
+    if not raw:
+        return DEFAULT_FAN_OUT
+    if not raw.isdigit() or int(raw) <= 0:
+        raise ConfigurationError(
+            f"MEMOKEY_SUBMIT_WORKERS={raw!r} is not a number of calls: it says how many "
+            "calls .submit() runs at once (and how wide cloud connection pools are); set "
+            "a whole number above 0, e.g. MEMOKEY_SUBMIT_WORKERS=128, or unset it for 64.",
+            value=raw,
+        )
+    return int(raw)
 
 
 def pool_width(options: dict[str, Any]) -> int | None:
