@@ -202,3 +202,15 @@ def test_a_malformed_submit_workers_variable_is_refused_with_what_to_write(
     monkeypatch.setenv("MEMOKEY_SUBMIT_WORKERS", raw)  # it sizes the pools as well
     with pytest.raises(ConfigurationError, match="MEMOKEY_SUBMIT_WORKERS=128"):
         open_store(f"s3://b-{uuid.uuid4().hex[:12]}/root", **s3_options("http://127.0.0.1:9"))
+
+
+def test_calls_queued_behind_a_narrow_pool_wait_for_it_instead_of_timing_out(
+    bucket: Bucket,
+) -> None:
+    """Waiting for one of the store's connections is not the server failing to answer:
+    it must not use up the operation's `timeout` and end as "no answer"."""
+    store = open_store(bucket.url, max_connections=1, timeout=1.0, **bucket.options)
+    store.write("x", b"stored")
+    bucket.proxy.latency = 0.3  # 8 reads one after another take longer than the timeout
+    with ThreadPoolExecutor(8) as pool:
+        assert list(pool.map(lambda _: store.read("x"), range(8))) == [b"stored"] * 8
