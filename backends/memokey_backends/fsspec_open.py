@@ -19,6 +19,7 @@ import math
 import os
 from typing import Any
 
+from memokey_backends._gate import gate_for
 from memokey_backends._pools import pool_width, s3_pool_width, size_pool
 from memokey_backends._primitives import Primitives
 from memokey_backends._sdk_logging import quiet_sdk_loggers
@@ -290,8 +291,7 @@ def open_fsspec_store(url: str, **storage_options: Any) -> FsspecStore:
         ) from exc
     inner = _innermost(outer)
     primitives, process_local = _primitives_for(inner)
-    if _target_scheme(url) in EXTRAS:
-        size_pool(inner, width)
+    gate = gate_for(inner, size_pool(inner, width)) if _target_scheme(url) in EXTRAS else None
     root = str(path).rstrip("/") or str(path)
     return FsspecStore(
         _normalised_url(url, root),
@@ -301,4 +301,5 @@ def open_fsspec_store(url: str, **storage_options: Any) -> FsspecStore:
         read_fs=outer,
         process_local=process_local,
         timeout=timeout,
+        gate=gate,
     )
