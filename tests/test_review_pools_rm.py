@@ -214,3 +214,17 @@ def test_calls_queued_behind_a_narrow_pool_wait_for_it_instead_of_timing_out(
     bucket.proxy.latency = 0.3  # 8 reads one after another take longer than the timeout
     with ThreadPoolExecutor(8) as pool:
         assert list(pool.map(lambda _: store.read("x"), range(8))) == [b"stored"] * 8
+
+
+@pytest.mark.cloud
+def test_timeout_in_a_chained_urls_protocol_options_is_memokeys_deadline(
+    moto_server: Server,
+) -> None:
+    import fsspec
+
+    bucket = f"t-{uuid.uuid4().hex[:12]}"
+    fsspec.filesystem("s3", **moto_server.options).mkdir(bucket)
+    store = open_store(f"simplecache::s3://{bucket}/root", s3={**moto_server.options, "timeout": 7})
+    store.write("x", b"stored")  # the SDK never sees the option (it refused it before)
+    assert store.read("x") == b"stored"
+    assert store.timeout == 7  # type: ignore[attr-defined]
