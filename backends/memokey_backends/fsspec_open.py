@@ -172,25 +172,31 @@ def _with_defaults(url: str, options: dict[str, Any], width: int | None) -> dict
     return out
 
 
-def _width(url: str, options: dict[str, Any]) -> int | None:
-    """The ``max_connections`` chosen (removed from `options`): at the top level, or in a
-    chained URL's options for its innermost protocol, where its other options go."""
-    width = pool_width(options)
+OWN_OPTIONS = ("timeout", "max_connections")
+"""memokey's own storage options: read here, never passed to a filesystem."""
+
+
+def _lift_own_options(url: str, options: dict[str, Any]) -> None:
+    """Move memokey's own options out of a chained URL's options for its innermost
+    protocol (``s3={...}``, where its other options go) to the top level, where they are
+    read; the same option at both levels with different values is refused."""
     scheme = _target_scheme(url)
     nested = options.get(scheme) if "::" in url else None
-    if not isinstance(nested, dict) or "max_connections" not in nested:
-        return width
+    if not isinstance(nested, dict) or not any(name in nested for name in OWN_OPTIONS):
+        return
     nested = dict(nested)  # the caller's dict is left alone
-    inner = pool_width(nested)
+    for name in OWN_OPTIONS:
+        if name not in nested:
+            continue
+        value = nested.pop(name)
+        if name in options and options[name] != value:
+            raise ConfigurationError(
+                f"the storage options set {name}={options[name]!r} and {scheme}="
+                f"{{{name!r}: {value!r}}}: two different values for one store; keep one.",
+                value=value,
+            )
+        options[name] = value
     options[scheme] = nested
-    if width is not None and inner != width:
-        raise ConfigurationError(
-            f"the storage options set max_connections={width} and {scheme}="
-            f"{{'max_connections': {inner}}}: two different pool widths for one store; "
-            "keep one of them.",
-            value=inner,
-        )
-    return inner
 
 
 def _size_s3_pool(target: dict[str, Any], configured: dict[str, Any], width: int | None) -> None:
@@ -266,8 +272,9 @@ def open_fsspec_store(url: str, **storage_options: Any) -> FsspecStore:
     from fsspec.core import url_to_fs
 
     options = dict(storage_options)
+    _lift_own_options(url, options)
     timeout = _timeout(options)
-    width = _width(url, options)
+    width = pool_width(options)
     check_cloud_root(url)
     if _target_scheme(url) in EXTRAS:
         quiet_sdk_loggers()
