@@ -118,10 +118,10 @@ class Target:
 
     __slots__ = (
         "_key",
+        "_keyed",
         "arguments_digest",
         "classes",
         "digest",
-        "keyed",
         "path",
         "place",
         "store",
@@ -133,7 +133,7 @@ class Target:
         self,
         place: Place,
         arguments_digest: str,
-        keyed: inspect.BoundArguments,
+        keyed: inspect.BoundArguments | Callable[[], inspect.BoundArguments],
         trust: Trust = OPEN,
     ) -> None:
         self.place = place
@@ -141,12 +141,21 @@ class Target:
         self.store = place.store
         self.arguments_digest = arguments_digest
         digest = self.digest = place.entry(arguments_digest)
-        self.keyed = keyed
+        self._keyed = keyed  # or how to bind it, when first needed (`keyed`)
         self.path = place.path_prefix + digest
         self.uri = place.uri_prefix + digest
         self._key: MemoKey | None = None
         #: First-party classes whose code the digest holds (``code="key"``).
         self.classes: frozenset[type] = frozenset()
+
+    @property
+    def keyed(self) -> inspect.BoundArguments:
+        """The arguments keyed, bound to the signature (bound on first use: a hit
+        keyed by `memokey.keys.positional_digest` never needs them)."""
+        keyed = self._keyed
+        if not isinstance(keyed, inspect.BoundArguments):
+            keyed = self._keyed = keyed()
+        return keyed
 
     @property
     def key(self) -> MemoKey:

@@ -33,6 +33,7 @@ __all__ = [
     "SCHEME",
     "MemoKey",
     "argument_classes",
+    "atom_digest",
     "bind_call",
     "call_digest",
     "check_namespace",
@@ -42,6 +43,7 @@ __all__ = [
     "logic_key_of",
     "memo_dir",
     "place_salt",
+    "positional_digest",
 ]
 
 #: The key scheme; part of every storage path. Any change to a digest needs a new one.
@@ -64,12 +66,16 @@ class _Plan:
     source: Any
     pos_defaults: Any
     kw_defaults: tuple[tuple[str, Any], ...]
+    #: `call_digest`'s prefix for a call that binds every parameter (`positional_digest`).
+    prefix: bytes = b""
 
     def is_current(self) -> bool:
         source = self.source
         if getattr(source, "__defaults__", None) is not self.pos_defaults:
             return False
-        kw = getattr(source, "__kwdefaults__", None) or {}
+        kw = getattr(source, "__kwdefaults__", None)
+        if not kw:
+            return not self.kw_defaults
         return len(kw) == len(self.kw_defaults) and all(
             kw.get(name, _MISSING) is value for name, value in self.kw_defaults
         )
@@ -117,6 +123,7 @@ def _plan(func: Callable[..., Any]) -> _Plan:
         source=source,
         pos_defaults=pos_defaults,
         kw_defaults=kw_defaults,
+        prefix=_names_prefix(tuple(sig.parameters)),
     )
     try:
         if len(_PLANS) > 4096:
@@ -181,6 +188,13 @@ def _atom(value: Any) -> bytes | None:
     return None
 
 
+def atom_digest(value: object) -> str | None:
+    """`memokey.hashing.digest(value)` of a small exact int, float, str, bool or None
+    without an encoder (the same bytes, hashed at once); None for anything else."""
+    atom = _atom(value)
+    return None if atom is None else xxhash.xxh3_128_hexdigest(atom)
+
+
 def _atoms_digest(prefix: bytes, values: Iterable[object]) -> str | None:
     """Fast path of `call_digest` for a function without closure called with atoms only:
     one hash of the concatenated stream instead of an incremental encoder (equal digest,
@@ -192,6 +206,37 @@ def _atoms_digest(prefix: bytes, values: Iterable[object]) -> str | None:
             return None
         parts.append(atom)
     return xxhash.xxh3_128_hexdigest(b"".join(parts))
+
+
+def positional_digest(
+    func: Callable[..., Any], args: tuple[Any, ...]
+) -> tuple[str, Callable[[], inspect.BoundArguments]] | None:
+    """`call_digest(func, bind_call(func, args, {}))` without binding, for the commonest
+    call: a plain function without closure, every parameter passed positionally, atoms
+    only. Returns the digest and how to bind the call when someone needs the bound
+    arguments (a miss's manifest); None when any of that does not hold."""
+    if type(func) is not types.FunctionType or func.__closure__ is not None:
+        return None
+    plan = _plan(func)
+    if not plan.simple or len(args) != plan.nparams:
+        return None
+    names = plan.names
+    digest = _atoms_digest(plan.prefix, args)
+    if digest is None:
+        return None
+    return digest, lambda: inspect.BoundArguments(
+        plan.signature, dict(zip(names, args, strict=True))
+    )
+
+
+def _names_prefix(names: tuple[str, ...]) -> bytes:
+    """What a call's digest starts with: its bound parameter names (kept per names)."""
+    prefix = _PREFIXES.get(names)
+    if prefix is None:
+        names_enc = Encoder()
+        names_enc.encode(names)
+        prefix = _PREFIXES[names] = b"@" + names_enc.digest()
+    return prefix
 
 
 def call_digest(
@@ -215,11 +260,7 @@ def call_digest(
     receives the classes whose code was added."""
     arguments = bound.arguments
     names = tuple(arguments)
-    prefix = _PREFIXES.get(names)
-    if prefix is None:
-        names_enc = Encoder()
-        names_enc.encode(names)
-        prefix = _PREFIXES[names] = b"@" + names_enc.digest()
+    prefix = _PREFIXES.get(names) or _names_prefix(names)
     target = getattr(func, "__func__", func)
     closure = isinstance(target, types.FunctionType) and target.__closure__
     if not closure and keyfunc is None:

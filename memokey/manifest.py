@@ -16,7 +16,8 @@ from typing import Any
 from memokey.hashing import digest
 from memokey.hashing.hook import hook_handler
 from memokey.hashing.registry import registered_handler
-from memokey.meta import short_repr
+from memokey.keys import atom_digest
+from memokey.meta import atom_repr, short_repr
 
 __all__ = ["MAX_CHILDREN", "argument_manifest", "key_manifest"]
 
@@ -73,12 +74,33 @@ def _children(value: object) -> dict[str, dict[str, Any]] | None:
 
 def argument_manifest(value: object) -> dict[str, Any]:
     """What the key saw of one argument."""
+    atom = _atom_manifest(value)
+    if atom is not None:
+        return atom
     item = {**_leaf(value), "hasher": _hasher(value)}
     children = _children(value)
     if children is not None:
         item["children"] = children
         item["length"] = len(value)  # type: ignore[arg-type]
     return item
+
+
+_ATOM_TYPES: dict[type, str] = {
+    kind: f"{kind.__module__}.{kind.__qualname__}" for kind in (int, float, str, bool, type(None))
+}
+
+
+def _atom_manifest(value: object) -> dict[str, Any] | None:
+    """`argument_manifest` of a small int, float, str, bool or None, without the
+    encoder or reprlib (equal to what they give: builtins keep memokey's own hasher)."""
+    name = _ATOM_TYPES.get(type(value))
+    if name is None:
+        return None
+    text = atom_repr(value)
+    found = None if text is None else atom_digest(value)
+    if found is None:
+        return None
+    return {"type": name, "digest": found, "repr": text, "hasher": "memokey"}
 
 
 def key_manifest(bound: inspect.BoundArguments) -> dict[str, dict[str, Any]]:

@@ -47,9 +47,22 @@ def short_repr(value: object, limit: int = _REPR_LIMIT) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+_PLAIN_REPR = frozenset({int, float, str, bool, type(None)})
+_SHORT = 40  # no longer than this, `short_repr` of those types is their plain repr
+
+
+def atom_repr(value: object) -> str | None:
+    """`short_repr(value)` of an int, float, str, bool or None whose repr is short
+    (reprlib would leave it as it is), without reprlib; None otherwise."""
+    if type(value) not in _PLAIN_REPR:
+        return None
+    text = repr(value)
+    return text if len(text) <= _SHORT else None
+
+
 def argument_summary(bound: inspect.BoundArguments) -> dict[str, str]:
     """Parameter name -> short repr, for every bound argument (defaults included)."""
-    return {name: short_repr(value) for name, value in bound.arguments.items()}
+    return {name: atom_repr(value) or short_repr(value) for name, value in bound.arguments.items()}
 
 
 def _user() -> str | None:
@@ -72,6 +85,12 @@ def _process_facts() -> dict[str, Any]:
         "platform": sys.platform,
         "memokey_version": __version__,
     }
+
+
+#: This process's id (a syscall each time `os.getpid` is asked), renewed in a fork child.
+_pid = [os.getpid()]
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=lambda: _pid.__setitem__(0, os.getpid()))
 
 
 def _iso(timestamp: float) -> str:
@@ -109,7 +128,7 @@ def build_meta(
         "started": _iso(started),
         "duration_seconds": round(duration, 6),
         "host": facts["host"],
-        "pid": os.getpid(),  # not cached: a forked child has its own
+        "pid": _pid[0],  # kept per process: a forked child learns its own
         "user": facts["user"],
         "python": facts["python"],
         "platform": facts["platform"],

@@ -24,26 +24,26 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import os
 import threading
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Literal, cast, get_args
 
+from memokey._steps import Call, Io, Steps
 from memokey._targets import Target, decoded, read_entry
 from memokey.errors import ConfigurationError, OfflineMissError
 from memokey.expiry import expired
+from memokey.signing import env_value
 from memokey.usage import note_use
 
 __all__ = [
     "MODES",
     "Mode",
     "OfflineMissError",
-    "arun_in_mode",
     "current_mode",
+    "in_mode",
     "mode",
     "replaces",
     "replacing",
-    "run_in_mode",
 ]
 
 Mode = Literal["normal", "off", "readonly", "refresh", "offline"]
@@ -93,11 +93,24 @@ def current_mode() -> Mode | None:
     if name is None and _open:
         name = _other_threads_mode()
     if name is None:
-        env = os.environ.get(ENV)
-        if not env:
-            return None
-        name = check_mode(env, source=ENV)
+        name = _env_mode()
     return None if name == "normal" else name
+
+
+_env_parsed: tuple[str | None, Mode | None] = (None, None)
+
+
+def _env_mode() -> Mode | None:
+    """``MEMOKEY_MODE``, read on every call (set at run time, it applies to the next
+    call) but parsed once per value: `env_value` is a dict lookup, not `os.environ.get`."""
+    global _env_parsed
+    raw = env_value(ENV)
+    cached_raw, cached = _env_parsed
+    if raw == cached_raw:
+        return cached
+    parsed = check_mode(raw, source=ENV) if raw else None
+    _env_parsed = (raw, parsed)
+    return parsed
 
 
 def _other_threads_mode() -> Mode | None:
@@ -167,21 +180,21 @@ def _offline_miss(target: Target, ttl: float | None, stale: Any) -> OfflineMissE
     )
 
 
-def run_in_mode(
+def in_mode(
     name: Mode,
     target: Target,
-    call: Callable[[], Any],
-    refresh: Callable[[], Any],
+    call: Call,
+    refresh: Callable[[], Steps],
     ttl: float | None = None,
     observe: Observe = _ignore,
-) -> Any:
-    """A synchronous call in mode `name`: `call` runs the function here without storing,
-    `refresh` recomputes and replaces the entry."""
+) -> Steps:
+    """A call in mode `name`, as steps (`memokey._steps`): `call` runs the function here
+    without storing, `refresh` recomputes and replaces the entry."""
     if name == "off":
-        return call()
+        return (yield call)
     if name == "refresh":
-        return refresh()
-    found, value, data = _fresh_lookup(target, ttl)
+        return (yield from refresh())
+    found, value, data = yield Io(_fresh_lookup, (target, ttl))
     if found:
         observe("hit", target, data=data)  # stats and on_event see every mode's hits
         _used(name, target)
@@ -189,30 +202,4 @@ def run_in_mode(
     observe("miss", target)
     if name == "offline":
         raise _offline_miss(target, ttl, data)
-    return call()  # readonly: compute, write nothing
-
-
-async def arun_in_mode(
-    name: Mode,
-    target: Target,
-    call: Callable[[], Awaitable[Any]],
-    refresh: Callable[[], Awaitable[Any]],
-    ttl: float | None = None,
-    observe: Observe = _ignore,
-) -> Any:
-    """`run_in_mode` for coroutine functions (store reads off the event loop)."""
-    import asyncio
-
-    if name == "off":
-        return await call()
-    if name == "refresh":
-        return await refresh()
-    found, value, data = await asyncio.to_thread(_fresh_lookup, target, ttl)
-    if found:
-        observe("hit", target, data=data)
-        _used(name, target)
-        return value
-    observe("miss", target)
-    if name == "offline":
-        raise _offline_miss(target, ttl, data)
-    return await call()
+    return (yield call)  # readonly: compute, write nothing

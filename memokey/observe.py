@@ -30,6 +30,7 @@ __all__ = [
     "Outcome",
     "on_event",
     "record",
+    "record_hit",
     "reset_stats",
     "stats",
     "verbose_env",
@@ -153,12 +154,7 @@ def record(
     bytes (hit, wait), whose size and stored duration are counted."""
     if data is not None:
         nbytes = len(data)
-        seconds = _durations.get((uri, nbytes), -1.0)
-        if seconds < 0:
-            seconds = header_number(data, DURATION_FIELD) or 0.0
-            if len(_durations) >= _MAX_DURATIONS:
-                _durations.clear()
-            _durations[uri, nbytes] = seconds
+        seconds = _stored_duration(uri, data, nbytes)
     count, size, spent = _ADDS[kind]
     with _lock:
         values = _counters.get(function_id)
@@ -170,16 +166,49 @@ def record(
         if spent is not None:
             values[spent] += seconds
         listeners = list(_listeners) if _listeners else None
-    loud = verbose or verbose_env()
-    if listeners is None and not loud:
-        return
-    event = Event(kind, function_id, uri, nbytes, seconds, error)
+    if listeners is not None or verbose or _VERBOSE_ENV:
+        _tell(Event(kind, function_id, uri, nbytes, seconds, error), listeners, verbose)
+
+
+_HITS, _READ, _SAVED = _AT["hits"], _AT["bytes_read"], _AT["seconds_saved"]
+
+
+def record_hit(function_id: str, uri: str, data: Any, verbose: bool) -> None:
+    """`record` of a hit, the commonest outcome, in fewer steps."""
+    nbytes = len(data)
+    seconds = _durations.get((uri, nbytes), -1.0)
+    if seconds < 0:
+        seconds = _stored_duration(uri, data, nbytes)
+    with _lock:
+        values = _counters.get(function_id) or _counters.setdefault(
+            function_id, [0.0] * len(_FIELDS)
+        )
+        values[_HITS] += 1
+        values[_READ] += nbytes
+        values[_SAVED] += seconds
+        listeners = list(_listeners) if _listeners else None
+    if listeners is not None or verbose or _VERBOSE_ENV:
+        _tell(Event("hit", function_id, uri, nbytes, seconds), listeners, verbose)
+
+
+def _stored_duration(uri: str, data: Any, nbytes: int) -> float:
+    """The compute duration stored in the entry's header (remembered per URI and size)."""
+    seconds = _durations.get((uri, nbytes), -1.0)
+    if seconds < 0:
+        seconds = header_number(data, DURATION_FIELD) or 0.0
+        if len(_durations) >= _MAX_DURATIONS:
+            _durations.clear()
+        _durations[uri, nbytes] = seconds
+    return seconds
+
+
+def _tell(event: Event, listeners: list[Callable[[Event], None]] | None, verbose: bool) -> None:
     for listener in listeners or ():
         try:
             listener(event)
         except Exception:
             logger.exception("memokey.on_event callback %r failed", listener)
-    if loud:
+    if verbose or _VERBOSE_ENV:
         print(_line(event), file=sys.stderr)
 
 

@@ -30,6 +30,7 @@ import cloudpickle
 import xxhash
 
 from memokey import compression, entry_format, safe_formats, verified, zero_copy
+from memokey._decoded import forget as forget_decoded
 from memokey._fixes import rm_command
 from memokey._roundtrip import check_round_trip
 from memokey.compression import SEPARATOR, Compressed, Compression
@@ -189,6 +190,7 @@ def register_serializer(
                 "or pass clobber=True to replace it"
             )
         _registry[name] = serializer
+    forget_decoded()  # values decoded by the serializer this name had are not reused
     return serializer
 
 
@@ -314,6 +316,8 @@ def encode_parts(
             "nothing was stored. Fix its dumps function to return bytes",
             serializer=chosen.name,
         )
+    if not memoryview(payload).c_contiguous:  # a registered serializer's memoryview
+        payload = memoryview(payload).tobytes()  # its bytes in logical order, as bytes() gives
     if round_trip and not buffers:
         check_round_trip(chosen.name, chosen.loads, payload, value)
     pieces: list[Any]

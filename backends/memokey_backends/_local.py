@@ -22,6 +22,7 @@ returned survives a power loss; it costs a few disk flushes per write.
 from __future__ import annotations
 
 import errno
+import itertools
 import os
 import secrets
 import stat
@@ -97,11 +98,32 @@ version_token = _token
 _TEMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
 
 
+class _TempNames:
+    """Temporary file names unique across processes without a syscall per name: a
+    random token drawn once per process (again in a fork child) and a counter. The
+    exclusive create still refuses a name that exists."""
+
+    def __init__(self) -> None:
+        self._renew()
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=self._renew)
+
+    def _renew(self) -> None:
+        self._token = secrets.token_hex(8)
+        self._counter = itertools.count()
+
+    def __call__(self) -> str:
+        return f"{self._token}-{next(self._counter):x}"
+
+
+_temp_name = _TempNames()
+
+
 def _create_temp(directory: str, *, fsync: bool, mode: int = 0o666) -> tuple[str, int]:
     """A new temporary file next to the final name, open for writing (umask applies);
     the directory is created only when it is missing (one failed open, not a mkdir per
     write)."""
-    tmp = os.path.join(directory, f"{TMP_PREFIX}{secrets.token_hex(8)}")
+    tmp = os.path.join(directory, f"{TMP_PREFIX}{_temp_name()}")
     try:
         fd = os.open(tmp, _TEMP_FLAGS, mode)
     except FileNotFoundError:

@@ -69,6 +69,9 @@ _BAD = "\x00-\x1f\x7f?#*\\[\\]\\\\"
 _UNSAFE = re.compile(f"[{_BAD}]")
 _PLAIN = re.compile(f"[^/.{_BAD}][^/{_BAD}]*(?:/[^/.{_BAD}][^/{_BAD}]*)*")
 """A path that needs no checking: segments not starting with ".", no unsafe character."""
+_PLAIN_NAME = re.compile(f"[^/.{_BAD}][^/{_BAD}]*")
+"""One segment of a `_PLAIN` path."""
+_MAX_PLAIN_DIRS = 4096
 
 
 def check_path_text(text: str, what: str) -> None:
@@ -170,6 +173,7 @@ class FsspecStore:
         self._gate = gate  # a slot per pooled connection, taken before the deadline starts
         # The OS directory of a plain local root (fast paths), else None.
         self._local_root: str | None = None
+        self._plain_dirs: set[str] = set()  # directories whose paths matched `_PLAIN`
         if self._read_fs is fs:
             from fsspec.implementations.local import LocalFileSystem
 
@@ -203,8 +207,17 @@ class FsspecStore:
         return name[len(root) + 1 :] if root else name
 
     def _os_path(self, root: str, path: str) -> str:
-        """`_full` for local roots, without splitting a plain path (see `_PLAIN`)."""
+        """`_full` for local roots, without splitting a plain path (see `_PLAIN`). A
+        path in a directory already seen plain checks only its last segment (a hit's
+        entry path is a known function directory plus a new digest)."""
+        head, slash, name = path.rpartition("/")
+        if slash and head in self._plain_dirs and _PLAIN_NAME.fullmatch(name):
+            return f"{root}/{path}"
         if _PLAIN.fullmatch(path):
+            if slash:
+                if len(self._plain_dirs) >= _MAX_PLAIN_DIRS:
+                    self._plain_dirs.clear()
+                self._plain_dirs.add(head)
             return f"{root}/{path}"
         return self._full(path)
 
