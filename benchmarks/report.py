@@ -16,7 +16,7 @@ from typing import Any
 from benchmarks.approaches import APPROACHES, PICKLE_DUMPS
 from benchmarks.cases import KIND_TITLES
 from benchmarks.plot import plot
-from benchmarks.summary import DECORATOR_APPROACHES, MB, SCENARIOS, summarize
+from benchmarks.summary import DECORATOR_APPROACHES, MB, MEMOKEY_FILE, SCENARIOS, summarize
 
 REPRODUCE = (
     "pytest benchmarks -p no:cacheprovider --benchmark-json=benchmarks/results/raw/bench.json\n"
@@ -106,7 +106,7 @@ def targets_table(summary: dict[str, Any]) -> list[str]:
     verdict = {True: "**met**", False: "**missed**", None: "not measured"}
     rows = [[t["input"], t["target"], t["measured"], verdict[t["met"]]] for t in summary["targets"]]
     return [
-        "### Issue 4 targets",
+        "### Targets (issues 4 and 10)",
         "",
         *_table(["input", "target", "measured", "verdict"], rows),
         "",
@@ -131,8 +131,21 @@ def decorator_table(summary: dict[str, Any]) -> list[str]:
             cells.append(cell)
         size = max(e.get("argument_bytes", 0) for e in per.values())
         rows.append([title.replace("a big", f"a {size >> 20} MiB") if size else title, *cells])
+    misses = summary["decorator"].get("miss", {})
+    if misses:
+        ours = misses.get(MEMOKEY_FILE, {}).get("mean_seconds")
+        cells = []
+        for approach in DECORATOR_APPROACHES:
+            mean = misses.get(approach, {}).get("mean_seconds")
+            if mean is None:
+                cells.append("—")
+            elif ours is None or approach == MEMOKEY_FILE:
+                cells.append(fmt_seconds(mean))
+            else:
+                cells.append(f"{fmt_seconds(mean)} ({fmt_ratio(ours / mean)})")
+        rows.append(["tiny call add(i, 2), miss, **mean**", *cells])
     return [
-        "### Decorator overhead per call (median)",
+        "### Decorator overhead per call (median; misses also as a mean)",
         "",
         "In brackets: memokey file://'s time as a multiple of that column's time.",
         "",

@@ -41,9 +41,21 @@ _sizing = threading.Lock()  # two stores opened at once on one shared filesystem
 
 
 def fan_out_width() -> int:
-    """How many calls ``.submit()`` runs at once (``MEMOKEY_SUBMIT_WORKERS``, default 64)."""
-    raw = os.environ.get("MEMOKEY_SUBMIT_WORKERS", "")
-    return int(raw) if raw.isdigit() and int(raw) > 0 else DEFAULT_FAN_OUT
+    """How many calls ``.submit()`` runs at once (``MEMOKEY_SUBMIT_WORKERS``, default 64).
+
+    A value that is not a whole number above 0 is refused rather than read as the default:
+    it sizes every cloud store's pool as well as the fan-out, and a typo would go unseen."""
+    raw = os.environ.get("MEMOKEY_SUBMIT_WORKERS", "").strip()
+    if not raw:
+        return DEFAULT_FAN_OUT
+    if not raw.isdigit() or int(raw) <= 0:
+        raise ConfigurationError(
+            f"MEMOKEY_SUBMIT_WORKERS={raw!r} is not a number of calls: it says how many "
+            "calls .submit() runs at once (and how wide cloud connection pools are); set "
+            "a whole number above 0, e.g. MEMOKEY_SUBMIT_WORKERS=128, or unset it for 64.",
+            value=raw,
+        )
+    return int(raw)
 
 
 def pool_width(options: dict[str, Any]) -> int | None:
@@ -66,25 +78,31 @@ def s3_pool_width(chosen: int | None) -> int:
     return chosen if chosen is not None else max(fan_out_width(), BOTOCORE_DEFAULT)
 
 
-def size_pool(fs: Any, chosen: int | None) -> None:
+def size_pool(fs: Any, chosen: int | None) -> int | None:
     """Give an aiohttp-based filesystem (gcsfs, adlfs) a pool of the fan-out width, or of
-    the `chosen` width; S3's is sized through its options (`s3_pool_width`)."""
-    width = chosen if chosen is not None else max(fan_out_width(), AIOHTTP_DEFAULT)
-    if width == AIOHTTP_DEFAULT:
-        return  # the SDK's own session already has it
+    the `chosen` width (S3's is sized through its options, `s3_pool_width`). Returns the
+    width of the pool in force, None where it is not known (a session made elsewhere)."""
     protocols = set(fs.protocol if isinstance(fs.protocol, (tuple, list)) else [fs.protocol])
+    if "s3" in protocols:
+        config = getattr(fs, "config_kwargs", None)
+        width = config.get("max_pool_connections") if isinstance(config, dict) else None
+        return width if isinstance(width, int) and width > 0 else BOTOCORE_DEFAULT
+    width = chosen if chosen is not None else max(fan_out_width(), AIOHTTP_DEFAULT)
     with _sizing:
         if protocols & {"gs", "gcs"}:
-            _size_gcs(fs, width)
-        elif protocols & {"abfs", "az"}:
-            _size_azure(fs, width)
+            return _size_gcs(fs, width)
+        if protocols & {"abfs", "az"}:
+            return _size_azure(fs, width)
+    return None
 
 
-def _size_gcs(fs: Any, width: int) -> None:
+def _size_gcs(fs: Any, width: int) -> int | None:
     if getattr(fs, "_session", True) is not None or getattr(fs, "_use_client_cert", False):
-        return
+        return None
     if "connector" in getattr(fs, "session_kwargs", {}):
-        return
+        return None
+    if width == AIOHTTP_DEFAULT:
+        return width  # gcsfs's own session will have it
 
     async def new_session() -> Any:
         import aiohttp
@@ -95,15 +113,18 @@ def _size_gcs(fs: Any, width: int) -> None:
     session = run_coroutine(fs.loop, new_session())
     fs._session = session
     weakref.finalize(fs, type(fs).close_session, fs.loop, session, fs.asynchronous)
+    return width
 
 
-def _size_azure(fs: Any, width: int) -> None:
+def _size_azure(fs: Any, width: int) -> int | None:
     client = getattr(fs, "service_client", None)
     transport = getattr(getattr(client, "_pipeline", None), "_transport", None)
     if transport is None or getattr(transport, "session", True) is not None:
-        return
+        return None
     if not getattr(transport, "_session_owner", False):
-        return
+        return None
+    if width == AIOHTTP_DEFAULT:
+        return width  # azure-core's own session will have it
 
     async def new_session() -> Any:
         import aiohttp
@@ -116,3 +137,4 @@ def _size_azure(fs: Any, width: int) -> None:
         )
 
     transport.session = run_coroutine(fs.loop, new_session())  # closed with the transport
+    return width

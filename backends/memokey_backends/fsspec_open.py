@@ -19,6 +19,7 @@ import math
 import os
 from typing import Any
 
+from memokey_backends._gate import gate_for
 from memokey_backends._pools import pool_width, s3_pool_width, size_pool
 from memokey_backends._primitives import Primitives
 from memokey_backends._sdk_logging import quiet_sdk_loggers
@@ -161,17 +162,60 @@ def _with_defaults(url: str, options: dict[str, Any], width: int | None) -> dict
             target[key] = dict(value) if isinstance(value, dict) else value
     if family == "s3":
         _size_s3_pool(target, configured, width)
+    elif width is not None:
+        # gcsfs/adlfs take the width as a session memokey makes before the first request;
+        # fsspec would hand a later store with another width the first one's filesystem
+        # (the option is not among the filesystem's arguments), session and all.
+        target.setdefault("skip_instance_cache", True)
     if chained:
         out[scheme] = target
     return out
+
+
+OWN_OPTIONS = ("timeout", "max_connections")
+"""memokey's own storage options: read here, never passed to a filesystem."""
+
+
+def _lift_own_options(url: str, options: dict[str, Any]) -> None:
+    """Move memokey's own options out of a chained URL's options for its innermost
+    protocol (``s3={...}``, where its other options go) to the top level, where they are
+    read; the same option at both levels with different values is refused."""
+    scheme = _target_scheme(url)
+    nested = options.get(scheme) if "::" in url else None
+    if not isinstance(nested, dict) or not any(name in nested for name in OWN_OPTIONS):
+        return
+    nested = dict(nested)  # the caller's dict is left alone
+    for name in OWN_OPTIONS:
+        if name not in nested:
+            continue
+        value = nested.pop(name)
+        if name in options and options[name] != value:
+            raise ConfigurationError(
+                f"the storage options set {name}={options[name]!r} and {scheme}="
+                f"{{{name!r}: {value!r}}}: two different values for one store; keep one.",
+                value=value,
+            )
+        options[name] = value
+    options[scheme] = nested
 
 
 def _size_s3_pool(target: dict[str, Any], configured: dict[str, Any], width: int | None) -> None:
     """botocore's ``max_pool_connections``, added to the config_kwargs in force (the
     user's, fsspec's config or memokey's) unless they name one themselves."""
     config = target.get("config_kwargs", configured.get("config_kwargs", {}))
-    if not isinstance(config, dict) or "max_pool_connections" in config:
+    if not isinstance(config, dict):
         return
+    if "max_pool_connections" in config:
+        if width is None or config["max_pool_connections"] == width:
+            return
+        if "config_kwargs" in target:  # the caller's own: two widths for one store
+            raise ConfigurationError(
+                f"the storage options set max_connections={width} and config_kwargs="
+                f"{{'max_pool_connections': {config['max_pool_connections']!r}}}: two "
+                "different pool widths for one store; keep one of them.",
+                value=width,
+            )
+        # fsspec's configuration chose a width for every S3 filesystem; this store's wins
     target["config_kwargs"] = {**config, "max_pool_connections": s3_pool_width(width)}
 
 
@@ -228,6 +272,7 @@ def open_fsspec_store(url: str, **storage_options: Any) -> FsspecStore:
     from fsspec.core import url_to_fs
 
     options = dict(storage_options)
+    _lift_own_options(url, options)
     timeout = _timeout(options)
     width = pool_width(options)
     check_cloud_root(url)
@@ -253,8 +298,7 @@ def open_fsspec_store(url: str, **storage_options: Any) -> FsspecStore:
         ) from exc
     inner = _innermost(outer)
     primitives, process_local = _primitives_for(inner)
-    if _target_scheme(url) in EXTRAS:
-        size_pool(inner, width)
+    gate = gate_for(inner, size_pool(inner, width)) if _target_scheme(url) in EXTRAS else None
     root = str(path).rstrip("/") or str(path)
     return FsspecStore(
         _normalised_url(url, root),
@@ -264,4 +308,5 @@ def open_fsspec_store(url: str, **storage_options: Any) -> FsspecStore:
         read_fs=outer,
         process_local=process_local,
         timeout=timeout,
+        gate=gate,
     )

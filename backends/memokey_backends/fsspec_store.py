@@ -37,6 +37,7 @@ from collections.abc import Callable
 from typing import Any
 
 from memokey_backends._deadline import run
+from memokey_backends._gate import Gate
 from memokey_backends._local import TMP_PREFIX, open_regular
 from memokey_backends._primitives import IncompleteUpload, Primitives
 from memokey_backends._translate import DEFAULT_RETRY, RetryPolicy, call, translate
@@ -158,6 +159,7 @@ class FsspecStore:
         process_local: bool = False,
         retry: RetryPolicy = DEFAULT_RETRY,
         timeout: float = DEFAULT_TIMEOUT,
+        gate: Gate | None = None,
     ) -> None:
         self.url = url.rstrip("/")
         self.fs = fs
@@ -168,6 +170,7 @@ class FsspecStore:
         self._read_fs = read_fs if read_fs is not None else fs
         self._retry = retry
         self.timeout = timeout
+        self._gate = gate  # a slot per pooled connection, taken before the deadline starts
         # The OS directory of a plain local root (fast paths), else None.
         self._local_root: str | None = None
         self._plain_dirs: set[str] = set()  # directories whose paths matched `_PLAIN`
@@ -224,7 +227,10 @@ class FsspecStore:
 
     def _call(self, op: str, path: str, fn: Any, *, extra: float = 0.0) -> Any:
         timeout = self.timeout + extra
-        return call(fn, op=op, uri=self.uri(path), retry=self._retry, timeout=timeout)
+        if self._gate is None:
+            return call(fn, op=op, uri=self.uri(path), retry=self._retry, timeout=timeout)
+        with self._gate.slot():  # waiting for a connection is not the server's silence
+            return call(fn, op=op, uri=self.uri(path), retry=self._retry, timeout=timeout)
 
     # -- reads ---------------------------------------------------------------------------
 
