@@ -4,13 +4,17 @@ result. Each test is a false hit found in review, or a probe of one that must no
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 import memokey
+
 
 def test_a_function_whose_code_is_replaced_binds_calls_by_its_new_parameters(
     tmp_path: Path,
@@ -32,6 +36,8 @@ def test_a_function_whose_code_is_replaced_binds_calls_by_its_new_parameters(
 
 _PROCESS = """
 import sys
+import pytest
+
 import memokey
 
 def f(a, b):
@@ -72,3 +78,57 @@ def test_processes_that_replace_a_functions_code_never_read_each_others_other_ca
     # the logic did not change); f(2, 1) and f(a=2, b=1) are still different calls.
     assert run("positional") == repr(("a", 1, 2, "computed by", "positional"))
     assert run("keyword") == repr(("a", 2, 1, "computed by", "keyword"))
+
+
+class _ExitsOnce:
+    """Raises GeneratorExit on its first call (as a plain call would show it), then
+    returns its argument."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self, a: int) -> tuple[str, int]:
+        self.calls += 1
+        if self.calls == 1:
+            raise GeneratorExit("the function's own")
+        return ("ok", a)
+
+
+@pytest.mark.timeout(60)  # the bug was a lock never released: the second call hung
+@pytest.mark.parametrize("where", ["file", "memory"])
+def test_a_generator_exit_raised_by_the_function_reaches_the_caller_and_frees_the_call(
+    tmp_path: Path, where: str
+) -> None:
+    exits = _ExitsOnce()
+
+    def f(a: int) -> tuple[str, int]:
+        return exits(a)
+
+    root = tmp_path.as_uri() if where == "file" else f"memory://review-fastpath-{tmp_path.name}"
+    memo = memokey.memoize(root)(f)
+    with pytest.raises(GeneratorExit, match="the function's own"):
+        memo(1)
+    assert memo(1) == ("ok", 1)  # computed again: nothing was stored, nothing is held
+    assert exits.calls == 2
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("where", ["file", "memory"])
+def test_a_generator_exit_raised_by_a_coroutine_function_reaches_the_caller_and_frees_the_call(
+    tmp_path: Path, where: str
+) -> None:
+    exits = _ExitsOnce()
+
+    async def f(a: int) -> tuple[str, int]:
+        return exits(a)
+
+    root = tmp_path.as_uri() if where == "file" else f"memory://review-fastpath-a{tmp_path.name}"
+    memo = memokey.memoize(root)(f)
+
+    async def twice() -> tuple[str, int]:
+        with pytest.raises(GeneratorExit, match="the function's own"):
+            await memo(1)
+        return await memo(1)
+
+    assert asyncio.run(twice()) == ("ok", 1)
+    assert exits.calls == 2
