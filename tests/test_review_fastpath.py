@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 import memokey
+from memokey_backends import open_store
 
 
 def test_a_function_whose_code_is_replaced_binds_calls_by_its_new_parameters(
@@ -39,6 +40,7 @@ import sys
 import pytest
 
 import memokey
+from memokey_backends import open_store
 
 def f(a, b):
     return ("a", a, b, "computed by", sys.argv[2])
@@ -132,3 +134,26 @@ def test_a_generator_exit_raised_by_a_coroutine_function_reaches_the_caller_and_
 
     assert asyncio.run(twice()) == ("ok", 1)
     assert exits.calls == 2
+
+
+def _long_text(seed: int) -> str:
+    return str(seed) + "a" * 1_000_000  # compresses to well under a kilobyte
+
+
+def _long_texts(seed: int) -> tuple[str, ...]:
+    return tuple(str(seed) + "b" * 200_000 for _ in range(5))
+
+
+@pytest.mark.parametrize("compute", [_long_text, _long_texts])
+def test_a_large_value_from_a_small_compressed_entry_is_not_kept_between_hits(
+    tmp_path: Path, compute: Any
+) -> None:
+    # Only small decoded values may stay in memory: a few hundred URIs of compressed
+    # megabyte strings held gigabytes. Not kept, each hit decodes a fresh object.
+    memo = memokey.memoize(tmp_path.as_uri(), compress="zstd")(compute)
+    memo(1)
+    entry = open_store(tmp_path.as_uri()).read(memo.key_for(1).path)
+    assert entry is not None
+    assert len(entry) < 4096  # small enough to be reused by its bytes
+    assert memo(1) == compute(1)
+    assert memo(1) is not memo(1)
