@@ -38,6 +38,7 @@ from __future__ import annotations
 import importlib
 import mmap
 import numbers
+import re
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -74,6 +75,7 @@ CHUNK = 1 << 23  # 8 MiB fed to the compressor at a time
 MIN_SAVING = 16  # compressed only when it saves at least 1/16 of the size
 MAX_RATIO = 1 << 15  # a zstd block of >= 4 bytes yields at most 128 KiB
 _SLACK = 1 << 17
+KEEP_CONTEXT = 16 << 20  # a compressor whose context grew beyond this is not kept
 ALIGN = 64
 CODEC_FIELD = "codec"
 RAW_SIZE_FIELD = "raw_size"
@@ -120,7 +122,7 @@ def check_compress(value: object, *, source: str = "compress") -> Compression | 
     elif isinstance(value, str):
         codec, _, given = value.strip().lower().partition(":")
         if given:
-            level = int(given) if given.strip().lstrip("-").isdigit() else given
+            level = int(given) if _LEVEL.fullmatch(given.strip()) else given
     elif isinstance(value, tuple) and len(value) == 2:
         codec, level = value
         codec = codec.lower() if isinstance(codec, str) else codec
@@ -149,6 +151,7 @@ def _how(source: str) -> str:
 
 
 _OFF_WORDS = ("", "0", "off", "none", "no", "false")
+_LEVEL = re.compile(r"-?[0-9]{1,4}", re.ASCII)  # str.isdigit() takes "²", int() does not
 _env_cache: tuple[str | None, Compression | None] = (None, None)
 
 
@@ -200,7 +203,25 @@ def compress(pieces: Sequence[Any], compression: Compression) -> Compressed | No
         placed.append((at, length))
         at += length
     raw_size = at
-    compressor = _compressor(zstd, compression.level).compressobj(size=raw_size)
+    compressor = _compressor(zstd, compression.level)
+    try:
+        chunks, stored = _frame(compressor.compressobj(size=raw_size), placed, groups)
+    finally:
+        _release(compressor, compression.level)
+    if chunks is None or not _pays(stored, raw_size):
+        return None
+    facts: dict[str, Any] = {CODEC_FIELD: compression.codec, RAW_SIZE_FIELD: raw_size}
+    if len(placed) > 1:
+        facts[RAW_PARTS_FIELD] = [list(part) for part in placed]
+    return Compressed(chunks, stored, facts)
+
+
+def _frame(
+    compressor: Any, placed: list[tuple[int, int]], groups: list[list[memoryview]]
+) -> tuple[list[bytes] | None, int]:
+    """The zstd frame of `groups` (each part as one or more views) placed at `placed`,
+    as chunks and their total size; (None, size so far) as soon as it is clear
+    compression does not pay."""
     chunks: list[bytes] = []
     stored = fed = 0
     padding = bytes(ALIGN)
@@ -215,14 +236,9 @@ def compress(pieces: Sequence[Any], compression: Compression) -> Compressed | No
                 stored += _keep(chunks, compressor.compress(piece))
                 fed += piece.nbytes
                 if fed >= CHUNK and not _pays(stored, fed):
-                    return None
+                    return None, stored
     stored += _keep(chunks, compressor.flush())
-    if not _pays(stored, raw_size):
-        return None
-    facts: dict[str, Any] = {CODEC_FIELD: compression.codec, RAW_SIZE_FIELD: raw_size}
-    if len(placed) > 1:
-        facts[RAW_PARTS_FIELD] = [list(part) for part in placed]
-    return Compressed(chunks, stored, facts)
+    return chunks, stored
 
 
 def _keep(chunks: list[bytes], out: bytes) -> int:
@@ -236,7 +252,8 @@ def _pays(stored: int, raw: int) -> bool:
 
 
 def _compressor(zstd: Any, level: int) -> zstandard.ZstdCompressor:
-    """One compressor per thread and level (a zstd context is reused, not rebuilt)."""
+    """One compressor per thread and level (a zstd context is reused, not rebuilt), kept
+    only while its working memory is small (see `_release`)."""
     cache: dict[int, zstandard.ZstdCompressor] | None = getattr(_local, "compressors", None)
     if cache is None:
         cache = _local.compressors = {}
@@ -244,6 +261,16 @@ def _compressor(zstd: Any, level: int) -> zstandard.ZstdCompressor:
     if found is None:
         found = cache[level] = zstd.ZstdCompressor(level=level, write_content_size=True)
     return found
+
+
+def _release(compressor: zstandard.ZstdCompressor, level: int) -> None:
+    """Forget a compressor whose context grew beyond `KEEP_CONTEXT`: a high level on a
+    large input works in tens (level 19) to hundreds (level 22) of MiB, which a cached
+    context would hold, per thread, for the life of the process."""
+    if compressor.memory_size() > KEEP_CONTEXT:
+        cache: dict[int, Any] = getattr(_local, "compressors", {})
+        if cache.get(level) is compressor:
+            del cache[level]
 
 
 # -- reading ----------------------------------------------------------------------------
@@ -299,7 +326,9 @@ def decompress(
                 uri, f"its zstd frame declares {declared} bytes where the header says {raw_size}"
             )
         if parts is None:
-            out: Any = zstd.ZstdDecompressor().decompress(payload, max_output_size=raw_size)
+            out: Any = zstd.ZstdDecompressor().decompress(
+                payload, max_output_size=raw_size, allow_extra_data=False
+            )  # memokey writes one frame: anything after it is not silently ignored
             if len(out) != raw_size:
                 raise _corrupted(uri, "it does not decompress to its declared size")
             return out, ()

@@ -316,6 +316,8 @@ def encode_parts(
             "nothing was stored. Fix its dumps function to return bytes",
             serializer=chosen.name,
         )
+    if not memoryview(payload).c_contiguous:  # a registered serializer's memoryview
+        payload = memoryview(payload).tobytes()  # its bytes in logical order, as bytes() gives
     if round_trip and not buffers:
         check_round_trip(chosen.name, chosen.loads, payload, value)
     pieces: list[Any]
