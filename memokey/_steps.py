@@ -130,6 +130,27 @@ class _Raised(Exception):
         self.original = original
 
 
+class _Exiting(BaseException):
+    """A `GeneratorExit` a step raised (the function's own), carried through the
+    generator: thrown in as is, it would close the generators a ``yield from`` delegates
+    to, whose ``finally`` cannot yield its `Release`/`Unlock` steps ("generator ignored
+    GeneratorExit"), leaving the call's lock or lease held. Not an `Exception`, like
+    what it carries, so no ``except Exception`` of a step takes it for an error."""
+
+    def __init__(self, original: GeneratorExit) -> None:
+        super().__init__(original)
+        self.original = original
+
+
+def _carried(exc: BaseException) -> BaseException:
+    """What to throw into the generator for an error a step raised."""
+    if isinstance(exc, StopIteration):
+        return _Raised(exc)
+    if isinstance(exc, GeneratorExit):
+        return _Exiting(exc)
+    return exc
+
+
 def original(exc: BaseException) -> BaseException:
     """What a step really raised (the function's own error, for reports and caching)."""
     return exc.original if isinstance(exc, _Raised) else exc
@@ -144,7 +165,7 @@ def drive(steps: Steps) -> Any:
             step = _resume(steps, performer.perform, step)
     except StopIteration as stop:
         return stop.value
-    except _Raised as raised:
+    except (_Raised, _Exiting) as raised:
         raise raised.original from None
     finally:
         performer.unwind()
@@ -154,10 +175,8 @@ def _resume(steps: Steps, perform: Callable[[Step], Any], step: Step) -> Step:
     """Perform `step` and give the generator its result or its error; its next step."""
     try:
         result = perform(step)
-    except StopIteration as exc:  # thrown as is, the generator would make it a RuntimeError
-        return steps.throw(_Raised(exc))
-    except BaseException as exc:
-        return steps.throw(exc)
+    except BaseException as exc:  # StopIteration and GeneratorExit are carried (`_carried`)
+        return steps.throw(_carried(exc))
     return steps.send(result)
 
 
@@ -173,12 +192,14 @@ async def adrive(steps: Steps) -> Any:
             except BaseException as exc:
                 outcome = exc
             step = (
-                steps.throw(outcome)
+                steps.throw(_carried(outcome))
                 if isinstance(outcome, BaseException)
                 else steps.send(outcome[0])
             )
     except StopIteration as stop:
         return stop.value
+    except (_Raised, _Exiting) as raised:
+        raise raised.original from None
     finally:
         outcome = (None,)  # no cycle through a traceback
         await performer.unwind()

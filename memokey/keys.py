@@ -61,16 +61,20 @@ class _Plan:
     defaults: dict[str, Any]
     simple: bool  # only positional-or-keyword parameters: bind without inspect
     nparams: int
-    #: The function whose defaults the signature snapshot, and those defaults as they
-    #: were: reassigning ``__defaults__`` or editing ``__kwdefaults__`` changes the call.
+    #: The function whose defaults and code the signature snapshot, and those as they
+    #: were: reassigning ``__defaults__``, editing ``__kwdefaults__`` or replacing
+    #: ``__code__`` (other parameter names or order) changes how a call binds.
     source: Any
     pos_defaults: Any
     kw_defaults: tuple[tuple[str, Any], ...]
+    code: Any = None
     #: `call_digest`'s prefix for a call that binds every parameter (`positional_digest`).
     prefix: bytes = b""
 
     def is_current(self) -> bool:
         source = self.source
+        if getattr(source, "__code__", None) is not self.code:
+            return False
         if getattr(source, "__defaults__", None) is not self.pos_defaults:
             return False
         kw = getattr(source, "__kwdefaults__", None)
@@ -123,6 +127,7 @@ def _plan(func: Callable[..., Any]) -> _Plan:
         source=source,
         pos_defaults=pos_defaults,
         kw_defaults=kw_defaults,
+        code=getattr(source, "__code__", None),
         prefix=_names_prefix(tuple(sig.parameters)),
     )
     try:
