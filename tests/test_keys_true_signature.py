@@ -1,0 +1,295 @@
+"""A call is keyed by the parameters the function really receives, never by what its
+``__signature__`` or ``__wrapped__`` claims: a plain function binds by its own code,
+defaults and keyword defaults. A signature that lies (reordered, renamed, other defaults),
+set before or after the first calls, in one process or several, never makes two different
+calls share a key."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import memokey
+
+_P = inspect.Parameter
+_REORDERED = inspect.Signature(
+    [_P("b", _P.POSITIONAL_OR_KEYWORD), _P("a", _P.POSITIONAL_OR_KEYWORD)]
+)
+
+
+#: What the functions below really computed (a global: a closure cell would be keyed).
+RUNS: list[Any] = []
+
+
+@pytest.fixture(autouse=True)
+def _fresh_runs() -> None:
+    RUNS.clear()
+
+
+def _pair() -> Callable[..., Any]:
+    """A fresh ``f(a, b)`` (each test installs its own lies on it)."""
+
+    def f(a: Any, b: Any) -> tuple[str, Any, str, Any]:
+        RUNS.append((a, b))
+        return ("a", a, "b", b)
+
+    return f
+
+
+def _reordered_by_wrapped(f: Callable[..., Any]) -> None:
+    def g(b: Any, a: Any) -> None:  # what __wrapped__ claims f is
+        raise AssertionError("never called")
+
+    f.__wrapped__ = g  # type: ignore[attr-defined]
+
+
+def _reordered_by_signature(f: Callable[..., Any]) -> None:
+    f.__signature__ = _REORDERED  # type: ignore[attr-defined]
+
+
+_LIES = {"__signature__": _reordered_by_signature, "__wrapped__": _reordered_by_wrapped}
+
+
+@pytest.mark.parametrize("lie", sorted(_LIES))
+def test_a_reordered_signature_never_serves_one_call_the_result_of_another(
+    tmp_path: Path, lie: str
+) -> None:
+    f = _pair()
+    _LIES[lie](f)
+    memo = memokey.memoize(tmp_path.as_uri())(f)
+    assert memo(1, 2) == ("a", 1, "b", 2)
+    assert memo(b=1, a=2) == ("a", 2, "b", 1)  # really a=2, b=1: another call
+    assert memo(2, 1) == ("a", 2, "b", 1)  # that call again: a hit
+    assert memo(a=1, b=2) == ("a", 1, "b", 2)  # the first call again: a hit
+    assert RUNS == [(1, 2), (2, 1)]
+
+
+@pytest.mark.parametrize("lie", sorted(_LIES))
+def test_a_lie_installed_after_warm_calls_changes_no_binding(tmp_path: Path, lie: str) -> None:
+    f = _pair()
+    memo = memokey.memoize(tmp_path.as_uri())(f)
+    for _ in range(3):
+        assert memo(1, 2) == ("a", 1, "b", 2)  # the binding plan is warm
+    _LIES[lie](f)
+    assert memo(1, 2) == ("a", 1, "b", 2)
+    assert memo(b=1, a=2) == ("a", 2, "b", 1)
+    assert memo(a=1, b=2) == ("a", 1, "b", 2)
+    assert RUNS == [(1, 2), (2, 1)]
+
+
+@pytest.mark.parametrize("lie", sorted(_LIES))
+def test_a_lie_removed_after_warm_calls_changes_no_binding(tmp_path: Path, lie: str) -> None:
+    f = _pair()
+    _LIES[lie](f)
+    memo = memokey.memoize(tmp_path.as_uri())(f)
+    for _ in range(3):
+        assert memo(1, 2) == ("a", 1, "b", 2)
+    delattr(f, lie)
+    assert memo(a=2, b=1) == ("a", 2, "b", 1)
+    assert memo(2, 1) == ("a", 2, "b", 1)
+    assert memo(a=1, b=2) == ("a", 1, "b", 2)
+    assert RUNS == [(1, 2), (2, 1)]
+
+
+def test_a_lie_reassigned_to_another_lie_changes_no_binding(tmp_path: Path) -> None:
+    f = _pair()
+    f.__signature__ = inspect.signature(lambda a, b: None)  # type: ignore[attr-defined]
+    memo = memokey.memoize(tmp_path.as_uri())(f)
+    for _ in range(3):
+        assert memo(1, 2) == ("a", 1, "b", 2)
+    f.__signature__ = _REORDERED  # type: ignore[attr-defined]
+    assert memo(b=1, a=2) == ("a", 2, "b", 1)
+    assert memo(1, 2) == ("a", 1, "b", 2)
+    assert RUNS == [(1, 2), (2, 1)]
+
+
+def test_renamed_parameters_bind_by_their_real_names(tmp_path: Path) -> None:
+    f = _pair()
+    f.__signature__ = inspect.signature(lambda x, y: None)  # type: ignore[attr-defined]
+    memo = memokey.memoize(tmp_path.as_uri())(f)
+    assert memo(1, 2) == ("a", 1, "b", 2)
+    assert memo(a=1, b=2) == ("a", 1, "b", 2)  # the real names: the same call, a hit
+    assert memo.key_for(a=1, b=2) == memo.key_for(1, 2)
+    with pytest.raises(TypeError):  # as calling f(x=1, y=2) would
+        memo(x=1, y=2)
+    assert RUNS == [(1, 2)]
+
+
+def test_a_signature_that_lies_about_a_default_never_serves_the_explicit_call(
+    tmp_path: Path,
+) -> None:
+    def f(a: Any, b: Any = 2) -> tuple[Any, Any]:
+        RUNS.append((a, b))
+        return (a, b)
+
+    f.__signature__ = inspect.signature(lambda a, b=5: None)  # type: ignore[attr-defined]
+    memo = memokey.memoize(tmp_path.as_uri())(f)
+    assert memo(1) == (1, 2)  # computed with the real default
+    assert memo(1, 5) == (1, 5)  # not f(1)'s entry
+    assert memo(1, 2) == (1, 2)  # f(1) again
+    assert RUNS == [(1, 2), (1, 5)]
+
+
+def test_a_keyword_only_default_is_read_from_the_function_not_its_signature(
+    tmp_path: Path,
+) -> None:
+    def f(a: Any, *, k: Any = "real") -> tuple[Any, Any]:
+        return (a, k)
+
+    f.__signature__ = inspect.signature(  # type: ignore[attr-defined]
+        lambda a, *, k="claimed": None
+    )
+    memo = memokey.memoize(tmp_path.as_uri())(f)
+    assert memo(1) == (1, "real")
+    assert memo(1, k="claimed") == (1, "claimed")
+    assert memo(1, k="real") == (1, "real")
+
+
+# --- wrappers made with functools.wraps --------------------------------------------------
+
+
+def _inner(a: Any, b: Any = 2) -> tuple[Any, Any]:
+    return (a, b)
+
+
+def test_a_forwarding_wraps_wrapper_keeps_working_and_hits_the_same_call(tmp_path: Path) -> None:
+    @functools.wraps(_inner)
+    def wrapper(*args: Any, **kwargs: Any) -> tuple[Any, Any]:
+        RUNS.append((args, kwargs))
+        return _inner(*args, **kwargs)
+
+    memo = memokey.memoize(tmp_path.as_uri())(wrapper)
+    assert memo(1, 2) == (1, 2)
+    assert memo(1, 2) == (1, 2)  # a hit
+    assert memo(a=1) == (1, 2)  # another call as the wrapper receives it: computed
+    assert memo(a=1) == (1, 2)  # a hit
+    assert RUNS == [((1, 2), {}), ((), {"a": 1})]
+    assert inspect.signature(memo) == inspect.signature(_inner)  # what users still see
+
+
+def test_a_wraps_wrapper_is_keyed_by_the_arguments_it_receives(tmp_path: Path) -> None:
+    @functools.wraps(_inner)
+    def flipped(*args: Any, **kwargs: Any) -> tuple[Any, Any]:
+        return _inner(*reversed(args), **kwargs)
+
+    memo = memokey.memoize(tmp_path.as_uri())(flipped)
+    assert memo(a=1, b=2) == (1, 2)
+    assert memo(1, 2) == (2, 1)  # binds like a=1, b=2 for _inner, but is another call
+    assert memo(b=2, a=1) == (1, 2)  # keyword order is keyed: computed again, same answer
+
+
+def test_a_wraps_wrapper_with_its_own_parameters_binds_by_them(tmp_path: Path) -> None:
+    @functools.wraps(_inner)
+    def scaled(a: Any, b: Any = 10) -> tuple[Any, Any]:  # its own default, not _inner's
+        return _inner(a, b)
+
+    memo = memokey.memoize(tmp_path.as_uri())(scaled)
+    assert memo(1) == (1, 10)
+    assert memo(1, 2) == (1, 2)  # _inner's default would have made this f(1)'s entry
+
+
+# --- methods ------------------------------------------------------------------------------
+
+
+class _Pairs:
+    def __memokey__(self) -> object:
+        return "pairs"
+
+    def pair(self, a: Any, b: Any) -> tuple[str, Any, str, Any]:
+        RUNS.append((a, b))
+        return ("a", a, "b", b)
+
+    pair.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [_P("self", _P.POSITIONAL_OR_KEYWORD), *_REORDERED.parameters.values()]
+    )
+
+
+def test_a_method_with_a_reordered_signature_binds_by_its_real_parameters(tmp_path: Path) -> None:
+    class Pairs(_Pairs):
+        pair = memokey.memoize(tmp_path.as_uri())(_Pairs.pair)
+
+    obj = Pairs()
+    assert obj.pair(1, 2) == ("a", 1, "b", 2)
+    assert obj.pair(b=1, a=2) == ("a", 2, "b", 1)
+    assert Pairs.pair(obj, 2, 1) == ("a", 2, "b", 1)  # a hit
+    assert obj.pair.key_for(a=1, b=2) == obj.pair.key_for(1, 2)
+    assert RUNS == [(1, 2), (2, 1)]
+
+
+def test_a_bound_method_memoized_directly_binds_by_its_real_parameters(tmp_path: Path) -> None:
+    memo = memokey.memoize(tmp_path.as_uri())(_Pairs().pair)
+    assert memo(1, 2) == ("a", 1, "b", 2)
+    assert memo(b=1, a=2) == ("a", 2, "b", 1)
+    assert RUNS == [(1, 2), (2, 1)]
+
+
+# --- keyfuncs ---------------------------------------------------------------------------
+
+
+def test_nil_args_finds_the_real_parameter_behind_a_renamed_signature(tmp_path: Path) -> None:
+    def q(conn: Any, table: str) -> str:
+        RUNS.append(table)
+        return table
+
+    q.__signature__ = inspect.signature(lambda c, t: None)  # type: ignore[attr-defined]
+    runner = memokey.KeyedLocalRunner(tmp_path.as_uri(), keyfunc=memokey.nil_args("conn"))
+    memo = memokey.use_runner(runner)(q)
+    assert memo(object(), "t") == "t"  # an unkeyable conn: keyed as None
+    assert memo(conn=object(), table="t") == "t"  # a hit
+    assert RUNS == ["t"]
+
+
+# --- across processes ----------------------------------------------------------------------
+
+_PROCESS = """
+import inspect, sys
+import memokey
+
+def f(a, b):
+    return ("a", a, "b", b, "computed by", sys.argv[2])
+
+P = inspect.Parameter
+lie = inspect.Signature([P("b", P.POSITIONAL_OR_KEYWORD), P("a", P.POSITIONAL_OR_KEYWORD)])
+memo = memokey.memoize(sys.argv[1], code="off", logic_key="v1")(f)
+how = sys.argv[2]
+if how.startswith("warm"):  # warm calls first, then the lie
+    memo(10, 20)
+    memo(10, 20)
+f.__signature__ = lie
+if how.endswith("positional"):
+    print(repr(memo(1, 2)))
+else:
+    print(repr(memo(b=1, a=2)))
+"""
+
+
+def test_processes_with_a_lying_signature_never_read_each_others_other_calls(
+    tmp_path: Path,
+) -> None:
+    script = tmp_path / "lie.py"
+    script.write_text(textwrap.dedent(_PROCESS))
+    root = (tmp_path / "root").as_uri()
+
+    def run(how: str) -> str:
+        done = subprocess.run(
+            [sys.executable, str(script), root, how],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+        )
+        return done.stdout.strip()
+
+    # code="off" with one logic key: every process shares one directory.
+    assert run("positional") == repr(("a", 1, "b", 2, "computed by", "positional"))
+    assert run("keyword") == repr(("a", 2, "b", 1, "computed by", "keyword"))
+    assert run("warm-keyword") == repr(("a", 2, "b", 1, "computed by", "keyword"))
+    assert run("warm-positional") == repr(("a", 1, "b", 2, "computed by", "positional"))
