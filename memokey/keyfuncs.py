@@ -23,6 +23,7 @@ from typing import Any, Protocol, runtime_checkable
 from memokey.callables import unbind
 from memokey.errors import ConfigurationError, KeyfuncError
 from memokey.keys import bind_call
+from memokey.signatures import true_signature
 
 __all__ = ["AnyKeyfunc", "Keyfunc", "NilArgs", "apply_keyfunc", "check_keyfunc", "nil_args"]
 
@@ -47,14 +48,15 @@ _signatures: weakref.WeakKeyDictionary[Callable[..., Any], inspect.Signature] = 
 
 
 def signature_of(func: Callable[..., Any]) -> inspect.Signature:
-    """`inspect.signature`, cached per function, for its *shape* only (parameter names
-    and kinds): the cache does not follow reassigned defaults, so arguments are bound with
+    """`memokey.signatures.true_signature` (what `func` really receives, as arguments are
+    bound), cached per function, for its *shape* only (parameter names and kinds): the
+    cache does not follow reassigned defaults or code, so arguments are bound with
     `memokey.keys.bind_call`, which does."""
     try:
         return _signatures[func]
     except (KeyError, TypeError):
         pass
-    sig = inspect.signature(func)
+    sig = true_signature(func)
     with contextlib.suppress(TypeError):  # not weak-referenceable (a builtin): don't cache
         _signatures[func] = sig
     return sig
@@ -64,12 +66,24 @@ def _name(obj: object) -> str:
     return str(getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None) or obj)
 
 
+_takes: weakref.WeakKeyDictionary[Callable[..., Any], bool] = weakref.WeakKeyDictionary()
+
+
 def _takes_c(keyfunc: Callable[..., Any]) -> bool:
+    """Whether `keyfunc` declares ``c`` first (its declared signature: a keyfunc wrapped
+    by a ``functools.wraps`` decorator keeps the shape of the one it wraps)."""
     try:
-        params = list(signature_of(keyfunc).parameters.values())
+        return _takes[keyfunc]
+    except (KeyError, TypeError):
+        pass
+    try:
+        params = list(inspect.signature(keyfunc).parameters.values())
     except (TypeError, ValueError):
         return False
-    return bool(params) and params[0].name == "c"
+    takes = bool(params) and params[0].name == "c"
+    with contextlib.suppress(TypeError):  # not weak-referenceable: don't cache
+        _takes[keyfunc] = takes
+    return takes
 
 
 class NilArgs:
