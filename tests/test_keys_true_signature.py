@@ -18,6 +18,8 @@ from typing import Any
 import pytest
 
 import memokey
+from memokey.keys import bind_call
+from memokey.signatures import true_signature
 
 _P = inspect.Parameter
 _REORDERED = inspect.Signature(
@@ -252,6 +254,8 @@ def test_nil_args_finds_the_real_parameter_behind_a_renamed_signature(tmp_path: 
 _PROCESS = """
 import inspect, sys
 import memokey
+from memokey.keys import bind_call
+from memokey.signatures import true_signature
 
 def f(a, b):
     return ("a", a, "b", b, "computed by", sys.argv[2])
@@ -293,3 +297,60 @@ def test_processes_with_a_lying_signature_never_read_each_others_other_calls(
     assert run("keyword") == repr(("a", 2, "b", 1, "computed by", "keyword"))
     assert run("warm-keyword") == repr(("a", 2, "b", 1, "computed by", "keyword"))
     assert run("warm-positional") == repr(("a", 1, "b", 2, "computed by", "positional"))
+
+
+# --- keys that must not move ------------------------------------------------------------
+
+
+def _shapes() -> list[Callable[..., Any]]:
+    k = 3
+
+    def closure(a: Any, b: Any = k) -> Any:
+        return a, b, k
+
+    def every_kind(p: Any, /, q: Any = 1, *rest: Any, kw: Any, kd: Any = 2, **more: Any) -> None:
+        pass
+
+    def varargs_only(*args: Any, **kwargs: Any) -> None:
+        pass
+
+    def kw_only(*, a: Any, b: Any = None) -> None:
+        pass
+
+    return [closure, every_kind, varargs_only, kw_only, _inner, lambda: None]
+
+
+@pytest.mark.parametrize("func", _shapes(), ids=lambda f: f.__name__)
+def test_an_honest_function_binds_exactly_as_inspect_signature_says(
+    func: Callable[..., Any],
+) -> None:
+    # Keys of functions that claim nothing beyond their code do not move.
+    declared = inspect.signature(func)
+    real = true_signature(func)
+    assert [(p.name, p.kind, p.default) for p in real.parameters.values()] == [
+        (p.name, p.kind, p.default) for p in declared.parameters.values()
+    ]
+
+
+def test_a_method_binds_its_object_as_its_first_parameter_whatever_it_claims() -> None:
+    method = _Pairs().pair
+    assert list(true_signature(method).parameters) == ["a", "b"]
+    assert list(inspect.signature(method).parameters) == ["b", "a"]  # the claim
+
+
+def test_a_wrapper_object_binds_by_what_it_declares_now_not_what_it_declared_first() -> None:
+    # A C wrapper (lru_cache) shows only its declaration; a warm plan must follow it, as
+    # a fresh process would (no process history in a key).
+    def f(a: Any, b: Any) -> tuple[Any, Any]:
+        return (a, b)
+
+    def claimed(b: Any, a: Any) -> None:
+        raise AssertionError("never called")
+
+    cached = functools.lru_cache(maxsize=None)(f)
+    for _ in range(3):
+        assert bind_call(cached, (1, 2), {}).arguments == {"a": 1, "b": 2}
+    cached.__wrapped__ = claimed  # type: ignore[attr-defined]
+    assert bind_call(cached, (1, 2), {}).arguments == {"b": 1, "a": 2}
+    cached.__signature__ = inspect.signature(f)  # type: ignore[attr-defined]
+    assert bind_call(cached, (1, 2), {}).arguments == {"a": 1, "b": 2}
