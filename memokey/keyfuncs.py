@@ -118,6 +118,15 @@ class NilArgs:
         has_var_kw = any(p.kind is p.VAR_KEYWORD for p in params.values())
         for name in self.names:
             param = params.get(name)
+            if param is None and _declared_positional(func, name, params):
+                raise KeyfuncError(
+                    f"nil_args({name!r}): {_name(func)} declares {name!r} (through "
+                    "__wrapped__ or __signature__) but its own code takes *args, and "
+                    "memokey keys the arguments a function really receives, so a "
+                    f"{name!r} passed positionally would be keyed. Memoize the function it "
+                    "wraps instead (put @memoize below the other decorator)",
+                    argument=name,
+                )
             if param is None and not has_var_kw:
                 raise KeyfuncError(
                     f"nil_args({name!r}) names no parameter of {_name(func)}"
@@ -145,6 +154,23 @@ class NilArgs:
             elif var_kw is not None and name in bound.arguments.get(var_kw, {}):
                 bound.arguments[var_kw] = {**bound.arguments[var_kw], name: None}
         return c, bound.args, bound.kwargs
+
+
+def _declared_positional(
+    func: Callable[..., Any], name: str, params: Mapping[str, inspect.Parameter]
+) -> bool:
+    """Whether `func` takes ``*args`` but only *declares* `name` as a positional
+    parameter (a ``functools.wraps`` wrapper): nil_args could not find it in ``*args``."""
+    if not any(p.kind is p.VAR_POSITIONAL for p in params.values()):
+        return False
+    try:
+        declared = inspect.signature(func).parameters.get(name)
+    except (TypeError, ValueError):
+        return False
+    return declared is not None and declared.kind in (
+        declared.POSITIONAL_ONLY,
+        declared.POSITIONAL_OR_KEYWORD,
+    )
 
 
 def nil_args(*names: str) -> NilArgs:

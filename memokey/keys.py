@@ -3,8 +3,10 @@ the result lives (`memo_dir`). Pure functions, no I/O.
 
 A call's key is ``(function_id, code version, call_digest)``; the code version (logic key
 and/or code fingerprint) comes from `memokey.identity` and `memokey.code_policy`. The
-arguments are bound to the signature with defaults applied, so ``f(1)``, ``f(x=1)`` and
-``f(1, y=<default>)`` share one key, and ``*args``/``**kwargs`` keep their own slots.
+arguments are bound to the parameters the function really receives (for a plain function
+its own code, not a ``__signature__`` it may carry: `memokey.signatures`) with defaults
+applied, so ``f(1)``, ``f(x=1)`` and ``f(1, y=<default>)`` share one key, and
+``*args``/``**kwargs`` keep their own slots.
 """
 
 from __future__ import annotations

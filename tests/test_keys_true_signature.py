@@ -249,6 +249,40 @@ def test_nil_args_finds_the_real_parameter_behind_a_renamed_signature(tmp_path: 
     assert RUNS == ["t"]
 
 
+def _logged(func: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        return func(*args, **kwargs)
+
+    return wrapper
+
+
+def test_nil_args_refuses_a_name_a_wraps_wrapper_only_declares_positionally(
+    tmp_path: Path,
+) -> None:
+    # Its own code takes *args: a conn passed positionally could not be found to nil.
+    @_logged
+    def q(conn: Any, table: str) -> str:
+        return table
+
+    runner = memokey.KeyedLocalRunner(tmp_path.as_uri(), keyfunc=memokey.nil_args("conn"))
+    with pytest.raises(memokey.KeyfuncError, match="below the other decorator"):
+        memokey.use_runner(runner)(q)
+
+
+def test_nil_args_on_a_wraps_wrapper_nils_a_keyword_only_name(tmp_path: Path) -> None:
+    @_logged
+    def q(table: str, *, verbose: bool = False) -> str:
+        RUNS.append((table, verbose))
+        return table
+
+    runner = memokey.KeyedLocalRunner(tmp_path.as_uri(), keyfunc=memokey.nil_args("verbose"))
+    memo = memokey.use_runner(runner)(q)
+    assert memo("t", verbose=True) == "t"
+    assert memo("t", verbose=False) == "t"  # a hit: verbose is keyed as None
+    assert RUNS == [("t", True)]
+
+
 # --- across processes ----------------------------------------------------------------------
 
 _PROCESS = """
