@@ -47,12 +47,14 @@ ever fails a call: an unreadable or unwritable records file means a full verific
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import hmac
 import os
 import signal
 import stat
 import struct
+import sys
 from collections.abc import Callable
 
 import xxhash
@@ -91,6 +93,19 @@ _AVAILABLE = os.name == "posix" and hasattr(os, "pread") and os.utime in os.supp
 _MODES = ("auto", "always")
 _SETLEASE: int | None = getattr(fcntl, "F_SETLEASE", None)
 _SETSIG: int = getattr(fcntl, "F_SETSIG", 10)
+_LOCAL_FILESYSTEMS = frozenset(
+    {
+        0xEF53,  # ext2, ext3, ext4
+        0x58465342,  # xfs
+        0x9123683E,  # btrfs
+        0x01021994,  # tmpfs
+        0xF2F52010,  # f2fs
+        0x2FC12FC1,  # zfs
+        0xCA451A4E,  # bcachefs
+        0x794C7630,  # overlayfs (containers): a write copies the file up, a new ctime
+    }
+)
+"""File systems whose ctime changes on every write to a file (`_local_timestamps`)."""
 
 
 def check_mode(raw: str | None) -> bool:
@@ -232,6 +247,45 @@ def record_published(
     _write(published.os_path, place, _record(place, signature, status, signer), _fine_grained)
 
 
+def _local_timestamps(os_path: str, device: int) -> bool:
+    """Whether the file system holding `os_path` is a local one whose ctime changes on
+    every write (`_LOCAL_FILESYSTEMS`, by statfs f_type, cached per device). vfat and exFAT
+    report the creation time as ctime, and FUSE, sshfs or SMB mounts may keep ctime on a
+    write: a same-size rewrite with mtime set back would then leave every recorded field
+    as it was, so records are off there and each hit verifies in full."""
+    known = _FILESYSTEM_OK.get(device)
+    if known is None:
+        known = _filesystem_magic(os_path) in _LOCAL_FILESYSTEMS
+        _FILESYSTEM_OK[device] = known
+    return known
+
+
+def _filesystem_magic(os_path: str) -> int | None:
+    """statfs(2)'s f_type for `os_path` (the file system's magic number); None if unknown."""
+    if _statfs is None:
+        return None
+    buffer = ctypes.create_string_buffer(512)  # struct statfs is 120 bytes on 64-bit Linux
+    if _statfs(os.fsencode(os_path), buffer) != 0:
+        return None
+    return ctypes.c_long.from_buffer(buffer).value & 0xFFFFFFFF
+
+
+def _load_statfs() -> Callable[[bytes, ctypes.Array[ctypes.c_char]], int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        function = ctypes.CDLL(None, use_errno=True).statfs
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+    function.restype = ctypes.c_int
+    return function
+
+
+_statfs = _load_statfs()
+_FILESYSTEM_OK: dict[int, bool] = {}
+
+
 def _unwritten(os_path: str, status: os.stat_result) -> bool:
     """Whether nobody holds the file `status` describes open for writing (a Linux read
     lease is granted only then). An open for writing includes a writable shared map
@@ -244,7 +298,7 @@ def _unwritten(os_path: str, status: os.stat_result) -> bool:
     The probe holds the lease for two system calls; an open for writing in between
     breaks it with SIGURG (ignored unless handled) rather than the default SIGIO, which
     would end the process."""
-    if _SETLEASE is None:
+    if _SETLEASE is None or not _local_timestamps(os_path, status.st_dev):
         return False
     try:
         fd = os.open(os_path, os.O_RDONLY | _FLAGS)

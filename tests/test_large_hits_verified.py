@@ -322,3 +322,32 @@ def test_in_one_process_a_flipped_byte_is_reported_after_a_vouched_hit(tmp_path:
     _flip_in_place(entry, signed=False, restore_mtime=True)
     with pytest.raises(ResultCorruptedError):
         f(N)
+
+
+def test_records_are_kept_only_on_file_systems_whose_change_time_moves_on_every_write(
+    tmp_path: Path,
+) -> None:
+    assert verified._filesystem_magic(str(tmp_path)) is not None  # statfs answers on Linux
+    for elsewhere in ("/proc/self/stat", "/sys/kernel"):  # procfs, sysfs: not on the list
+        if Path(elsewhere).exists():
+            assert not verified._local_timestamps(elsewhere, os.stat(elsewhere).st_dev)
+    ours = verified._filesystem_magic(str(tmp_path)) in verified._LOCAL_FILESYSTEMS
+    assert verified._local_timestamps(str(tmp_path), tmp_path.stat().st_dev) is ours
+
+
+def test_on_a_file_system_not_known_to_move_change_times_nothing_is_vouched_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """vfat reports the creation time as ctime; FUSE or SMB mounts may keep ctime on a
+    write: there a record could vouch for a rewritten file, so none is written."""
+    monkeypatch.setattr(verified, "_LOCAL_FILESYSTEMS", frozenset())
+    monkeypatch.setattr(verified, "_FILESYSTEM_OK", {})
+    f = memokey.memoize(f"file://{tmp_path}")(ramp)
+    f(N)  # the writer
+    np.testing.assert_array_equal(f(N), ramp(N))  # a hit, verified in full
+    entry = Path(f.key_for(N).uri.removeprefix("file://"))
+    assert not _recorded(entry, None)
+    monkeypatch.setattr(verified, "_FILESYSTEM_OK", {})
+    monkeypatch.undo()
+    f(N)  # the same hit where the file system is known: it verifies, then vouches
+    assert _recorded(entry, None) or not _fine_grained_here(tmp_path)
