@@ -1,0 +1,71 @@
+"""Outside review of binding by a function's own code: a plain function reached through a
+C wrapper's ``__wrapped__`` (``functools.lru_cache``, ``functools.cache``) receives the
+call as given, so it too is bound by its own code, never by a ``__signature__`` it
+carries."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import memokey
+from memokey.keys import bind_call
+
+_P = inspect.Parameter
+_REORDERED = inspect.Signature(
+    [_P("b", _P.POSITIONAL_OR_KEYWORD), _P("a", _P.POSITIONAL_OR_KEYWORD)]
+)
+
+#: What the functions below really computed (a global: a closure cell would be keyed).
+RUNS: list[Any] = []
+
+
+@pytest.fixture(autouse=True)
+def _fresh_runs() -> None:
+    RUNS.clear()
+
+
+def _lying_pair() -> Callable[..., Any]:
+    def f(a: Any, b: Any) -> tuple[str, Any, str, Any]:
+        RUNS.append((a, b))
+        return ("a", a, "b", b)
+
+    f.__signature__ = _REORDERED  # type: ignore[attr-defined]
+    return f
+
+
+_C_WRAPPERS: dict[str, Callable[[Callable[..., Any]], Callable[..., Any]]] = {
+    "lru_cache": functools.lru_cache(maxsize=None),
+    "cache": functools.cache,
+}
+
+
+@pytest.mark.parametrize("wrapper", sorted(_C_WRAPPERS))
+def test_a_cached_function_with_a_lying_signature_never_serves_another_call(
+    tmp_path: Path, wrapper: str
+) -> None:
+    memo = memokey.memoize(tmp_path.as_uri())(_C_WRAPPERS[wrapper](_lying_pair()))
+    assert memo(1, 2) == ("a", 1, "b", 2)
+    assert memo(b=1, a=2) == ("a", 2, "b", 1)  # really a=2, b=1: another call
+    assert RUNS == [(1, 2), (2, 1)]
+
+
+def test_a_cached_function_binds_by_its_own_code_when_its_signature_lies_after_warm_calls() -> (
+    None
+):
+    def f(a: Any, b: Any) -> tuple[Any, Any]:
+        return (a, b)
+
+    cached = functools.lru_cache(maxsize=None)(f)
+    for _ in range(3):
+        assert bind_call(cached, (1, 2), {}).arguments == {"a": 1, "b": 2}
+    f.__signature__ = _REORDERED  # type: ignore[attr-defined]
+    fresh = functools.lru_cache(maxsize=None)(f)  # as another process would see it
+    for func in (cached, fresh):
+        assert bind_call(func, (1, 2), {}).arguments == {"a": 1, "b": 2}
+        assert bind_call(func, (), {"b": 1, "a": 2}).arguments == {"a": 2, "b": 1}
