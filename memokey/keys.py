@@ -29,7 +29,7 @@ from memokey.hashing.refusals import argument_error as _argument_error
 from memokey.hashing.refusals import encode_or_raise
 from memokey.identity import LOGIC_KEY_ATTR, function_id, logic_key_of
 from memokey.names import check_namespace, function_segment
-from memokey.signatures import own_function, true_signature
+from memokey.signatures import code_owner, own_function, true_signature
 
 __all__ = [
     "LOGIC_KEY_ATTR",
@@ -114,7 +114,7 @@ def _defaults_source(func: Callable[..., Any]) -> Any:
     """The function binding reads code and defaults from: for a plain function (or a
     method of one) that function, whose own code decides (`memokey.signatures`); for
     anything else the end of its ``__wrapped__`` chain, as `inspect.signature` reads."""
-    own = own_function(func)
+    own = code_owner(getattr(func, "__func__", func))
     if own is not None:
         return own
     try:

@@ -16,7 +16,7 @@ import types
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["own_function", "true_signature"]
+__all__ = ["code_owner", "own_function", "true_signature"]
 
 _FUNCTION = types.FunctionType
 
@@ -33,17 +33,52 @@ def own_function(func: object) -> types.FunctionType | None:
     return None
 
 
+def code_owner(func: object) -> types.FunctionType | None:
+    """The plain function whose own code binds a call of `func`: `own_function`, else
+    the plain function a wrapper that declares no ``__signature__`` of its own reaches
+    through ``__wrapped__`` (``functools.lru_cache``, ``functools.cache``: a C wrapper
+    that passes the call on as given), as `inspect.signature` would, which would then
+    believe that function's ``__signature__`` (or the copy of it on the wrapper); None
+    when there is none."""
+    own = own_function(func)
+    if own is not None or isinstance(func, (types.MethodType, staticmethod, type)):
+        return own
+    try:
+        end = inspect.unwrap(
+            func,  # type: ignore[arg-type]
+            stop=lambda f: own_function(f) is not None or _declares_own_signature(f),
+        )
+    except ValueError:  # a __wrapped__ cycle: inspect.signature raises its own error
+        return None
+    return None if end is func else own_function(end)
+
+
+def _declares_own_signature(func: object) -> bool:
+    """Whether `func` carries a ``__signature__`` that is not just a copy of the one its
+    ``__wrapped__`` carries (``functools.update_wrapper`` copies the wrapped ``__dict__``,
+    so a cached function's lie lands on its wrapper too)."""
+    signature = getattr(func, "__signature__", None)
+    if signature is None:
+        return False
+    wrapped = getattr(func, "__wrapped__", None)
+    return wrapped is None or getattr(wrapped, "__signature__", None) is not signature
+
+
 def true_signature(func: Callable[..., Any]) -> inspect.Signature:
     """How Python binds a call of `func`: for a plain function, from ``__code__``,
     ``__defaults__`` and ``__kwdefaults__`` alone (no annotations: keys never read them);
-    for a bound method of one, the same without its first parameter (the object); for
-    anything else, `inspect.signature` (ValueError when it has none, like ``max``)."""
-    own = own_function(func)
-    if own is None:
-        return inspect.signature(func)
-    sig = _code_signature(own)
-    if not isinstance(func, types.MethodType):
-        return sig
+    for a bound method of one, the same without its first parameter (the object); for a
+    wrapper that passes calls to one (`code_owner`), that one's; for anything else,
+    `inspect.signature` (ValueError when it has none, like ``max``)."""
+    if isinstance(func, types.MethodType) and own_function(func) is None:
+        sig = true_signature(func.__func__)
+    else:
+        own = code_owner(func)
+        if own is None:
+            return inspect.signature(func)
+        sig = _code_signature(own)
+        if not isinstance(func, types.MethodType):
+            return sig
     params = list(sig.parameters.values())
     if not params or params[0].kind is inspect.Parameter.KEYWORD_ONLY:
         raise ValueError(f"invalid method signature: {func!r} has no parameter for its object")

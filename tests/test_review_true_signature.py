@@ -55,9 +55,7 @@ def test_a_cached_function_with_a_lying_signature_never_serves_another_call(
     assert RUNS == [(1, 2), (2, 1)]
 
 
-def test_a_cached_function_binds_by_its_own_code_when_its_signature_lies_after_warm_calls() -> (
-    None
-):
+def test_a_lie_set_on_a_cached_function_after_warm_calls_binds_as_a_fresh_wrapper() -> None:
     def f(a: Any, b: Any) -> tuple[Any, Any]:
         return (a, b)
 
