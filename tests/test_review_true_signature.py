@@ -67,3 +67,20 @@ def test_a_lie_set_on_a_cached_function_after_warm_calls_binds_as_a_fresh_wrappe
     for func in (cached, fresh):
         assert bind_call(func, (1, 2), {}).arguments == {"a": 1, "b": 2}
         assert bind_call(func, (), {"b": 1, "a": 2}).arguments == {"a": 2, "b": 1}
+
+
+def test_defaults_longer_than_the_parameters_bind_as_python_binds_them(tmp_path: Path) -> None:
+    # Python gives the *last* defaults to the parameters (f() is f(2, 3));
+    # inspect.signature gives the first ones to the last parameters (b=1), so f(5) and
+    # f(5, 1) would share a key while computing (5, 3) and (5, 1).
+    def f(a: Any, b: Any) -> tuple[Any, Any]:
+        RUNS.append((a, b))
+        return (a, b)
+
+    f.__defaults__ = (1, 2, 3)
+    memo = memokey.memoize(tmp_path.as_uri())(f)
+    assert memo(5) == (5, 3)
+    assert memo(5, 1) == (5, 1)
+    assert memo() == (2, 3)
+    assert memo(2, 3) == (2, 3)  # the same call as memo(): a hit
+    assert RUNS == [(5, 3), (5, 1), (2, 3)]
