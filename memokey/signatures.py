@@ -88,6 +88,13 @@ def true_signature(func: Callable[..., Any]) -> inspect.Signature:
 
 
 def _code_signature(func: types.FunctionType) -> inspect.Signature:
-    bare = _FUNCTION(func.__code__, {}, func.__name__, func.__defaults__, func.__closure__)
+    defaults = func.__defaults__
+    positional = func.__code__.co_argcount
+    if defaults is not None and len(defaults) > positional:
+        # Python binds the *last* ones (``f.__defaults__ = (1, 2, 3)`` on ``f(a, b)``
+        # makes ``f()`` ``f(2, 3)``); inspect would give the first ones to the last
+        # parameters (b=1), keying ``f(5)`` like ``f(5, 1)``.
+        defaults = defaults[len(defaults) - positional :]
+    bare = _FUNCTION(func.__code__, {}, func.__name__, defaults, func.__closure__)
     bare.__kwdefaults__ = func.__kwdefaults__
     return inspect.signature(bare, follow_wrapped=False)
