@@ -84,3 +84,27 @@ def test_defaults_longer_than_the_parameters_bind_as_python_binds_them(tmp_path:
     assert memo() == (2, 3)
     assert memo(2, 3) == (2, 3)  # the same call as memo(): a hit
     assert RUNS == [(5, 3), (5, 1), (2, 3)]
+
+
+class Pair:
+    """A class whose ``__init__`` carries a reordered ``__signature__``: a memoized call
+    of the class receives its arguments in the real order."""
+
+    def __init__(self, a: Any, b: Any) -> None:
+        RUNS.append((a, b))
+        self.value = ("a", a, "b", b)
+
+
+Pair.__init__.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+    [_P("self", _P.POSITIONAL_OR_KEYWORD), *_REORDERED.parameters.values()]
+)
+
+
+def test_a_class_whose_init_lies_about_its_signature_binds_by_its_real_parameters(
+    tmp_path: Path,
+) -> None:
+    memo = memokey.memoize(tmp_path.as_uri())(Pair)
+    assert memo(1, 2).value == ("a", 1, "b", 2)
+    assert memo(b=1, a=2).value == ("a", 2, "b", 1)  # really a=2, b=1: another call
+    assert memo(2, 1).value == ("a", 2, "b", 1)  # that call again: a hit
+    assert RUNS == [(1, 2), (2, 1)]
