@@ -41,7 +41,9 @@ def code_owner(func: object) -> types.FunctionType | None:
     believe that function's ``__signature__`` (or the copy of it on the wrapper); None
     when there is none."""
     own = own_function(func)
-    if own is not None or isinstance(func, (types.MethodType, staticmethod, type)):
+    if isinstance(func, type):
+        return _misled_factory(func)
+    if own is not None or isinstance(func, (types.MethodType, staticmethod)):
         return own
     try:
         end = inspect.unwrap(
@@ -64,6 +66,45 @@ def _declares_own_signature(func: object) -> bool:
     return wrapped is None or getattr(wrapped, "__signature__", None) is not signature
 
 
+def _misled_factory(cls: type) -> types.FunctionType | None:
+    """For a class, the plain function `inspect.signature` reads its parameters from (a
+    metaclass ``__call__``, else the first own ``__new__`` or ``__init__`` up the MRO,
+    which receives the call's arguments after the class or object) when that function
+    carries a ``__signature__`` or ``__wrapped__`` that inspect would believe; None
+    otherwise (then inspect's own answer stands, so honest classes key as they did)."""
+    if getattr(cls, "__signature__", None) is not None:  # the class declares it
+        return None
+    call = inspect.getattr_static(type(cls), "__call__", None)
+    if call is not type.__call__:
+        factory = own_function(call)
+    else:
+        factory = None
+        for base in cls.__mro__:
+            name = next((n for n in ("__new__", "__init__") if n in vars(base)), None)
+            if name is not None and not _builtin(vars(base)[name]):
+                factory = own_function(getattr(cls, name))
+                break
+    if factory is None or _declared_none(factory):
+        return None
+    return factory
+
+
+def _builtin(attr: object) -> bool:
+    return isinstance(
+        attr,
+        (
+            types.WrapperDescriptorType,
+            types.MethodWrapperType,
+            types.ClassMethodDescriptorType,
+            types.BuiltinFunctionType,
+        ),
+    )
+
+
+def _declared_none(func: types.FunctionType) -> bool:
+    return getattr(func, "__signature__", None) is None and not hasattr(func, "__wrapped__")
+
+
 def true_signature(func: Callable[..., Any]) -> inspect.Signature:
     """How Python binds a call of `func`: for a plain function, from ``__code__``,
     ``__defaults__`` and ``__kwdefaults__`` alone (no annotations: keys never read them);
@@ -72,6 +113,11 @@ def true_signature(func: Callable[..., Any]) -> inspect.Signature:
     `inspect.signature` (ValueError when it has none, like ``max``)."""
     if isinstance(func, types.MethodType) and own_function(func) is None:
         sig = true_signature(func.__func__)
+    elif isinstance(func, type):
+        factory = _misled_factory(func)
+        if factory is None:
+            return inspect.signature(func)
+        sig = _code_signature(factory)  # its first parameter is the class or object
     else:
         own = code_owner(func)
         if own is None:
