@@ -108,3 +108,46 @@ def test_a_class_whose_init_lies_about_its_signature_binds_by_its_real_parameter
     assert memo(b=1, a=2).value == ("a", 2, "b", 1)  # really a=2, b=1: another call
     assert memo(2, 1).value == ("a", 2, "b", 1)  # that call again: a hit
     assert RUNS == [(1, 2), (2, 1)]
+
+
+class Scaled:
+    """A memoized class whose ``__init__`` (or its defaults) a test replaces while warm."""
+
+    def __init__(self, a: Any, b: Any = 1) -> None:
+        RUNS.append((a, b))
+        self.value = (a, b)
+
+
+def _init_with_another_default(self: Scaled, a: Any, b: Any = 2) -> None:
+    RUNS.append((a, b))
+    self.value = (a, b)
+
+
+def _replace_init(cls: type[Scaled]) -> None:
+    cls.__init__ = _init_with_another_default  # type: ignore[method-assign]
+
+
+def _reassign_defaults(cls: type[Scaled]) -> None:
+    cls.__init__.__defaults__ = (2,)
+
+
+_INIT_CHANGES = {"__init__": _replace_init, "__defaults__": _reassign_defaults}
+
+
+@pytest.mark.parametrize("change", sorted(_INIT_CHANGES))
+def test_a_class_binds_by_its_init_as_it_is_now_not_as_it_was_at_the_first_call(
+    tmp_path: Path, change: str
+) -> None:
+    # A fresh process binds Scaled(5) as Scaled(5, 2) after the change; a warm one must
+    # too, or Scaled(5) is served the result of Scaled(5, 1).
+    memo = memokey.memoize(tmp_path.as_uri())(Scaled)
+    original = Scaled.__dict__["__init__"]
+    try:
+        assert memo(5).value == (5, 1)
+        _INIT_CHANGES[change](Scaled)
+        assert memo(5).value == (5, 2)
+        assert memo(5, 1).value == (5, 1)  # the first call again: a hit
+    finally:
+        Scaled.__init__ = original  # type: ignore[method-assign]
+        original.__defaults__ = (1,)
+    assert RUNS == [(5, 1), (5, 2)]
