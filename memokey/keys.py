@@ -29,7 +29,7 @@ from memokey.hashing.refusals import argument_error as _argument_error
 from memokey.hashing.refusals import encode_or_raise
 from memokey.identity import LOGIC_KEY_ATTR, function_id, logic_key_of
 from memokey.names import check_namespace, function_segment
-from memokey.signatures import code_owner, own_function, true_signature
+from memokey.signatures import class_factory, code_owner, own_function, true_signature
 
 __all__ = [
     "LOGIC_KEY_ATTR",
@@ -76,15 +76,17 @@ class _Plan:
     #: For a callable that is not a plain function, the ``__signature__`` and
     #: ``__wrapped__`` it declared (`inspect.signature` binds by them); None for a plain
     #: function, which binds by its own code (`memokey.signatures`).
-    declared: tuple[Any, Any] | None = None
+    declared: tuple[Any, ...] | None = None
 
     def is_current(self, func: Any) -> bool:
         source = self.source
         if getattr(source, "__code__", None) is not self.code:
             return False
         if self.declared is not None:  # compared by identity, as defaults are
-            signature, wrapped = _declared(func)
-            if signature is not self.declared[0] or wrapped is not self.declared[1]:
+            now = _declared(func)
+            if len(now) != len(self.declared) or any(
+                a is not b for a, b in zip(now, self.declared, strict=True)
+            ):
                 return False
         if getattr(source, "__defaults__", None) is not self.pos_defaults:
             return False
@@ -105,9 +107,13 @@ _RAW_ARGUMENTS = inspect.Signature(
 )
 
 
-def _declared(func: Any) -> tuple[Any, Any]:
-    """What `func` declares about its parameters, besides its defaults' source."""
-    return (getattr(func, "__signature__", None), getattr(func, "__wrapped__", None))
+def _declared(func: Any) -> tuple[Any, ...]:
+    """What `func` declares about its parameters, besides its defaults' source; for a
+    class also the function its parameters come from (``__init__`` can be replaced)."""
+    declared = (getattr(func, "__signature__", None), getattr(func, "__wrapped__", None))
+    if isinstance(func, type):
+        return (*declared, class_factory(func))
+    return declared
 
 
 def _defaults_source(func: Callable[..., Any]) -> Any:
@@ -117,6 +123,8 @@ def _defaults_source(func: Callable[..., Any]) -> Any:
     own = code_owner(getattr(func, "__func__", func))
     if own is not None:
         return own
+    if isinstance(func, type):  # its __init__ (or __new__) holds the defaults
+        return own_function(class_factory(func)) or func
     try:
         return inspect.unwrap(getattr(func, "__func__", func))
     except ValueError:  # a __wrapped__ cycle: signature() raises its own error later

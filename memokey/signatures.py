@@ -16,7 +16,7 @@ import types
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["code_owner", "own_function", "true_signature"]
+__all__ = ["class_factory", "code_owner", "own_function", "true_signature"]
 
 _FUNCTION = types.FunctionType
 
@@ -66,24 +66,28 @@ def _declares_own_signature(func: object) -> bool:
     return wrapped is None or getattr(wrapped, "__signature__", None) is not signature
 
 
+def class_factory(cls: type) -> object:
+    """What `inspect.signature` reads a class's parameters from: its metaclass
+    ``__call__`` when one is defined in Python, else the first own ``__new__`` or
+    ``__init__`` up the MRO that is not a built-in; None when neither (a built-in)."""
+    call = inspect.getattr_static(type(cls), "__call__", None)
+    if call is not type.__call__ and not _builtin(call):
+        return type(cls).__call__
+    for base in cls.__mro__:
+        for name in ("__new__", "__init__"):
+            if name in vars(base) and not _builtin(vars(base)[name]):
+                return getattr(cls, name)
+    return None
+
+
 def _misled_factory(cls: type) -> types.FunctionType | None:
-    """For a class, the plain function `inspect.signature` reads its parameters from (a
-    metaclass ``__call__``, else the first own ``__new__`` or ``__init__`` up the MRO,
-    which receives the call's arguments after the class or object) when that function
-    carries a ``__signature__`` or ``__wrapped__`` that inspect would believe; None
-    otherwise (then inspect's own answer stands, so honest classes key as they did)."""
+    """For a class, the plain function `class_factory` finds (it receives the call's
+    arguments after the class or object) when that function carries a ``__signature__``
+    or ``__wrapped__`` that inspect would believe; None otherwise (then inspect's own
+    answer stands, so honest classes key as they did)."""
     if getattr(cls, "__signature__", None) is not None:  # the class declares it
         return None
-    call = inspect.getattr_static(type(cls), "__call__", None)
-    if call is not type.__call__:
-        factory = own_function(call)
-    else:
-        factory = None
-        for base in cls.__mro__:
-            name = next((n for n in ("__new__", "__init__") if n in vars(base)), None)
-            if name is not None and not _builtin(vars(base)[name]):
-                factory = own_function(getattr(cls, name))
-                break
+    factory = own_function(class_factory(cls))
     if factory is None or _declared_none(factory):
         return None
     return factory
