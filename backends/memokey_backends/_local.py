@@ -1,11 +1,9 @@
 """Atomic publishing on a local (POSIX or NTFS) filesystem.
 
-Write-once: the bytes go to a temporary file in the same directory, which then gets
-the final name only if that name is free (`memokey_backends._noreplace`: one
-``renameat2(RENAME_NOREPLACE)`` on Linux, else `os.link` + unlink); either fails with
-`FileExistsError` if the name exists, so of concurrent writers exactly one wins and a
-reader never sees a partial file (``open(..., "xb")`` would be exclusive too but visible
-while still being written).
+Write-once: the bytes go to a temporary file in the same directory, which is then
+hard-linked to the final name; `os.link` fails with `FileExistsError` if the name exists,
+so of concurrent writers exactly one wins and a reader never sees a partial file
+(``open(..., "xb")`` would be exclusive too but visible while still being written).
 Replace: temp file + `os.replace`.
 Compare-and-swap: a `flock` on the object's directory serialises swappers, which compare
 the version token (inode, mtime in ns, size) of the current file before replacing it.
@@ -32,7 +30,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
 
-from memokey_backends._noreplace import publish_noreplace
 from memokey_backends._primitives import Primitives, stale
 from memokey_backends.errors import InvalidRootError, StoreError
 
@@ -203,7 +200,7 @@ def _fsync_directory(directory: str) -> None:
 
 
 class LocalPrimitives(Primitives):
-    """Publishing with `publish_noreplace` / `os.replace`; CAS where `flock` exists (POSIX).
+    """Publishing with `os.link` / `os.replace`; CAS where `flock` exists (POSIX).
 
     `fsync` comes from the store option of that name (see the module docstring).
     """
@@ -228,9 +225,9 @@ class LocalPrimitives(Primitives):
         """`write_parts` of a file only its owner can change in place (created without
         write permission for group and others, whatever the umask allows), returning its
         status as published: taken on the writer's own descriptor after the file got its
-        name (giving it its name changes its ctime), so it describes exactly the bytes
-        written here (a file another process put at `path` in between has another
-        inode)."""
+        name (the link, and unlinking the temporary name, change its ctime), so it
+        describes exactly the bytes written here (a file another process put at `path`
+        in between has another inode)."""
         directory = os.path.dirname(path)
         tmp, fd = _create_temp(directory, fsync=self.fsync, mode=OWNER_WRITES)
         try:
@@ -240,7 +237,10 @@ class LocalPrimitives(Primitives):
                 _unlink_quietly(tmp)
                 raise
             if exclusive:
-                publish_noreplace(tmp, path, directory)  # FileExistsError: another won
+                try:
+                    os.link(tmp, path)  # FileExistsError: another writer won
+                finally:
+                    _unlink_quietly(tmp)
                 if self.fsync:
                     _fsync_directory(directory)
             else:
@@ -253,7 +253,10 @@ class LocalPrimitives(Primitives):
         directory = os.path.dirname(path)
         tmp, _ = _write_temp(directory, data, fsync=self.fsync)
         if exclusive:
-            publish_noreplace(tmp, path, directory)  # FileExistsError: another writer won
+            try:
+                os.link(tmp, path)  # FileExistsError: another writer won
+            finally:
+                _unlink_quietly(tmp)  # a second name of the published file, or a loser
             if self.fsync:
                 _fsync_directory(directory)
         else:
