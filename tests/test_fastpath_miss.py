@@ -21,6 +21,7 @@ from memokey import _steps, entry_format
 from memokey._local_locks import LOCK_FILE, lock_for
 from memokey.results import _encode_trailer
 from memokey.shims import ExecutorShim
+from memokey_backends import open_store
 
 DRIVERS: list[int] = []
 
@@ -110,3 +111,24 @@ def test_the_trailer_is_exactly_what_json_dumps_gives(
     plain["payload_bytes"] = size
     plain.setdefault("result_type", "builtins.float")
     assert trailer == json.dumps(plain, separators=(",", ":"), default=str).encode()
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"tiny entry",
+        bytearray(b"a bytearray"),
+        memoryview(b"a view"),
+        [b"one part"],
+        [b"head", memoryview(b"-middle-"), bytearray(b"tail")],
+        [b"x" * 100_000],
+    ],
+    ids=["empty", "bytes", "bytearray", "memoryview", "one-part", "parts", "large"],
+)
+def test_a_local_write_stores_exactly_the_bytes_given(tmp_path: Path, data: Any) -> None:
+    store = open_store(tmp_path.as_uri())
+    expected = b"".join(data) if isinstance(data, list) else bytes(data)
+    store.write_parts("fn/entry", data if isinstance(data, list) else [data], exclusive=True)
+    assert (tmp_path / "fn" / "entry").read_bytes() == expected
+    assert os.listdir(tmp_path / "fn") == ["entry"]  # no temporary file left behind
