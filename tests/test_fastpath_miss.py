@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 import memokey
 from memokey import _steps, entry_format
 from memokey._local_locks import LOCK_FILE, lock_for
-from memokey.results import _encode_trailer
+from memokey._targets import read_entry
+from memokey.results import _encode_trailer, read_meta
 from memokey.shims import ExecutorShim
 from memokey_backends import open_store
 
@@ -132,3 +133,25 @@ def test_a_local_write_stores_exactly_the_bytes_given(tmp_path: Path, data: Any)
     store.write_parts("fn/entry", data if isinstance(data, list) else [data], exclusive=True)
     assert (tmp_path / "fn" / "entry").read_bytes() == expected
     assert os.listdir(tmp_path / "fn") == ["entry"]  # no temporary file left behind
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"logic_key": "v7"}, {"code": "key"}, {"namespace": "other"}],
+    ids=["plain", "logic-key", "code-keyed", "namespace"],
+)
+def test_the_trailer_names_the_key_the_call_was_stored_under(
+    tmp_path: Path, options: dict[str, Any]
+) -> None:
+    memoized = memokey.memoize(tmp_path.as_uri(), **options)(add)
+    assert memoized(3, 4) == 7
+    runner = memoized.__memokey_runner__  # type: ignore[attr-defined]
+    target = runner.target(add, (3, 4), {})
+    key = target.key
+    stored = read_meta(bytes(read_entry(target.store, target.path)), target.uri)
+    assert (stored["uri"], stored["function_id"], stored["logic_key"]) == (
+        key.uri,
+        key.function_id,
+        key.logic_key,
+    )
+    assert (stored["namespace"], stored["digest"]) == (key.namespace, key.digest)
