@@ -94,6 +94,7 @@ def typecheck(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """The benchmark suite; writes results.json, results.md and throughput.png."""
     _install(session, "bench")
+    _install_azurite(session)
     raw = ROOT / "benchmarks" / "results" / "raw"
     raw.mkdir(parents=True, exist_ok=True)
     session.run(

@@ -27,6 +27,7 @@ import pyarrow.compute as pc
 
 import memokey
 from benchmarks.memprobe import CLEAR_REFS, _status_bytes
+from memokey.testing.memory_maps import share_inside_map
 
 _FLOAT_COLUMNS = 6
 
@@ -68,42 +69,6 @@ def produce(kind: str, rows: int) -> Any:
 
 ROW_BYTES = {"frame": 8 * _FLOAT_COLUMNS, "frame-str": 8 * _FLOAT_COLUMNS + 16}
 ROW_BYTES |= {"table": ROW_BYTES["frame-str"], "table-safe": ROW_BYTES["frame-str"]}
-
-
-def value_buffers(value: Any) -> list[tuple[int, int]]:
-    """(address, size) of the memory holding the value's data."""
-    found: list[tuple[int, int]] = []
-    if isinstance(value, pa.Table):
-        for column in value.columns:
-            for chunk in column.chunks:
-                found += [(b.address, b.size) for b in chunk.buffers() if b is not None]
-        return found
-    for name in value.columns:
-        array = value[name].array
-        pa_array = getattr(array, "_pa_array", None)
-        if pa_array is not None:
-            for chunk in pa_array.chunks:
-                found += [(b.address, b.size) for b in chunk.buffers() if b is not None]
-        else:
-            data = np.asarray(array)
-            found.append((data.__array_interface__["data"][0], data.nbytes))
-    return found
-
-
-def mapped_share(value: Any, path: str) -> float:
-    """The share of the value's bytes inside maps of the file at `path`."""
-    ranges = []
-    with open("/proc/self/maps") as maps:
-        for line in maps:
-            if line.rstrip("\n").endswith(" " + path):
-                start, end = (int(x, 16) for x in line.split()[0].split("-"))
-                ranges.append((start, end))
-    buffers = value_buffers(value)
-    total = sum(size for _, size in buffers) or 1
-    inside = sum(
-        size for at, size in buffers if any(lo <= at and at + size <= hi for lo, hi in ranges)
-    )
-    return inside / total
 
 
 def nbytes(value: Any) -> int:
@@ -148,7 +113,7 @@ def main(argv: list[str]) -> int:
             "extra_bytes": extra,
             "anonymous_bytes": kept,
             "value_bytes": own,
-            "mapped": mapped_share(value, path),
+            "mapped": share_inside_map(value, path),
         }
         print(json.dumps(row))
         del value

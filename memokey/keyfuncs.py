@@ -23,6 +23,7 @@ from typing import Any, Protocol, runtime_checkable
 from memokey.callables import unbind
 from memokey.errors import ConfigurationError, KeyfuncError
 from memokey.keys import bind_call
+from memokey.signatures import true_signature
 
 __all__ = ["AnyKeyfunc", "Keyfunc", "NilArgs", "apply_keyfunc", "check_keyfunc", "nil_args"]
 
@@ -47,14 +48,15 @@ _signatures: weakref.WeakKeyDictionary[Callable[..., Any], inspect.Signature] = 
 
 
 def signature_of(func: Callable[..., Any]) -> inspect.Signature:
-    """`inspect.signature`, cached per function, for its *shape* only (parameter names
-    and kinds): the cache does not follow reassigned defaults, so arguments are bound with
+    """`memokey.signatures.true_signature` (what `func` really receives, as arguments are
+    bound), cached per function, for its *shape* only (parameter names and kinds): the
+    cache does not follow reassigned defaults or code, so arguments are bound with
     `memokey.keys.bind_call`, which does."""
     try:
         return _signatures[func]
     except (KeyError, TypeError):
         pass
-    sig = inspect.signature(func)
+    sig = true_signature(func)
     with contextlib.suppress(TypeError):  # not weak-referenceable (a builtin): don't cache
         _signatures[func] = sig
     return sig
@@ -64,12 +66,24 @@ def _name(obj: object) -> str:
     return str(getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None) or obj)
 
 
+_takes: weakref.WeakKeyDictionary[Callable[..., Any], bool] = weakref.WeakKeyDictionary()
+
+
 def _takes_c(keyfunc: Callable[..., Any]) -> bool:
+    """Whether `keyfunc` declares ``c`` first (its declared signature: a keyfunc wrapped
+    by a ``functools.wraps`` decorator keeps the shape of the one it wraps)."""
     try:
-        params = list(signature_of(keyfunc).parameters.values())
+        return _takes[keyfunc]
+    except (KeyError, TypeError):
+        pass
+    try:
+        params = list(inspect.signature(keyfunc).parameters.values())
     except (TypeError, ValueError):
         return False
-    return bool(params) and params[0].name == "c"
+    takes = bool(params) and params[0].name == "c"
+    with contextlib.suppress(TypeError):  # not weak-referenceable: don't cache
+        _takes[keyfunc] = takes
+    return takes
 
 
 class NilArgs:
@@ -104,6 +118,15 @@ class NilArgs:
         has_var_kw = any(p.kind is p.VAR_KEYWORD for p in params.values())
         for name in self.names:
             param = params.get(name)
+            if param is None and _declared_positional(func, name, params):
+                raise KeyfuncError(
+                    f"nil_args({name!r}): {_name(func)} declares {name!r} (through "
+                    "__wrapped__ or __signature__) but its own code takes *args, and "
+                    "memokey keys the arguments a function really receives, so a "
+                    f"{name!r} passed positionally would be keyed. Memoize the function it "
+                    "wraps instead (put @memoize below the other decorator)",
+                    argument=name,
+                )
             if param is None and not has_var_kw:
                 raise KeyfuncError(
                     f"nil_args({name!r}) names no parameter of {_name(func)}"
@@ -131,6 +154,23 @@ class NilArgs:
             elif var_kw is not None and name in bound.arguments.get(var_kw, {}):
                 bound.arguments[var_kw] = {**bound.arguments[var_kw], name: None}
         return c, bound.args, bound.kwargs
+
+
+def _declared_positional(
+    func: Callable[..., Any], name: str, params: Mapping[str, inspect.Parameter]
+) -> bool:
+    """Whether `func` takes ``*args`` but only *declares* `name` as a positional
+    parameter (a ``functools.wraps`` wrapper): nil_args could not find it in ``*args``."""
+    if not any(p.kind is p.VAR_POSITIONAL for p in params.values()):
+        return False
+    try:
+        declared = inspect.signature(func).parameters.get(name)
+    except (TypeError, ValueError):
+        return False
+    return declared is not None and declared.kind in (
+        declared.POSITIONAL_ONLY,
+        declared.POSITIONAL_OR_KEYWORD,
+    )
 
 
 def nil_args(*names: str) -> NilArgs:

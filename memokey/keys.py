@@ -3,8 +3,10 @@ the result lives (`memo_dir`). Pure functions, no I/O.
 
 A call's key is ``(function_id, code version, call_digest)``; the code version (logic key
 and/or code fingerprint) comes from `memokey.identity` and `memokey.code_policy`. The
-arguments are bound to the signature with defaults applied, so ``f(1)``, ``f(x=1)`` and
-``f(1, y=<default>)`` share one key, and ``*args``/``**kwargs`` keep their own slots.
+arguments are bound to the parameters the function really receives (for a plain function
+its own code, not a ``__signature__`` it may carry: `memokey.signatures`) with defaults
+applied, so ``f(1)``, ``f(x=1)`` and ``f(1, y=<default>)`` share one key, and
+``*args``/``**kwargs`` keep their own slots.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from memokey.hashing.refusals import argument_error as _argument_error
 from memokey.hashing.refusals import encode_or_raise
 from memokey.identity import LOGIC_KEY_ATTR, function_id, logic_key_of
 from memokey.names import check_namespace, function_segment
+from memokey.signatures import own_function, true_signature
 
 __all__ = [
     "LOGIC_KEY_ATTR",
@@ -70,11 +73,19 @@ class _Plan:
     code: Any = None
     #: `call_digest`'s prefix for a call that binds every parameter (`positional_digest`).
     prefix: bytes = b""
+    #: For a callable that is not a plain function, the ``__signature__`` and
+    #: ``__wrapped__`` it declared (`inspect.signature` binds by them); None for a plain
+    #: function, which binds by its own code (`memokey.signatures`).
+    declared: tuple[Any, Any] | None = None
 
-    def is_current(self) -> bool:
+    def is_current(self, func: Any) -> bool:
         source = self.source
         if getattr(source, "__code__", None) is not self.code:
             return False
+        if self.declared is not None:  # compared by identity, as defaults are
+            signature, wrapped = _declared(func)
+            if signature is not self.declared[0] or wrapped is not self.declared[1]:
+                return False
         if getattr(source, "__defaults__", None) is not self.pos_defaults:
             return False
         kw = getattr(source, "__kwdefaults__", None)
@@ -94,8 +105,18 @@ _RAW_ARGUMENTS = inspect.Signature(
 )
 
 
+def _declared(func: Any) -> tuple[Any, Any]:
+    """What `func` declares about its parameters, besides its defaults' source."""
+    return (getattr(func, "__signature__", None), getattr(func, "__wrapped__", None))
+
+
 def _defaults_source(func: Callable[..., Any]) -> Any:
-    """The function `inspect.signature` reads defaults from (through ``__wrapped__``)."""
+    """The function binding reads code and defaults from: for a plain function (or a
+    method of one) that function, whose own code decides (`memokey.signatures`); for
+    anything else the end of its ``__wrapped__`` chain, as `inspect.signature` reads."""
+    own = own_function(func)
+    if own is not None:
+        return own
     try:
         return inspect.unwrap(getattr(func, "__func__", func))
     except ValueError:  # a __wrapped__ cycle: signature() raises its own error later
@@ -108,13 +129,13 @@ def _plan(func: Callable[..., Any]) -> _Plan:
     except (KeyError, TypeError):
         pass
     else:
-        if cached.is_current():
+        if cached.is_current(func):
             return cached
     source = _defaults_source(func)
     pos_defaults = getattr(source, "__defaults__", None)
     kw_defaults = tuple((getattr(source, "__kwdefaults__", None) or {}).items())
     try:
-        sig = inspect.signature(func)
+        sig = true_signature(func)
     except ValueError:  # a built-in without a signature (max): its raw arguments are the key
         sig = _RAW_ARGUMENTS
     params = sig.parameters.values()
@@ -129,6 +150,7 @@ def _plan(func: Callable[..., Any]) -> _Plan:
         kw_defaults=kw_defaults,
         code=getattr(source, "__code__", None),
         prefix=_names_prefix(tuple(sig.parameters)),
+        declared=None if own_function(func) is not None else _declared(func),
     )
     try:
         if len(_PLANS) > 4096:

@@ -63,6 +63,7 @@ from memokey.manifest import key_manifest
 from memokey.meta import argument_summary, build_meta
 from memokey.results import DEFAULT_SERIALIZER, Serializer, encode_result
 from memokey.roots import root
+from memokey.signatures import true_signature
 from memokey.signing import SIGNING_KEY_ENV, Signer, place_of, run_signer, seal, unseal
 from memokey.trust import ALLOW_PICKLE_ENV, OPEN, Trust, env_allows_pickle
 from memokey_backends import open_store
@@ -405,7 +406,7 @@ def _far_side_meta(
     namespace, function_dir, digest = parts[-3:] if len(parts) >= 3 else ["", "", parts[-1]]
     logic_key = function_dir.partition("@")[2] or None
     try:
-        bound = inspect.signature(invocation.func).bind(*invocation.args, **invocation.kwargs)
+        bound = true_signature(invocation.func).bind(*invocation.args, **invocation.kwargs)
         bound.apply_defaults()
         arguments, manifest = argument_summary(bound), key_manifest(bound)
     except (TypeError, ValueError):  # no signature to bind to: say nothing about them

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,8 @@ from typing import Any
 import pytest
 
 import memokey
-from helpers.servers import Server, azure_options, gcs_options, s3_options
+from helpers.proxied_buckets import CLOUDS, Bucket, proxied_bucket
+from helpers.servers import Server, s3_options
 from memokey.cli import main
 from memokey.errors import ConfigurationError
 from memokey.layout import INVOCATION, LEASE, sibling
@@ -29,36 +30,11 @@ from memokey.leases import LeaseRecord, try_acquire
 from memokey.testing.request_counter import CountingProxy
 from memokey_backends import Store, open_store
 
-_OPTIONS: dict[str, Callable[[str], dict[str, Any]]] = {
-    "s3": s3_options,
-    "gcs": gcs_options,
-    "azure": azure_options,
-}
-_SCHEME = {"s3": "s3", "gcs": "gs", "azure": "az"}
-_SERVER = {"s3": "moto_server", "gcs": "gcs_server", "azure": "azurite_server"}
 
-
-class Bucket:
-    """A fresh bucket on one emulator, reached through a counting proxy."""
-
-    def __init__(self, backend: str, server: Server, proxy: CountingProxy) -> None:
-        import fsspec
-
-        self.proxy = proxy
-        self.options = _OPTIONS[backend](proxy.endpoint)
-        bucket = f"t-{uuid.uuid4().hex[:12]}"
-        fsspec.filesystem(_SCHEME[backend], **server.options).mkdir(bucket)
-        self.url = f"{_SCHEME[backend]}://{bucket}/root"
-
-
-@pytest.fixture(params=[pytest.param(name, marks=pytest.mark.cloud) for name in _SERVER])
+@pytest.fixture(params=CLOUDS)
 def bucket(request: pytest.FixtureRequest) -> Iterator[Bucket]:
-    server: Server = request.getfixturevalue(_SERVER[request.param])
-    proxy = CountingProxy(server.endpoint).start()
-    try:
-        yield Bucket(request.param, server, proxy)
-    finally:
-        proxy.stop()
+    with proxied_bucket(request) as found:
+        yield found
 
 
 def _reads_at_once(store: Store, proxy: CountingProxy, count: int) -> int:
@@ -117,7 +93,7 @@ def _word(url: str, options: dict[str, Any]) -> Any:
     return word
 
 
-@pytest.fixture(params=[pytest.param(name, marks=pytest.mark.cloud) for name in _SERVER])
+@pytest.fixture(params=CLOUDS)
 def cloud_root(
     request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 ) -> tuple[str, dict[str, Any]]:

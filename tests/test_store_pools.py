@@ -10,7 +10,6 @@ no more arrive), and reports the most it saw; a pool of 10 shows 10.
 from __future__ import annotations
 
 import threading
-import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -18,45 +17,20 @@ from typing import Any
 import pytest
 
 import memokey
-from helpers.servers import Server, azure_options, gcs_options, s3_options
+from helpers.proxied_buckets import CLOUDS, Bucket, proxied_bucket
+from helpers.servers import s3_options
 from memokey import usage
 from memokey.errors import ConfigurationError
 from memokey.shims import ExecutorShim
-from memokey.testing.request_counter import CountingProxy
 from memokey_backends import open_store
 
 FAN_OUT = 64  # memokey.shims.fanout's default number of calls in flight
 
-_OPTIONS: dict[str, Callable[[str], dict[str, Any]]] = {
-    "s3": s3_options,
-    "gcs": gcs_options,
-    "azure": azure_options,
-}
-_SCHEME = {"s3": "s3", "gcs": "gs", "azure": "az"}
-_SERVER = {"s3": "moto_server", "gcs": "gcs_server", "azure": "azurite_server"}
 
-
-class Bucket:
-    """A fresh bucket on one emulator, reached through a counting proxy."""
-
-    def __init__(self, backend: str, server: Server, proxy: CountingProxy) -> None:
-        import fsspec
-
-        self.proxy = proxy
-        self.options = _OPTIONS[backend](proxy.endpoint)  # a new endpoint: a new SDK client
-        bucket = f"t-{uuid.uuid4().hex[:12]}"
-        fsspec.filesystem(_SCHEME[backend], **server.options).mkdir(bucket)
-        self.url = f"{_SCHEME[backend]}://{bucket}/root"
-
-
-@pytest.fixture(params=[pytest.param(name, marks=pytest.mark.cloud) for name in _SERVER])
+@pytest.fixture(params=CLOUDS)
 def bucket(request: pytest.FixtureRequest) -> Iterator[Bucket]:
-    server: Server = request.getfixturevalue(_SERVER[request.param])
-    proxy = CountingProxy(server.endpoint).start()
-    try:
-        yield Bucket(request.param, server, proxy)
-    finally:
-        proxy.stop()
+    with proxied_bucket(request) as found:
+        yield found
 
 
 def double(x: int) -> int:
