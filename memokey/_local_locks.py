@@ -137,4 +137,7 @@ def lock_for(entry_os_path: str, digest: str) -> LocalLock | None:
     """The lock for the entry at `entry_os_path` (an OS path), or None without `fcntl`."""
     if not available():
         return None
-    return LocalLock(os.path.join(os.path.dirname(entry_os_path), LOCK_FILE), digest)
+    # `os.path.join(os.path.dirname(...), LOCK_FILE)` without two calls per miss: with
+    # `fcntl` the platform is POSIX, where "/" is the only separator.
+    directory, slash, _ = entry_os_path.rpartition("/")
+    return LocalLock(f"{directory}{slash}{LOCK_FILE}", digest)

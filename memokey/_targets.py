@@ -319,14 +319,16 @@ def decoded(target: Target, data: bytes | None) -> tuple[bool, Any]:
 
 
 def entry_meta(target: Target, *, runner: str, started: float, duration: float) -> dict[str, Any]:
-    """The metadata trailer a miss publishes its result with (never read for a hit)."""
-    key = target.key
+    """The metadata trailer a miss publishes its result with (never read for a hit).
+    The key's parts come from the place and target (what `Target.key` is built from),
+    without building the `MemoKey` a miss otherwise never needs."""
+    place = target.place
     return build_meta(
-        uri=key.uri,
-        function_id=key.function_id,
-        logic_key=key.logic_key,
-        namespace=key.namespace,
-        digest=key.digest,
+        uri=target.uri,
+        function_id=place.function_id,
+        logic_key=place.logic_key,
+        namespace=place.namespace,
+        digest=target.digest,
         runner=runner,
         arguments=argument_summary(target.keyed),
         manifest=key_manifest(target.keyed),

@@ -333,7 +333,7 @@ class Runner:
         logger.debug("miss %s", target.uri)
         self._observe("miss", target)
         if computing(target.uri):  # re-entered with the same arguments: we hold the lease
-            return (yield Run(self, target, call))
+            return (yield from self._run_call(target, call))
         while True:
             if self.cache_errors:
                 yield Io(raise_failure, (target.store, target.path, target.trust))
@@ -342,7 +342,7 @@ class Runner:
             if claim is not None:  # ours to compute; other processes wait for it
                 try:
                     with computing_here(target.uri):
-                        return (yield Run(self, target, call))
+                        return (yield from self._run_call(target, call))
                 finally:
                     yield Release(claim)
             # Published while we waited: read it (or compete again if it was deleted).
@@ -350,6 +350,14 @@ class Runner:
             if found:
                 self._observe("wait", target, data=seen[0] if seen else None)
                 return value
+
+    def _run_call(self, target: Target, call: Call) -> Steps:
+        """Run the call and publish it: in this driver when it runs in the calling thread
+        (`_inline`, where `_run` / `_arun` would only drive `_run_steps` again, a second
+        driver per miss), else where the runner runs calls (the `Run` step)."""
+        if self._inline:
+            return (yield from self._run_steps(target, call))
+        return (yield Run(self, target, call))
 
     def _renew_steps(self, target: Target, call: Call) -> Steps:
         """An expired hit, under the per-URI lock: recompute and replace it (unless
