@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import threading
+import weakref
 from types import TracebackType
 
 try:
@@ -36,7 +37,22 @@ _OFFSET_HEX = 15  # 60 bits: offsets stay below 2**63 (off_t)
 
 _guard = threading.Lock()
 _fds: dict[str, int] = {}  # lock file path -> descriptor, open for the process's life
-_in_process: dict[tuple[str, int], threading.Lock] = {}
+
+
+class _ThreadLock:
+    """The in-process lock of one (file, offset), shared by the `LocalLock`s that use it
+    now and dropped with the last of them (weakly held: a long run of distinct keys must
+    not grow the table)."""
+
+    __slots__ = ("__weakref__", "lock")
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+
+
+_in_process: weakref.WeakValueDictionary[tuple[str, int], _ThreadLock] = (
+    weakref.WeakValueDictionary()
+)
 
 
 def available() -> bool:
@@ -71,7 +87,11 @@ class LocalLock:
         self.lock_file = lock_file
         self.offset = _offset(digest)
         with _guard:
-            self._thread_lock = _in_process.setdefault((lock_file, self.offset), threading.Lock())
+            shared = _in_process.get((lock_file, self.offset))
+            if shared is None:
+                shared = _in_process[(lock_file, self.offset)] = _ThreadLock()
+        self._shared = shared  # keeps it alive while this lock may be held
+        self._thread_lock = shared.lock
         self._held = False
 
     def acquire(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import threading
@@ -11,6 +12,7 @@ import pytest
 
 import memokey
 from helpers.remote import Root
+from memokey import _local_locks
 from memokey._local_locks import LOCK_FILE, LocalLock, lock_for
 from test_leases_processes import _caller, _setup, _wait_for
 
@@ -91,3 +93,20 @@ def test_a_holder_killed_on_this_machine_never_makes_the_next_caller_wait(
     assert waiter.returncode == 0, err
     assert out.strip() == "42"
     assert (marks / f"ran-{waiter.pid}").exists()
+
+
+def test_a_long_run_of_distinct_keys_keeps_no_per_key_state_in_the_process(
+    tmp_path: Path,
+) -> None:
+    f = memokey.memoize(f"file://{tmp_path}")(square)
+    for x in range(2000):
+        f(x)
+    gc.collect()
+    assert len(_local_locks._in_process) < 10  # one shared lock per key in use, none kept
+
+
+def test_a_key_in_use_by_two_threads_shares_one_in_process_lock(tmp_path: Path) -> None:
+    lock_file = str(tmp_path / LOCK_FILE)
+    first = LocalLock(lock_file, "ab" * 16)
+    second = LocalLock(lock_file, "ab" * 16)
+    assert first._thread_lock is second._thread_lock
