@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import subprocess
-import sys
-import textwrap
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,6 +15,7 @@ from typing import Any
 import pytest
 
 import memokey
+from helpers.core import script_runner
 from memokey.keys import bind_call
 from memokey.signatures import true_signature
 
@@ -312,19 +310,11 @@ else:
 def test_processes_with_a_lying_signature_never_read_each_others_other_calls(
     tmp_path: Path,
 ) -> None:
-    script = tmp_path / "lie.py"
-    script.write_text(textwrap.dedent(_PROCESS))
     root = (tmp_path / "root").as_uri()
+    script = script_runner(_PROCESS, tmp_path, "lie.py")
 
     def run(how: str) -> str:
-        done = subprocess.run(
-            [sys.executable, str(script), root, how],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=120,
-        )
-        return done.stdout.strip()
+        return script(root, how)
 
     # code="off" with one logic key: every process shares one directory.
     assert run("positional") == repr(("a", 1, "b", 2, "computed by", "positional"))

@@ -5,15 +5,13 @@ result. Each test is a false hit found in review, or a probe of one that must no
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 import memokey
+from helpers.core import script_runner
 from memokey_backends import open_store
 
 
@@ -62,19 +60,11 @@ else:
 def test_processes_that_replace_a_functions_code_never_read_each_others_other_calls(
     tmp_path: Path,
 ) -> None:
-    script = tmp_path / "swap.py"
-    script.write_text(textwrap.dedent(_PROCESS))
     root = (tmp_path / "root").as_uri()
+    script = script_runner(_PROCESS, tmp_path, "swap.py")
 
     def run(how: str) -> str:
-        done = subprocess.run(
-            [sys.executable, str(script), root, how],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=120,
-        )
-        return done.stdout.strip()
+        return script(root, how)
 
     # code="off" with one logic key: both processes share a directory (the user says
     # the logic did not change); f(2, 1) and f(a=2, b=1) are still different calls.

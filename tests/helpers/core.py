@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 __all__ = ["REPO_ROOT", "memory_root", "run_python", "write_module"]
@@ -47,3 +48,23 @@ def run_python(
         timeout=timeout,
         check=False,
     )
+
+
+def script_runner(source: str, directory: Path, name: str) -> Callable[..., str]:
+    """Write `source` as the script `directory/name`; the returned function runs it in a
+    fresh interpreter with the given arguments and gives its stripped output (it raises
+    if the script failed)."""
+    script = directory / name
+    script.write_text(textwrap.dedent(source))
+
+    def run(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, str(script), *args],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+        )
+        return done.stdout.strip()
+
+    return run
