@@ -56,6 +56,11 @@ __all__ = [
     "check_path_text",
 ]
 
+
+class _Unwritten:
+    """A local write that the general path should repeat (`FsspecStore._write_locally`)."""
+
+
 DEFAULT_TIMEOUT = 60.0
 """Seconds one store operation may take, retries included (the ``timeout`` option)."""
 WRITE_RATE = 8 * 2**20
@@ -374,14 +379,11 @@ class FsspecStore:
 
     def write(self, path: str, data: bytes, *, exclusive: bool = False) -> str | None:
         if self._local_root is not None:
-            try:
-                return self.primitives.write(
-                    self._os_path(self._local_root, path), data, exclusive=exclusive
-                )
-            except FileExistsError as exc:  # lost the race: writing again would lose again
-                raise translate(exc, op="exclusive write", uri=self.uri(path)) from exc
-            except OSError:
-                pass  # the general path repeats it (a write is safe to repeat) and translates
+            written = self._write_locally(
+                path, lambda os_path: self.primitives.write(os_path, data, exclusive=exclusive)
+            )
+            if not isinstance(written, _Unwritten):
+                return written
         full = self._full(path)
         version: str | None = self._call(
             "exclusive write" if exclusive else "write",
@@ -391,20 +393,31 @@ class FsspecStore:
         )
         return version
 
+    def _write_locally(
+        self, path: str, write: Callable[[str], str | None]
+    ) -> str | _Unwritten | None:
+        """`write(os path)` straight on a local root; `_Unwritten` when it failed in a way
+        the general path should repeat (a write is safe to repeat) and translate."""
+        assert self._local_root is not None
+        try:
+            return write(self._os_path(self._local_root, path))
+        except FileExistsError as exc:  # lost the race: writing again would lose again
+            raise translate(exc, op="exclusive write", uri=self.uri(path)) from exc
+        except OSError:
+            return _Unwritten()
+
     def write_parts(
         self, path: str, parts: builtins.list[Any], *, exclusive: bool = False
     ) -> str | None:
         """`write` of the concatenation of `parts` (buffers), without joining them where
         the backend can stream them (local roots, S3 multipart); elsewhere joined once."""
         if self._local_root is not None:
-            try:
-                return self.primitives.write_parts(
-                    self._os_path(self._local_root, path), parts, exclusive=exclusive
-                )
-            except FileExistsError as exc:  # lost the race: writing again would lose again
-                raise translate(exc, op="exclusive write", uri=self.uri(path)) from exc
-            except OSError:
-                pass  # the general path repeats it (a write is safe to repeat) and translates
+            written = self._write_locally(
+                path,
+                lambda os_path: self.primitives.write_parts(os_path, parts, exclusive=exclusive),
+            )
+            if not isinstance(written, _Unwritten):
+                return written
         full = self._full(path)
         size = sum(memoryview(p).nbytes for p in parts)
         version: str | None = self._call(
