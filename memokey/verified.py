@@ -293,7 +293,9 @@ def _unwritten(os_path: str, status: os.stat_result) -> bool:
     first write to a page since the page was last written back: later writes to that
     page change bytes and no timestamp, so a record must never vouch while one may exist.
     False where it cannot be told (no leases on this system or filesystem, or a file
-    another user owns, without CAP_LEASE): then every hit verifies in full.
+    another user owns, without CAP_LEASE), and on a file system whose ctime may stay put
+    across a write (`_local_timestamps`): then every hit verifies in full. Every use of
+    a record asks this first, so both rules live here.
 
     The probe holds the lease for two system calls; an open for writing in between
     breaks it with SIGURG (ignored unless handled) rather than the default SIGIO, which
