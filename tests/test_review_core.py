@@ -6,6 +6,7 @@ Each test is a problem the review found on main (it failed there) and now pins t
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -183,13 +184,23 @@ def test_a_live_holder_of_another_user_hidden_by_hidepid_is_not_taken_for_dead()
     python = shutil.which("python3", path="/usr/bin:/bin")
     if me.machine is None or me.started is None or python is None:
         pytest.skip("needs Linux /proc and a system python3 that user nobody can run")
-    argv = [python, "-c", _CHECK, str(_HOLDERS), me.host, me.machine, str(me.pid)]
-    done = subprocess.run(
-        _as_nobody_with_hidden_processes([*argv, str(me.started)]),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    # User nobody reads its copy of the module: the checkout may sit in a directory only
+    # its owner can enter (a clone into `mktemp -d`).
+    readable = Path(tempfile.mkdtemp(prefix="memokey-holders-"))
+    try:
+        readable.chmod(0o755)
+        holders = readable / "_holders.py"
+        shutil.copyfile(_HOLDERS, holders)
+        holders.chmod(0o644)
+        argv = [python, "-c", _CHECK, str(holders), me.host, me.machine, str(me.pid)]
+        done = subprocess.run(
+            _as_nobody_with_hidden_processes([*argv, str(me.started)]),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    finally:
+        shutil.rmtree(readable, ignore_errors=True)
     if done.returncode != 0 and "mount" in done.stderr:
         pytest.skip(f"cannot mount a hidepid=2 /proc here: {done.stderr.strip()}")
     assert done.returncode == 0, done.stderr
